@@ -1,0 +1,97 @@
+"""The script a writer produces: value objects validated on construction, and the Writer protocol."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+WORDS_PER_SECOND = 2.5
+"""Speaking rate used to size scripts to a target duration (≈150 words per minute)."""
+
+
+class Aspect(StrEnum):
+    """Output frame shapes; the value is what users type."""
+
+    VERTICAL = "9:16"
+    LANDSCAPE = "16:9"
+    SQUARE = "1:1"
+
+
+class Scene(BaseModel):
+    """One visual beat: a title card over a background, covering a run of sentences."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str = Field(min_length=1, max_length=60)
+    sentences: list[int] = Field(min_length=1, description="indices into Script.sentences")
+    colors: tuple[str, str] = ("#1d2b64", "#f8cdda")
+    """Two hex colours for the animated gradient background."""
+
+
+class Script(BaseModel):
+    """A complete draft: what the narrator says and what the viewer sees."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idea: str = Field(min_length=1, max_length=2000)
+    title: str = Field(min_length=1, max_length=100)
+    hook: str = Field(min_length=1, max_length=300)
+    sentences: list[str] = Field(min_length=1, max_length=40)
+    scenes: list[Scene] = Field(min_length=1)
+    target_seconds: int = Field(ge=5, le=180)
+    aspect: Aspect = Aspect.VERTICAL
+    writer: str = Field(min_length=1, description="who wrote it, e.g. 'offline template writer'")
+
+    @field_validator("sentences")
+    @classmethod
+    def _no_blank_sentences(cls, sentences: list[str]) -> list[str]:
+        if any(not s.strip() for s in sentences):
+            raise ValueError("sentences must not be blank")
+        return sentences
+
+    @property
+    def narration(self) -> list[str]:
+        """What is spoken, in order: the hook first, then every sentence."""
+        return [self.hook, *self.sentences]
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(s.split()) for s in self.narration)
+
+    @property
+    def estimated_seconds(self) -> float:
+        return round(self.word_count / WORDS_PER_SECOND, 1)
+
+
+class Revision(BaseModel):
+    """The result of asking a writer to change a script."""
+
+    model_config = ConfigDict(frozen=True)
+
+    script: Script
+    summary: str = Field(min_length=1, description="one line saying what changed, or what could not be done")
+    changed: bool
+
+
+class Writer(Protocol):
+    """Anything that writes scripts: the offline template writer now, LLM-backed agents later."""
+
+    name: str
+
+    def ideate(self, idea: str) -> list[str]:
+        """A few angles on the idea, best first."""
+        ...
+
+    def outline(self, idea: str, seconds: int) -> list[str]:
+        """Beat titles, one per scene."""
+        ...
+
+    def script(self, idea: str, seconds: int, aspect: Aspect = Aspect.VERTICAL) -> Script:
+        """A full draft sized to `seconds`."""
+        ...
+
+    def revise(self, script: Script, instruction: str) -> Revision:
+        """Apply a plain-words instruction ("shorter", "add a joke at the end")."""
+        ...

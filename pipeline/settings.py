@@ -1,0 +1,28 @@
+"""Process settings from the environment (and `.env`); names are the contracts in DESIGN.md."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    data_dir: Path = Field(default=Path("var"), alias="NOVACAST_DATA_DIR")
+    http_port: int = Field(default=8080, alias="NOVACAST_HTTP_PORT")
+
+    def media_dir(self, workspace: str, project_id: str) -> Path:
+        return self.data_dir / "media" / workspace / project_id
+
+    def published_dir(self, workspace: str) -> Path:
+        return self.data_dir / "published" / workspace
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    return Settings()
