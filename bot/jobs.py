@@ -1,0 +1,23 @@
+"""The core's view of background work: a small port the entry point wires to RQ."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.events import ReplyTarget
+
+
+class JobQueue(Protocol):
+    """Enqueues production for a project version; returns the ids of the jobs it (re)uses.
+
+    Implementations are idempotent: the same project version gives the same job ids, and a
+    version already rendered or published is not produced again.
+    """
+
+    def render(self, project_id: str, version: int, target: ReplyTarget) -> list[str]:
+        """Voice → captions → preview cut → full video → checks, reporting to `target`."""
+        ...
+
+    def publish(self, project_id: str, version: int, approver: str, target: ReplyTarget) -> list[str]:
+        """Publish the approved version to the workspace's targets, reporting to `target`."""
+        ...
