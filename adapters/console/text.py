@@ -1,0 +1,30 @@
+"""How actions read in a terminal: buttons become numbered labels to type."""
+
+from __future__ import annotations
+
+from bot.actions import Button, Preview, Progress, Say
+
+BAR_WIDTH = 20
+
+
+def buttons_line(buttons: list[Button]) -> str:
+    if not buttons:
+        return ""
+    labels = "   ".join(f"[{n}] {b.label}" for n, b in enumerate(buttons, start=1))
+    return f"{labels}\n(type a number or a label)"
+
+
+def say_text(action: Say) -> str:
+    parts = [action.text, buttons_line(action.buttons)]
+    return "\n".join(p for p in parts if p)
+
+
+def progress_text(action: Progress) -> str:
+    filled = round(BAR_WIDTH * action.percent / 100)
+    bar = "█" * filled + "·" * (BAR_WIDTH - filled)
+    return f"[{bar}] {action.percent:3d}%  {action.stage}"
+
+
+def preview_text(action: Preview) -> str:
+    parts = [f"▶ {action.caption}", f"  {action.path}", buttons_line(action.buttons)]
+    return "\n".join(p for p in parts if p)

@@ -1,0 +1,3 @@
+from novacast.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""The `novacast` command: make, chat, worker, up (and bot/scheduler as they arrive)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from pipeline.script import Aspect
+from pipeline.settings import load_settings
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens underneath.")
+def main(verbose: bool) -> None:
+    """NOVACAST: turn an idea into a narrated short video, from a chat or a terminal."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+@main.command()
+@click.argument("idea")
+@click.option("--seconds", type=click.IntRange(10, 120), default=None, help="Target length.")
+@click.option("--aspect", type=click.Choice([a.value for a in Aspect]), default=None)
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help="Where to write the MP4.")
+@click.option("--music", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Background music, ducked under the voice.")
+def make(idea: str, seconds: int | None, aspect: str | None, out: str | None, music: str | None) -> None:
+    """Make one video from IDEA, end to end, and print its path."""
+    from novacast.make import MakeRequest, make_video
+
+    request = MakeRequest(idea=idea, seconds=seconds, aspect=Aspect(aspect) if aspect else None,
+                          out=out, music=music)
+    path = make_video(request, load_settings())
+    click.echo(str(path))
+
+
+@main.command()
+def chat() -> None:
+    """Talk to the bot in this terminal (buttons are typed as their label or number)."""
+    from novacast.console import run_chat
+
+    sys.exit(run_chat(load_settings()))
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run one render/publish worker against REDIS_URL."""
+    import redis
+
+    from workers.worker import run_worker
+
+    settings = load_settings()
+    if not settings.redis_url:
+        raise click.UsageError("REDIS_URL is not set; `novacast up` starts Redis and a worker together.")
+    run_worker(redis.Redis.from_url(settings.redis_url), burst=burst)
+
+
+@main.command()
+def up() -> None:
+    """Redis (embedded when REDIS_URL is unset) and one worker, until Ctrl-C."""
+    from novacast.console import run_up
+
+    sys.exit(run_up(load_settings()))
+
+
+@main.command()
+def bot() -> None:
+    """The chat bot process. Platform adapters arrive with issue 3; use `novacast chat` now."""
+    raise click.ClickException(
+        "No chat platform adapters yet (Telegram, Slack, Discord arrive next). "
+        "Use `novacast chat` to talk to the bot in this terminal."
+    )
+
+
+@main.command()
+def scheduler() -> None:
+    """The schedule runner. Scheduling arrives with its own issue."""
+    raise click.ClickException("Scheduling is not available yet; nothing to run.")

@@ -1,0 +1,85 @@
+"""`novacast make`: the production steps in this process, with a progress bar on stderr."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from pipeline.brief import parse_brief
+from pipeline.errors import PipelineError
+from pipeline.produce import Workdir, fingerprint, make_captions, make_video, make_voice, run_checks
+from pipeline.render import Profile
+from pipeline.script import Aspect, Script
+from pipeline.settings import Settings
+from pipeline.voice import PiperTTS
+from pipeline.writers import OfflineWriter
+
+DEFAULT_SECONDS = 30
+MAX_IDEA_CHARS = 500
+
+
+@dataclass(frozen=True)
+class MakeRequest:
+    idea: str
+    seconds: int | None = None
+    aspect: Aspect | None = None
+    out: str | None = None
+    music: str | None = None
+
+
+def _script(request: MakeRequest) -> Script:
+    idea = " ".join(request.idea.split())
+    if not idea:
+        raise click.UsageError("IDEA is empty: say what the video is about.")
+    if len(idea) > MAX_IDEA_CHARS:
+        raise click.UsageError(f"IDEA is {len(idea)} characters; keep it under {MAX_IDEA_CHARS}.")
+    brief = parse_brief(idea)
+    seconds = request.seconds or brief.seconds or DEFAULT_SECONDS
+    aspect = request.aspect or brief.aspect or Aspect.VERTICAL
+    return OfflineWriter().script(idea, seconds, aspect)
+
+
+def make_video_file(request: MakeRequest, settings: Settings, bar: Progress) -> Path:
+    script = _script(request)
+    music = Path(request.music) if request.music else None
+    work = Workdir(settings.data_dir / "media" / "cli" / fingerprint(script, music))
+    task = bar.add_task("speaking", total=100)
+    narration = make_voice(script, work, PiperTTS())
+    bar.update(task, completed=20, description="captions")
+    make_captions(narration, work)
+    bar.update(task, completed=25, description="rendering")
+
+    def rendered(fraction: float) -> None:
+        bar.update(task, completed=25 + 70 * fraction)
+
+    video = make_video(script, narration, work, Profile.FULL, music=music, on_progress=rendered)
+    bar.update(task, completed=96, description="checking")
+    report = run_checks(narration, video, work)
+    if not report.ok:
+        raise PipelineError("the video failed its checks: " + "; ".join(report.problems))
+    bar.update(task, completed=100, description="done")
+    return _deliver(video, request.out)
+
+
+def _deliver(video: Path, out: str | None) -> Path:
+    if out is None:
+        return video.resolve()
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(video, target)
+    return target.resolve()
+
+
+def make_video(request: MakeRequest, settings: Settings) -> Path:
+    """Write, speak, caption, render and check one video; plain-words errors exit 1."""
+    columns = (TextColumn("{task.description:<10}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            return make_video_file(request, settings, bar)
+    except PipelineError as error:
+        raise click.ClickException(str(error)) from None

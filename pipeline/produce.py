@@ -1,0 +1,97 @@
+"""Production steps shared by the RQ jobs and `novacast make`: each is cached in a work folder.
+
+A work folder belongs to one script fingerprint, so the same inputs give the same artifacts and
+a step whose artifact exists does nothing (this is what makes the jobs idempotent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.checks import CheckReport, check_video
+from pipeline.narration import Narration, Voice
+from pipeline.render import Profile, render
+from pipeline.script import Script
+
+PRODUCTION_VERSION = "1"
+"""Bump when a change to voice, captions or rendering should invalidate cached artifacts."""
+
+ProgressFn = Callable[[float], None]
+
+
+def fingerprint(script: Script, music: Path | None = None) -> str:
+    """A stable digest of everything that decides the rendered output."""
+    digest = hashlib.sha256(PRODUCTION_VERSION.encode())
+    digest.update(script.model_dump_json().encode())
+    if music is not None:
+        digest.update(str(music.resolve()).encode())
+    return digest.hexdigest()[:16]
+
+
+class Workdir:
+    """Where one fingerprint's artifacts live: narration, captions, preview, video, checks."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    narration_wav = property(lambda self: self.root / "narration.wav")
+    narration_json = property(lambda self: self.root / "narration.json")
+    srt = property(lambda self: self.root / "captions.srt")
+    vtt = property(lambda self: self.root / "captions.vtt")
+    checks_json = property(lambda self: self.root / "checks.json")
+
+    def video(self, profile: Profile) -> Path:
+        return self.root / ("preview.mp4" if profile is Profile.PREVIEW else "video.mp4")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def make_voice(script: Script, work: Workdir, voice: Voice) -> Narration:
+    """Speak the script once; later calls read the cached narration."""
+    if work.narration_json.exists() and work.narration_wav.exists():
+        return Narration.model_validate_json(work.narration_json.read_text(encoding="utf-8"))
+    narration = voice.speak(script.narration, work.narration_wav)
+    _write_atomic(work.narration_json, narration.model_dump_json())
+    return narration
+
+
+def make_captions(narration: Narration, work: Workdir) -> tuple[Path, Path]:
+    """SRT and VTT caption files for the narration (cheap, always rewritten)."""
+    from pipeline.captions import caption_cues, write_srt, write_vtt
+
+    cues = caption_cues(narration.cues)
+    write_srt(cues, work.srt)
+    write_vtt(cues, work.vtt)
+    return work.srt, work.vtt
+
+
+def make_video(
+    script: Script,
+    narration: Narration,
+    work: Workdir,
+    profile: Profile,
+    *,
+    music: Path | None = None,
+    on_progress: ProgressFn | None = None,
+) -> Path:
+    """Render one profile unless that video already exists."""
+    out = work.video(profile)
+    if out.exists():
+        return out
+    return render(script, narration, out, profile=profile, music=music, on_progress=on_progress)
+
+
+def run_checks(narration: Narration, video: Path, work: Workdir) -> CheckReport:
+    """Check the full video against the narration; the report is kept beside the video."""
+    report = check_video(video, expected_seconds=narration.duration)
+    _write_atomic(work.checks_json, json.dumps(report.model_dump(mode="json"), indent=2))
+    return report

@@ -1,0 +1,144 @@
+"""The policy file as validated data: a typo or a wrong value fails loudly, naming file and field."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+POLICY_ENV = "NOVACAST_POLICY"
+"""Environment variable naming a policy file that replaces the packaged one."""
+
+PACKAGED_POLICY = Path(__file__).with_name("policy.yaml")
+
+
+class PolicyError(ValueError):
+    """The policy file is missing, is not YAML, or has a field with a wrong value."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BlockedTopic(_Strict):
+    """A topic refused as a whole; any of its phrases triggers it. Replies name only the topic."""
+
+    name: str = Field(min_length=1, max_length=60)
+    phrases: list[str] = Field(min_length=1)
+
+    @field_validator("phrases")
+    @classmethod
+    def _no_blank_phrases(cls, phrases: list[str]) -> list[str]:
+        if any(not p.strip() for p in phrases):
+            raise ValueError("phrases must not be blank")
+        return phrases
+
+
+class Moderation(_Strict):
+    blocked_topics: list[BlockedTopic] = Field(default_factory=list)
+    blocked_words: list[str] = Field(default_factory=list)
+
+
+class Limits(_Strict):
+    max_idea_chars: int = Field(default=500, ge=20)
+    max_message_chars: int = Field(default=2000, ge=20)
+    min_seconds: int = Field(default=10, ge=5)
+    max_seconds: int = Field(default=120, le=180)
+    default_seconds: int = 30
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Limits:
+        if not self.min_seconds <= self.default_seconds <= self.max_seconds:
+            raise ValueError("need min_seconds <= default_seconds <= max_seconds")
+        return self
+
+    def clamp_seconds(self, seconds: int | None) -> int:
+        """The requested length fitted into the allowed range (the default when none was asked)."""
+        if seconds is None:
+            return self.default_seconds
+        return max(self.min_seconds, min(self.max_seconds, seconds))
+
+
+class RateLimit(_Strict):
+    events: int = Field(default=12, ge=1)
+    window_seconds: int = Field(default=60, ge=1)
+    renders_per_hour: int = Field(default=20, ge=1)
+
+
+class WorkspaceApprovers(_Strict):
+    users: list[str] = Field(default_factory=list)
+    requester_may_approve: bool | None = None
+    """None keeps the global setting."""
+
+
+class Approvers(_Strict):
+    requester_may_approve: bool = True
+    admins_may_approve: bool = True
+    trusted_adapters: list[str] = Field(default_factory=lambda: ["console"])
+    workspaces: dict[str, dict[str, WorkspaceApprovers]] = Field(default_factory=dict)
+    """adapter -> workspace id -> listed approvers and overrides."""
+
+    def for_workspace(self, adapter: str, workspace: str) -> WorkspaceApprovers:
+        return self.workspaces.get(adapter, {}).get(workspace, WorkspaceApprovers())
+
+    def requester_allowed(self, adapter: str, workspace: str) -> bool:
+        override = self.for_workspace(adapter, workspace).requester_may_approve
+        return self.requester_may_approve if override is None else override
+
+
+class Publish(_Strict):
+    default: list[str] = Field(default_factory=lambda: ["folder"], min_length=1)
+    workspaces: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    """adapter -> workspace id -> target names."""
+
+
+class Policy(_Strict):
+    moderation: Moderation = Field(default_factory=Moderation)
+    limits: Limits = Field(default_factory=Limits)
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    approvers: Approvers = Field(default_factory=Approvers)
+    publish: Publish = Field(default_factory=Publish)
+
+    def publish_targets(self, adapter: str, workspace: str) -> list[str]:
+        """Where an approved video of this workspace goes."""
+        return self.publish.workspaces.get(adapter, {}).get(workspace, self.publish.default)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Read and validate a policy file: `path`, else $NOVACAST_POLICY, else the packaged one."""
+    if path is None:
+        env = os.environ.get(POLICY_ENV, "").strip()
+        path = Path(env) if env else PACKAGED_POLICY
+    return parse_policy(_read_yaml(path), source=str(path))
+
+
+def parse_policy(data: Any, source: str = "<policy>") -> Policy:
+    """Validate already-parsed policy data; errors name `source` and the failing field."""
+    if data is None:
+        data = {}
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as error:
+        raise PolicyError(f"{source}: {_describe(error)}") from None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read the policy file ({error.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise PolicyError(f"{path}: not valid YAML ({error})") from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        problems.append(f"field '{field}': {item['msg']}")
+    return "; ".join(problems)

@@ -1,0 +1,30 @@
+"""`novacast worker`: an RQ worker that keeps the voice and ffmpeg warm between jobs."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from rq import Queue, SimpleWorker
+
+from pipeline.voice import PiperTTS
+from workers.queues import QUEUES
+
+log = logging.getLogger(__name__)
+
+
+class NovacastWorker(SimpleWorker):
+    """Runs jobs in-process (no fork per job), so the Piper voice is loaded once per worker.
+
+    Jobs are functions of ids that re-read state from Redis, so in-process execution is safe;
+    run several workers (processes or machines) to render in parallel.
+    """
+
+
+def run_worker(connection: redis.Redis, *, burst: bool = False, name: str | None = None) -> bool:
+    """Work the NOVACAST queues until stopped (or until empty with `burst`)."""
+    PiperTTS().warm_up()
+    queues = [Queue(q, connection=connection) for q in QUEUES]
+    worker = NovacastWorker(queues, connection=connection, name=name)
+    worked: bool = worker.work(burst=burst, logging_level="WARNING", with_scheduler=True)
+    return worked
