@@ -1,0 +1,53 @@
+"""What NOVACAST allows: the policy file (moderation, limits, approvers, targets) and its checks."""
+
+from policy.checks import (
+    ADMIN_FLAG,
+    Approval,
+    Check,
+    MaxChars,
+    Permission,
+    Refusal,
+    Rule,
+    approval_permission,
+    content_rule,
+    fold_variants,
+    is_admin,
+)
+from policy.model import (
+    POLICY_ENV,
+    Approvers,
+    BlockedTopic,
+    Limits,
+    Moderation,
+    Policy,
+    PolicyError,
+    Publish,
+    RateLimit,
+    load_policy,
+    parse_policy,
+)
+
+__all__ = [
+    "ADMIN_FLAG",
+    "POLICY_ENV",
+    "Approval",
+    "Approvers",
+    "BlockedTopic",
+    "Check",
+    "Limits",
+    "MaxChars",
+    "Moderation",
+    "Permission",
+    "Policy",
+    "PolicyError",
+    "Publish",
+    "RateLimit",
+    "Refusal",
+    "Rule",
+    "approval_permission",
+    "content_rule",
+    "fold_variants",
+    "is_admin",
+    "load_policy",
+    "parse_policy",
+]

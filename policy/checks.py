@@ -27,7 +27,7 @@ ADMIN_FLAG = ("novacast", "is_admin")
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why something is not allowed: `rule` is a short machine name, `reason` a sentence for users."""
+    """Why something is not allowed: `rule` a short machine name, `reason` a sentence for users."""
 
     rule: str
     reason: str
@@ -72,10 +72,11 @@ class Permission(Generic[T]):
 # --- text -------------------------------------------------------------------------------------
 
 _HOMOGLYPHS = str.maketrans("аеорсухіјѕԁɡαοικνρτυχ", "aeopcyxijsdgaoikvptux")
-_LEET = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s",
-         "+": "t"}
-_LEET_I = str.maketrans({**_LEET, "1": "i", "!": "i", "|": "i"})
-_LEET_L = str.maketrans({**_LEET, "1": "l", "!": "i", "|": "l"})
+_LEET = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
+_LEET_I = str.maketrans({**_LEET, "1": "i"})
+_LEET_L = str.maketrans({**_LEET, "1": "l"})
+_SYMBOLS = {"@": "a", "$": "s", "+": "t", "!": "i"}
+_SYMBOL_IN_WORD = re.compile(r"(?<=[^\W_])[@$+!|](?=[^\W_])")
 _SPACED_LETTERS = re.compile(r"(?<![^\W_])[^\W_](?:[\s.*_-]+[^\W_](?![^\W_])){2,}")
 _SEPARATORS = re.compile(r"[\s.*_-]+")
 
@@ -88,7 +89,15 @@ def fold_variants(text: str) -> tuple[str, ...]:
     base = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
     base = "".join(c for c in base if unicodedata.category(c) not in ("Mn", "Cf"))
     base = base.translate(_HOMOGLYPHS)
-    return tuple(_join_spaced(base.translate(table)) for table in (_LEET_I, _LEET_L))
+    return tuple(
+        _join_spaced(_symbols(base, pipe).translate(table))
+        for table, pipe in ((_LEET_I, "i"), (_LEET_L, "l"))
+    )
+
+
+def _symbols(text: str, pipe: str) -> str:
+    """Symbols read as letters only inside a word (`k!ll`, `a$$hat`), not as punctuation."""
+    return _SYMBOL_IN_WORD.sub(lambda m: _SYMBOLS.get(m.group(), pipe), text)
 
 
 def _join_spaced(text: str) -> str:
@@ -197,7 +206,7 @@ class Approval:
 
 
 def is_admin(raw: Mapping[str, Any]) -> bool:
-    """True when the adapter marked the user as a workspace admin (`raw["novacast"]["is_admin"]`)."""
+    """True when an adapter marked the user a workspace admin: `raw["novacast"]["is_admin"]`."""
     section = raw.get(ADMIN_FLAG[0])
     return isinstance(section, Mapping) and section.get(ADMIN_FLAG[1]) is True
 

@@ -1,4 +1,4 @@
-"""The policy file as validated data: a typo or a wrong value fails loudly, naming file and field."""
+"""The policy file as validated data: a typo or a wrong value fails naming the file and field."""
 
 from __future__ import annotations
 

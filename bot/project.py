@@ -1,0 +1,230 @@
+"""A video project and its state machine, stored in Redis with atomic updates and transitions.
+
+Draft → rendering → preview → approved → published, with rejected and cancelled as ends.
+A failed render goes back to draft with `last_error`. Versions are append-only and never
+renumbered: a rendered or published version number always means the same script.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from redis import Redis, WatchError
+
+from bot.events import Conversation
+from pipeline.script import Script
+
+
+class ProjectState(StrEnum):
+    DRAFT = "draft"
+    RENDERING = "rendering"
+    PREVIEW = "preview"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+FINISHED = frozenset({ProjectState.PUBLISHED, ProjectState.REJECTED, ProjectState.CANCELLED})
+"""States nothing leaves."""
+
+
+def new_project_id() -> str:
+    return secrets.token_hex(4)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Project(BaseModel):
+    """One video in the making. Version N is `versions[N - 1]`; `current` is the one shown."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(default_factory=new_project_id, pattern=r"^[0-9a-f]{6,32}$")
+    conversation: Conversation
+    workspace: str = Field(min_length=1)
+    requester: str = Field(min_length=1)
+    state: ProjectState = ProjectState.DRAFT
+    versions: list[Script] = Field(min_length=1)
+    current: int = Field(default=1, ge=1)
+    rendered_version: int | None = Field(default=None, ge=1)
+    """The version whose full video passed checks (set by the render worker)."""
+    preview_path: str = ""
+    video_path: str = ""
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    published_to: list[str] = Field(default_factory=list)
+    last_error: str = ""
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Project:
+        if self.current > len(self.versions):
+            raise ValueError(f"current version {self.current} does not exist")
+        if self.rendered_version is not None and self.rendered_version > len(self.versions):
+            raise ValueError(f"rendered version {self.rendered_version} does not exist")
+        if self.workspace != self.conversation.workspace:
+            raise ValueError("workspace must be the conversation's workspace")
+        return self
+
+    @classmethod
+    def start(cls, conversation: Conversation, script: Script) -> Project:
+        """A new draft (v1) requested by the conversation's user."""
+        return cls(
+            conversation=conversation,
+            workspace=conversation.workspace,
+            requester=conversation.user,
+            versions=[script],
+        )
+
+    @property
+    def script(self) -> Script:
+        """The current version's script."""
+        return self.versions[self.current - 1]
+
+    @property
+    def latest(self) -> int:
+        return len(self.versions)
+
+    @property
+    def current_is_rendered(self) -> bool:
+        return self.rendered_version == self.current and bool(self.video_path or self.preview_path)
+
+    def evolve(self, **changes: Any) -> Project:
+        """A validated copy with `changes` applied and `updated_at` refreshed."""
+        data = {**self.model_dump(), **changes, "updated_at": _now()}
+        return Project.model_validate(data)
+
+    def with_version(self, script: Script) -> Project:
+        """A copy with `script` appended as the new current version, back in draft."""
+        versions = [*self.versions, script]
+        return self.evolve(versions=versions, current=len(versions), state=ProjectState.DRAFT)
+
+
+class ProjectNotFound(LookupError):
+    """No project with that id (expired, mistyped, or never created)."""
+
+    def __init__(self, project_id: str) -> None:
+        super().__init__(f"There is no project {project_id!r}.")
+        self.project_id = project_id
+
+
+class StateRefusal(Exception):
+    """A transition that does not fit the project's state; `str()` is plain words."""
+
+    def __init__(self, project: Project, wanted: ProjectState) -> None:
+        super().__init__(
+            f"Project {project.id} is {project.state.value}, so it can't become {wanted.value}."
+        )
+        self.project = project
+        self.wanted = wanted
+
+
+class ProjectStore:
+    """Projects as JSON in Redis, plus which project each conversation is working on."""
+
+    def __init__(self, redis: Redis, prefix: str = "novacast", retries: int = 50) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.retries = retries
+
+    def _key(self, project_id: str) -> str:
+        return f"{self.prefix}:project:{project_id}"
+
+    def _active_key(self, conversation: Conversation) -> str:
+        return f"{self.prefix}:active:{conversation.key}"
+
+    def create(self, project: Project) -> Project:
+        """Store a new project; refuses to overwrite an existing id."""
+        if not self.redis.set(self._key(project.id), project.model_dump_json(), nx=True):
+            raise ValueError(f"project {project.id} already exists")
+        return project
+
+    def get(self, project_id: str) -> Project | None:
+        raw = self.redis.get(self._key(project_id))
+        return None if raw is None else Project.model_validate_json(raw)
+
+    def get_for(
+        self, workspace: str, project_id: str, adapter: str | None = None
+    ) -> Project | None:
+        """The project only if it belongs to `workspace` (and `adapter`, when given)."""
+        project = self.get(project_id) if _plausible_id(project_id) else None
+        if project is None or project.workspace != workspace:
+            return None
+        if adapter is not None and project.conversation.adapter != adapter:
+            return None
+        return project
+
+    def save(self, project: Project) -> Project:
+        """Overwrite unconditionally; prefer `update` or `transition` for changes."""
+        self.redis.set(self._key(project.id), project.model_dump_json())
+        return project
+
+    def update(self, project_id: str, fn: Callable[[Project], Project]) -> Project:
+        """Apply `fn` to the stored project atomically (WATCH/MULTI, retried on conflict).
+
+        `fn` may raise (e.g. `StateRefusal`) to abort without writing; it may run more than once.
+        """
+        key = self._key(project_id)
+        for _ in range(self.retries):
+            with self.redis.pipeline() as pipe:
+                try:
+                    return self._update_once(pipe, key, project_id, fn)
+                except WatchError:
+                    continue
+        raise RuntimeError(f"project {project_id}: too many concurrent updates")
+
+    def _update_once(
+        self, pipe: Any, key: str, project_id: str, fn: Callable[[Project], Project]
+    ) -> Project:
+        pipe.watch(key)
+        raw = pipe.get(key)
+        if raw is None:
+            raise ProjectNotFound(project_id)
+        updated = fn(Project.model_validate_json(raw))
+        if updated.id != project_id:
+            raise ValueError("an update must not change the project id")
+        pipe.multi()
+        pipe.set(key, updated.model_dump_json())
+        pipe.execute()
+        return updated
+
+    def transition(
+        self,
+        project_id: str,
+        allowed_from: set[ProjectState],
+        to: ProjectState,
+        **changes: Any,
+    ) -> Project:
+        """Move to `to` only from `allowed_from`, applying `changes`; raises `StateRefusal`."""
+
+        def apply(project: Project) -> Project:
+            if project.state not in allowed_from:
+                raise StateRefusal(project, to)
+            return project.evolve(**changes, state=to)
+
+        return self.update(project_id, apply)
+
+    def active(self, conversation: Conversation) -> Project | None:
+        """The project this conversation is working on, if it still exists."""
+        project_id = self.redis.get(self._active_key(conversation))
+        return None if project_id is None else self.get(_text(project_id))
+
+    def set_active(self, conversation: Conversation, project_id: str) -> None:
+        self.redis.set(self._active_key(conversation), project_id)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _plausible_id(project_id: str) -> bool:
+    return 6 <= len(project_id) <= 32 and all(c in "0123456789abcdef" for c in project_id)

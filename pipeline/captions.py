@@ -1,0 +1,253 @@
+"""Captions: sentence cues cut into short on-screen cues, and the SRT, WebVTT and ASS files for them.
+
+This module owns how captions read and look. `caption_cues` wraps each spoken sentence into
+lines of at most `max_chars` display columns and groups them into cues of at most two lines;
+a long sentence becomes several consecutive cues whose time is divided by character share.
+The writers escape what each format treats specially. `write_ass` also owns the burned-in
+style: bold Lato, white with a thick black outline and a slight shadow, centred in the lower
+third, sized from the frame so the longest line fits.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.narration import Cue
+
+CAPTION_FONT = "Lato"
+"""Family name in font_lato's TTFs; the ASS style asks for it bold (Lato Bold)."""
+MAX_LINES = 2
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+_GLYPH_EM = 0.56
+"""Average advance of a Lato Bold character in ems, used to size the font to the line length."""
+
+
+class Caption(BaseModel):
+    """One on-screen caption: at most two short lines, shown from `start` to `end` seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: float = Field(ge=0)
+    end: float
+    lines: tuple[str, ...] = Field(min_length=1, max_length=MAX_LINES)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def chars_per_line(width: int, height: int) -> int:
+    """How many columns a caption line may hold for a frame shape: ~24 vertical, more wider."""
+    if width < height:
+        return 24
+    return 30 if width == height else 42
+
+
+def caption_cues(cues: Iterable[Cue], max_chars: int = 24) -> list[Caption]:
+    """Split sentence cues into captions of at most two lines of `max_chars` columns."""
+    captions: list[Caption] = []
+    for cue in cues:
+        chunks = split_sentence(cue.text, max_chars)
+        captions.extend(_timed(chunks, cue.start, cue.end))
+    return captions
+
+
+def _timed(chunks: list[list[str]], start: float, end: float) -> list[Caption]:
+    """Share [start, end] among chunks in proportion to their character counts."""
+    weights = [sum(display_width(line) for line in chunk) or 1 for chunk in chunks]
+    total, elapsed, captions = sum(weights), 0, []
+    for chunk, weight in zip(chunks, weights, strict=True):
+        begin = start + (end - start) * elapsed / total
+        elapsed += weight
+        finish = start + (end - start) * elapsed / total
+        captions.append(Caption(start=begin, end=finish, lines=tuple(chunk)))
+    return captions
+
+
+def split_sentence(text: str, max_chars: int) -> list[list[str]]:
+    """Cut one sentence into chunks of at most two lines each, as evenly as the words allow."""
+    words = _words(clean_text(text), max_chars)
+    if not words:
+        return [["…"]]
+    count = math.ceil(len(wrap(words, max_chars)) / MAX_LINES)
+    while True:
+        groups = _even_groups(words, count)
+        chunks = [_balanced_lines(group, max_chars) for group in groups]
+        if all(len(chunk) <= MAX_LINES for chunk in chunks):
+            return chunks
+        count += 1
+
+
+def _even_groups(words: list[str], count: int) -> list[list[str]]:
+    """Split words into `count` runs of about equal character length, in order."""
+    target = sum(display_width(word) + 1 for word in words) / count
+    groups: list[list[str]] = [[]]
+    filled = 0.0
+    for word in words:
+        size = display_width(word) + 1
+        if groups[-1] and len(groups) < count and filled + size / 2 > target * len(groups):
+            groups.append([])
+        groups[-1].append(word)
+        filled += size
+    return [group for group in groups if group]
+
+
+def _balanced_lines(words: list[str], max_chars: int) -> list[str]:
+    """Wrap into as few lines as greedy wrapping needs; for two lines pick the most even break."""
+    lines = wrap(words, max_chars)
+    if len(lines) != MAX_LINES:
+        return lines
+    best = lines
+    for cut in range(1, len(words)):
+        top, bottom = " ".join(words[:cut]), " ".join(words[cut:])
+        widest = max(display_width(top), display_width(bottom))
+        if widest <= max_chars and widest < max(display_width(line) for line in best):
+            best = [top, bottom]
+    return best
+
+
+def wrap(words: list[str], max_chars: int) -> list[str]:
+    """Greedy word wrap into lines of at most `max_chars` display columns."""
+    lines: list[str] = []
+    for word in words:
+        if lines and display_width(lines[-1]) + 1 + display_width(word) <= max_chars:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def _words(text: str, max_chars: int) -> list[str]:
+    """Words of `text`; any word wider than a line is cut into line-sized pieces."""
+    words: list[str] = []
+    for word in text.split():
+        words.extend(_hard_split(word, max_chars))
+    return words
+
+
+def _hard_split(word: str, max_chars: int) -> list[str]:
+    """Cut between characters (never before a combining mark) so each piece fits a line."""
+    pieces, current = [], ""
+    for char in word:
+        joins = unicodedata.combining(char) or char in "\u200d\ufe0f"
+        if current and not joins and display_width(current + char) > max_chars:
+            pieces.append(current)
+            current = ""
+        current += char
+    return [*pieces, current] if current else pieces
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes: wide (CJK, emoji) count two, combining marks and joiners none."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Cf", "Mn", "Me"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def clean_text(text: str) -> str:
+    """One line of text: control characters and line breaks become spaces, NFC-composed."""
+    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())
+
+
+def _clock(seconds: float, separator: str) -> str:
+    millis = round(max(seconds, 0.0) * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{separator}{rest % 1000:03d}"
+
+
+def srt_text(line: str) -> str:
+    """SRT has no escapes: defuse the cue arrow and the tag brackets players would read as markup."""
+    return line.replace("-->", "->").replace("<", "‹").replace(">", "›")
+
+
+def vtt_text(line: str) -> str:
+    """WebVTT escapes &, < and > as entities (which also defuses the cue arrow)."""
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def ass_text(lines: Iterable[str]) -> str:
+    """ASS dialogue text: braces escaped, backslashes kept literal, lines joined with \\N."""
+    escaped = []
+    for line in lines:
+        line = line.replace("\\", "\\\u2060")
+        line = line.replace("{", "\\{").replace("}", "\\}")
+        escaped.append(line)
+    return "\\N".join(escaped)
+
+
+def write_srt(captions: Iterable[Caption], path: Path) -> Path:
+    """Write SubRip captions (numbered, comma milliseconds) to `path`."""
+    blocks = []
+    for number, caption in enumerate(captions, 1):
+        timing = f"{_clock(caption.start, ',')} --> {_clock(caption.end, ',')}"
+        blocks.append("\n".join([str(number), timing, *map(srt_text, caption.lines)]))
+    return _write(path, "\n\n".join(blocks) + "\n")
+
+
+def write_vtt(captions: Iterable[Caption], path: Path) -> Path:
+    """Write WebVTT captions to `path`."""
+    blocks = ["WEBVTT"]
+    for caption in captions:
+        timing = f"{_clock(caption.start, '.')} --> {_clock(caption.end, '.')}"
+        blocks.append("\n".join([timing, *map(vtt_text, caption.lines)]))
+    return _write(path, "\n\n".join(blocks) + "\n")
+
+
+def caption_font_size(width: int, height: int) -> int:
+    """Largest size at which a full line fits 88 % of the width, capped at 7 % of the height."""
+    fits = 0.88 * width / (chars_per_line(width, height) * _GLYPH_EM)
+    return int(min(fits, 0.07 * height))
+
+
+def write_ass(captions: Iterable[Caption], path: Path, width: int, height: int) -> Path:
+    """Write an ASS script styled for burning in at `width`×`height` to `path`."""
+    events = [
+        f"Dialogue: 0,{_ass_clock(c.start)},{_ass_clock(c.end)},Caption,,0,0,0,,{ass_text(c.lines)}"
+        for c in captions
+    ]
+    return _write(path, _ass_header(width, height) + "\n".join(events) + "\n")
+
+
+def _ass_clock(seconds: float) -> str:
+    centis = round(max(seconds, 0.0) * 100)
+    hours, rest = divmod(centis, 360_000)
+    minutes, rest = divmod(rest, 6000)
+    return f"{hours}:{minutes:02d}:{rest // 100:02d}.{rest % 100:02d}"
+
+
+def _ass_header(width: int, height: int) -> str:
+    size = caption_font_size(width, height)
+    outline, shadow = max(2, round(size * 0.09)), max(1, round(size * 0.04))
+    margin_v, margin_h = round(height * 0.2), round(width * 0.05)
+    style = (
+        f"Style: Caption,{CAPTION_FONT},{size},&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000,"
+        f"-1,0,0,0,100,100,0,0,1,{outline},{shadow},2,{margin_h},{margin_h},{margin_v},1"
+    )
+    return (
+        "[Script Info]\nScriptType: v4.00+\nWrapStyle: 2\nScaledBorderAndShadow: yes\n"
+        f"PlayResX: {width}\nPlayResY: {height}\nYCbCr Matrix: TV.709\n\n"
+        "[V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, "
+        "OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, "
+        "Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n"
+        f"{style}\n\n[Events]\n"
+        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+    )
+
+
+def _write(path: Path, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return path
