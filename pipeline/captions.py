@@ -1,4 +1,4 @@
-"""Captions: sentence cues cut into short on-screen cues, and the SRT, WebVTT and ASS files for them.
+"""Captions: sentence cues cut into short on-screen cues, and their SRT, WebVTT and ASS files.
 
 This module owns how captions read and look. `caption_cues` wraps each spoken sentence into
 lines of at most `max_chars` display columns and groups them into cues of at most two lines;
@@ -10,6 +10,7 @@ third, sized from the frame so the longest line fits.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -24,8 +25,9 @@ CAPTION_FONT = "Lato"
 """Family name in font_lato's TTFs; the ASS style asks for it bold (Lato Bold)."""
 MAX_LINES = 2
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
-_GLYPH_EM = 0.56
-"""Average advance of a Lato Bold character in ems, used to size the font to the line length."""
+_GLYPH_EM = 0.46
+"""Average advance of a Lato Bold character in ems (measured on rendered captions);
+used to size the font so a full line fits the frame."""
 
 
 class Caption(BaseModel):
@@ -76,26 +78,45 @@ def split_sentence(text: str, max_chars: int) -> list[list[str]]:
     if not words:
         return [["…"]]
     count = math.ceil(len(wrap(words, max_chars)) / MAX_LINES)
-    while True:
-        groups = _even_groups(words, count)
-        chunks = [_balanced_lines(group, max_chars) for group in groups]
-        if all(len(chunk) <= MAX_LINES for chunk in chunks):
-            return chunks
+    while (groups := _best_groups(words, count, max_chars)) is None:
         count += 1
+    return [_balanced_lines(group, max_chars) for group in groups]
 
 
-def _even_groups(words: list[str], count: int) -> list[list[str]]:
-    """Split words into `count` runs of about equal character length, in order."""
+def _best_groups(words: list[str], count: int, max_chars: int) -> list[list[str]] | None:
+    """Split words into `count` runs that each fit two lines, of even length, preferring to
+    end a run at punctuation; None when they cannot fit. Dynamic programming over cut points."""
     target = sum(display_width(word) + 1 for word in words) / count
-    groups: list[list[str]] = [[]]
-    filled = 0.0
-    for word in words:
-        size = display_width(word) + 1
-        if groups[-1] and len(groups) < count and filled + size / 2 > target * len(groups):
-            groups.append([])
-        groups[-1].append(word)
-        filled += size
-    return [group for group in groups if group]
+    row: dict[int, tuple[float, list[int]]] = {0: (0.0, [])}
+    for _ in range(count):
+        next_row: dict[int, tuple[float, list[int]]] = {}
+        for start, (cost, cuts) in row.items():
+            for end in _fitting_ends(words, start, max_chars):
+                total = cost + _group_cost(words, start, end, target)
+                if end not in next_row or total < next_row[end][0]:
+                    next_row[end] = (total, [*cuts, end])
+        row = next_row
+    if len(words) not in row:
+        return None
+    cuts = [0, *row[len(words)][1]]
+    return [words[a:b] for a, b in itertools.pairwise(cuts)]
+
+
+def _fitting_ends(words: list[str], start: int, max_chars: int) -> list[int]:
+    """Every end index such that words[start:end] wraps into at most two lines."""
+    ends = []
+    for end in range(start + 1, len(words) + 1):
+        if len(wrap(words[start:end], max_chars)) > MAX_LINES:
+            break
+        ends.append(end)
+    return ends
+
+
+def _group_cost(words: list[str], start: int, end: int, target: float) -> float:
+    group = words[start:end]
+    width = sum(display_width(word) + 1 for word in group)
+    ends_clause = end == len(words) or group[-1][-1] in ",;:.!?…—"
+    return (width - target) ** 2 + (0.0 if ends_clause else 40.0)
 
 
 def _balanced_lines(words: list[str], max_chars: int) -> list[str]:
@@ -166,7 +187,7 @@ def _clock(seconds: float, separator: str) -> str:
 
 
 def srt_text(line: str) -> str:
-    """SRT has no escapes: defuse the cue arrow and the tag brackets players would read as markup."""
+    """SRT has no escapes: defuse the cue arrow and the tag brackets players read as markup."""
     return line.replace("-->", "->").replace("<", "‹").replace(">", "›")
 
 
@@ -177,11 +198,10 @@ def vtt_text(line: str) -> str:
 
 def ass_text(lines: Iterable[str]) -> str:
     """ASS dialogue text: braces escaped, backslashes kept literal, lines joined with \\N."""
-    escaped = []
-    for line in lines:
-        line = line.replace("\\", "\\\u2060")
-        line = line.replace("{", "\\{").replace("}", "\\}")
-        escaped.append(line)
+    escaped = (
+        line.replace("\\", "\\\u2060").replace("{", "\\{").replace("}", "\\}")
+        for line in lines
+    )
     return "\\N".join(escaped)
 
 
@@ -227,7 +247,7 @@ def _ass_clock(seconds: float) -> str:
 
 def _ass_header(width: int, height: int) -> str:
     size = caption_font_size(width, height)
-    outline, shadow = max(2, round(size * 0.09)), max(1, round(size * 0.04))
+    outline, shadow = max(2, round(size * 0.1)), max(1, round(size * 0.04))
     margin_v, margin_h = round(height * 0.2), round(width * 0.05)
     style = (
         f"Style: Caption,{CAPTION_FONT},{size},&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000,"

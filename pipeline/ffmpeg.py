@@ -1,4 +1,4 @@
-"""Running ffmpeg: finding the binary, following its progress, and turning failures into plain words.
+"""Running ffmpeg: finding the binary, following progress, and turning failures into plain words.
 
 This module owns the one place production starts an ffmpeg process. Callers hand it an argument
 list (without the binary) and an expected output duration; it adds progress reporting, reads
@@ -78,7 +78,8 @@ def run_ffmpeg(
                "-progress", "pipe:1", *args]
     log.debug("running %s", subprocess.list2cmdline(command))
     with tempfile.TemporaryFile(mode="w+b") as stderr:
-        returncode = _run(command, stderr, duration, on_progress, cwd, timeout)
+        returncode = _run(command, stderr, cwd=cwd, timeout=timeout,
+                          report=lambda line: _report(line, duration, on_progress))
         stderr.seek(0)
         log_text = stderr.read().decode("utf-8", "replace")
     if returncode != 0:
@@ -90,11 +91,12 @@ def run_ffmpeg(
 def _run(
     command: list[str],
     stderr: IO[bytes],
-    duration: float,
-    on_progress: ProgressCallback | None,
+    *,
     cwd: Path | None,
     timeout: float | None,
+    report: Callable[[str], None],
 ) -> int:
+    """Start ffmpeg, feed each progress line to `report`, and return its exit code."""
     try:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd)
     except OSError as exc:
@@ -103,7 +105,7 @@ def _run(
     assert process.stdout is not None
     with process:
         for raw in process.stdout:
-            _report(raw.decode("ascii", "replace"), duration, on_progress)
+            report(raw.decode("ascii", "replace"))
         try:
             return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired as exc:

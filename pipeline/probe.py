@@ -80,13 +80,21 @@ def _stream_facts(container: av.container.InputContainer) -> dict[str, object]:
     }
 
 
-def read_audio(path: Path) -> tuple[FloatArray, int]:
-    """Decode the first audio stream as float samples shaped (channels, n) and its rate."""
+def read_audio(path: Path, max_seconds: float | None = None) -> tuple[FloatArray, int]:
+    """Decode the first audio stream (or its first `max_seconds`) as (channels, n) floats."""
     container = _open(path)
     with container:
+        if not container.streams.audio:
+            raise PermanentError(f"{Path(path).name} has no sound")
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
-        parts = [_planar(frame) for frame in container.decode(stream)]
+        limit = math.inf if max_seconds is None else max_seconds * rate
+        parts, count = [], 0
+        for frame in container.decode(stream):
+            parts.append(_planar(frame))
+            count += parts[-1].shape[1]
+            if count >= limit:
+                break
     if not parts:
         return np.zeros((1, 0)), rate
     return _as_float(np.concatenate(parts, axis=1)), rate
@@ -103,7 +111,7 @@ def _planar(frame: av.AudioFrame) -> npt.NDArray[np.generic]:
 
 def _as_float(samples: npt.NDArray[np.generic]) -> FloatArray:
     if samples.dtype.kind == "i":
-        scale = float(np.iinfo(samples.dtype).max) + 1.0
+        scale = 2.0 ** (8 * samples.dtype.itemsize - 1)
         return samples.astype(np.float64) / scale
     return samples.astype(np.float64)
 
@@ -135,7 +143,7 @@ def rms_dbfs(samples: FloatArray) -> float:
 
 
 def integrated_lufs(samples: FloatArray, rate: int) -> float:
-    """Gated integrated loudness (BS.1770, frequency-domain K-weighting) of (channels, n) or (n,)."""
+    """Gated integrated loudness (BS.1770, FFT K-weighting) of (channels, n) or (n,) samples."""
     channels = np.atleast_2d(samples)
     weighted = np.stack([_k_weight(channel, rate) for channel in channels])
     energies = _block_energies(weighted, rate)
@@ -173,11 +181,14 @@ def _k_weight(signal: FloatArray, rate: int) -> FloatArray:
         return signal
     spectrum = np.fft.rfft(signal)
     omega = 2.0 * np.pi * np.fft.rfftfreq(n, d=1.0 / rate) / rate
-    response = np.abs(_biquad_response(_shelf(rate), omega) * _biquad_response(_highpass(rate), omega))
+    response = np.abs(_response(_shelf(rate), omega) * _response(_highpass(rate), omega))
     return np.asarray(np.fft.irfft(spectrum * response, n), dtype=np.float64)
 
 
-def _biquad_response(coefficients: tuple[FloatArray, FloatArray], omega: FloatArray) -> npt.NDArray[np.complex128]:
+def _response(
+    coefficients: tuple[FloatArray, FloatArray], omega: FloatArray
+) -> npt.NDArray[np.complex128]:
+    """A biquad's complex frequency response at the angular frequencies `omega`."""
     b, a = coefficients
     z = np.exp(-1j * omega)
     numerator = b[0] + b[1] * z + b[2] * z * z

@@ -84,11 +84,11 @@ def _clean(sentences: list[str]) -> list[str]:
 
 def _synthesize(voice: Any, text: str, number: int) -> Samples:
     """One sentence's audio with Piper's edge silence trimmed; all of Piper's chunks joined."""
-    chunks = [np.asarray(chunk.audio_float_array, dtype=np.float32) for chunk in voice.synthesize(text)]
+    chunks = [np.asarray(c.audio_float_array, dtype=np.float32) for c in voice.synthesize(text)]
     audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
     audio = _trim(audio, int(voice.config.sample_rate))
     if audio.size == 0:
-        raise PermanentError(f"sentence {number} has nothing the voice can pronounce: {text[:60]!r}")
+        raise PermanentError(f"sentence {number} has nothing the voice can say: {text[:60]!r}")
     return audio
 
 

@@ -1,0 +1,170 @@
+"""The conversational core: one inbound event in, the outbound actions that answer it out.
+
+Every event goes the same way: dedupe by delivery id, per-user rate limit, text cleaning and
+moderation, session memory, then the handler for what the user asked. The engine is synchronous
+and keeps no state of its own (everything lives in Redis), so adapters may call it from threads
+and several bot processes may share one Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from redis import Redis
+
+from bot import replies
+from bot.actions import Action, ButtonAction, Say
+from bot.events import ButtonEvent, CommandEvent, Event, MessageEvent
+from bot.handlers import Context, Handlers
+from bot.intents import COMMANDS, Intent, IntentKind, classify, command_intent
+from bot.jobs import JobQueue
+from bot.memory import Role, SessionMemory
+from bot.moderation import Moderator, clean_text, rate_limited_reply
+from bot.project import Project, ProjectStore
+from pipeline.script import Writer
+from policy import Policy
+
+log = logging.getLogger(__name__)
+
+DEDUPE_SECONDS = 24 * 3600
+"""How long a delivery id is remembered (platforms retry within minutes)."""
+
+ProjectHandler = Callable[[Context, Project, str], list[Action]]
+
+
+class Engine:
+    """`handle(event)` answers one inbound event; it never raises on bad input."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        writer: Writer,
+        jobs: JobQueue,
+        policy: Policy,
+        prefix: str = "novacast",
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.policy = policy
+        self.store = ProjectStore(redis, prefix)
+        self.memory = SessionMemory(redis, prefix)
+        self.moderator = Moderator(redis, policy, prefix)
+        self.handlers = Handlers(self.store, writer, jobs, policy, self.moderator)
+
+    def handle(self, event: Event) -> list[Action]:
+        """Answer one event. An unexpected failure is logged and becomes an apology."""
+        try:
+            return self._handle(event)
+        except Exception:
+            log.exception(
+                "failed to handle a %s event (id %r) from %s",
+                event.kind, event.event_id, event.conversation.adapter,
+            )
+            return Context(event).say(replies.SORRY)
+
+    def _handle(self, event: Event) -> list[Action]:
+        if not self._first_delivery(event):
+            return []
+        rate = self.moderator.hit_event(event.conversation)
+        if not rate.allowed:
+            return Context(event).say(rate_limited_reply(rate)) if rate.first_refusal else []
+        ctx = Context(event)
+        text = _text_of(event)
+        refusal = self.moderator.check_message(text) if text else None
+        self._remember("user", ctx, f"(refused: {refusal.rule})" if refusal else _turn(event, text))
+        actions = ctx.say(refusal.reason) if refusal else self._dispatch(ctx, text)
+        for action in actions:
+            if isinstance(action, Say):
+                self._remember("bot", ctx, action.text)
+        return actions
+
+    def _first_delivery(self, event: Event) -> bool:
+        """False for a redelivery of an event already handled (same platform delivery id)."""
+        if not event.event_id:
+            return True
+        conversation = event.conversation
+        key = f"{self.prefix}:seen:{conversation.adapter}:{conversation.workspace}:{event.event_id}"
+        return bool(self.redis.set(key, 1, nx=True, ex=DEDUPE_SECONDS))
+
+    def _remember(self, role: Role, ctx: Context, text: str) -> None:
+        self.memory.add(ctx.conversation.key, role, text)
+
+    def _dispatch(self, ctx: Context, text: str) -> list[Action]:
+        event = ctx.event
+        if isinstance(event, ButtonEvent):
+            return self._button(ctx, event)
+        if isinstance(event, CommandEvent):
+            if event.name.lower() not in COMMANDS:
+                return ctx.say(replies.unknown_command(event.name))
+            return self._intent(ctx, command_intent(event.name, text))
+        return self._intent(ctx, classify(text))
+
+    def _intent(self, ctx: Context, intent: Intent) -> list[Action]:
+        kind = intent.kind
+        if kind is IntentKind.MAKE:
+            return self.handlers.make(ctx, intent.argument)
+        if kind is IntentKind.HELP:
+            return ctx.say(replies.HELP)
+        if kind is IntentKind.SCHEDULE:
+            return self.handlers.schedule(ctx)
+        project = self.store.active(ctx.conversation)
+        if kind is IntentKind.SMALLTALK:
+            return ctx.say(replies.smalltalk(project))
+        if project is None:
+            return ctx.say(replies.NO_PROJECT)
+        return self._project_handler(kind)(ctx, project, intent.argument)
+
+    def _project_handler(self, kind: IntentKind) -> ProjectHandler:
+        h = self.handlers
+        table: dict[IntentKind, ProjectHandler] = {
+            IntentKind.RENDER: h.render,
+            IntentKind.APPROVE: h.approve,
+            IntentKind.REJECT: h.reject,
+            IntentKind.CANCEL: h.cancel,
+            IntentKind.UNDO: h.undo,
+            IntentKind.STATUS: h.status,
+        }
+        return table.get(kind, h.refine)
+
+    def _button(self, ctx: Context, event: ButtonEvent) -> list[Action]:
+        try:
+            action = ButtonAction(event.action)
+        except ValueError:
+            return ctx.say(replies.UNKNOWN_BUTTON)
+        conversation = event.conversation
+        project = self.store.get_for(
+            conversation.workspace, event.project_id, adapter=conversation.adapter
+        )
+        if project is None:
+            return ctx.say(replies.UNKNOWN_PROJECT)
+        return self._button_handler(action)(ctx, project, "")
+
+    def _button_handler(self, action: ButtonAction) -> ProjectHandler:
+        h = self.handlers
+        table: dict[ButtonAction, ProjectHandler] = {
+            ButtonAction.RENDER: h.render,
+            ButtonAction.REVISE: h.revise_button,
+            ButtonAction.CANCEL: h.cancel,
+            ButtonAction.APPROVE: h.approve,
+            ButtonAction.SCHEDULE: h.schedule,
+            ButtonAction.REJECT: h.reject,
+        }
+        return table[action]
+
+
+def _text_of(event: Event) -> str:
+    """The cleaned words of an event: a message's text, a command's arguments, "" for a button."""
+    if isinstance(event, MessageEvent):
+        return clean_text(event.text)
+    if isinstance(event, CommandEvent):
+        return clean_text(event.args)
+    return ""
+
+
+def _turn(event: Event, text: str) -> str:
+    if isinstance(event, CommandEvent):
+        return f"/{event.name} {text}".rstrip()
+    if isinstance(event, ButtonEvent):
+        return f"[pressed {event.action}]"
+    return text

@@ -1,0 +1,301 @@
+"""One handler per thing a user can ask for; each answers with outbound actions.
+
+Handlers change projects only through the store's atomic `update`/`transition`, so a double
+click or two replicas handling the same conversation never produce two transitions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot import replies
+from bot.actions import Action, Button, JobsStarted, Preview, Progress, Say
+from bot.events import ButtonEvent, CommandEvent, Conversation, MessageEvent, ReplyTarget
+from bot.jobs import JobQueue
+from bot.moderation import Moderator, render_limited_reply
+from bot.project import Project, ProjectState, ProjectStore, StateRefusal
+from pipeline.brief import parse_brief
+from pipeline.errors import PipelineError
+from pipeline.script import Aspect, Revision, Script, Writer
+from policy import Approval, Policy, approval_permission, is_admin
+
+log = logging.getLogger(__name__)
+
+Event = MessageEvent | CommandEvent | ButtonEvent
+EDITABLE = frozenset({ProjectState.DRAFT, ProjectState.PREVIEW})
+CANCELLABLE = {ProjectState.DRAFT, ProjectState.RENDERING, ProjectState.PREVIEW}
+
+
+@dataclass(frozen=True)
+class Context:
+    """The event being handled and where its replies go."""
+
+    event: Event
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.event.conversation
+
+    @property
+    def target(self) -> ReplyTarget:
+        return ReplyTarget.of(self.event.conversation)
+
+    @property
+    def who(self) -> str:
+        return self.conversation.user_name or self.conversation.user
+
+    def say(self, text: str, buttons: Sequence[Button] = ()) -> list[Action]:
+        return [Say(target=self.target, text=text, buttons=list(buttons))]
+
+
+class DraftChanged(Exception):
+    """The project moved on while a writer was revising an older version."""
+
+
+class Handlers:
+    def __init__(
+        self,
+        store: ProjectStore,
+        writer: Writer,
+        jobs: JobQueue,
+        policy: Policy,
+        moderator: Moderator,
+    ) -> None:
+        self.store = store
+        self.writer = writer
+        self.jobs = jobs
+        self.policy = policy
+        self.moderator = moderator
+
+    # --- a new project ------------------------------------------------------------------------
+
+    def make(self, ctx: Context, idea: str) -> list[Action]:
+        idea = idea.strip()
+        if not idea:
+            return ctx.say(replies.ASK_IDEA)
+        refusal = self.moderator.check_idea(idea)
+        if refusal is not None:
+            return ctx.say(refusal.reason)
+        brief = parse_brief(idea)
+        if not brief.topic:
+            return ctx.say(replies.ASK_IDEA)
+        seconds = self.policy.limits.clamp_seconds(brief.seconds)
+        script = self._write(brief.topic, brief.tone.value, seconds, brief.aspect)
+        if isinstance(script, str):
+            return ctx.say(script)
+        project = self.store.create(Project.start(ctx.conversation, script))
+        self.store.set_active(ctx.conversation, project.id)
+        note = replies.seconds_note(brief.seconds, seconds, self.policy.limits)
+        return ctx.say(replies.new_draft(project, note), replies.draft_buttons(project.id))
+
+    def _write(self, topic: str, tone: str, seconds: int, aspect: Aspect | None) -> Script | str:
+        """A first draft, or the writer's plain-words reason for not producing one."""
+        idea = topic if tone == "neutral" else f"{topic}, {tone}"
+        try:
+            return self.writer.script(idea, seconds, aspect or Aspect.VERTICAL)
+        except PipelineError as error:
+            return f"I couldn't write that draft: {error}"
+
+    # --- changing the draft -------------------------------------------------------------------
+
+    def refine(self, ctx: Context, project: Project, instruction: str) -> list[Action]:
+        if project.state not in EDITABLE:
+            return ctx.say(replies.refusal("change", project))
+        if not instruction.strip():
+            return ctx.say(replies.ASK_CHANGE)
+        try:
+            revision = self.writer.revise(project.script, instruction)
+        except PipelineError as error:
+            return ctx.say(f"I couldn't make that change: {error}")
+        if not revision.changed:
+            return ctx.say(replies.unchanged(revision.summary), _buttons_for(project))
+        return self._add_version(ctx, project, revision)
+
+    def _add_version(self, ctx: Context, project: Project, revision: Revision) -> list[Action]:
+        try:
+            project = self.store.update(project.id, _append(project, revision.script))
+        except StateRefusal as refused:
+            return ctx.say(replies.refusal("change", refused.project))
+        except DraftChanged:
+            return ctx.say(replies.DRAFT_CHANGED)
+        return ctx.say(replies.new_version(project, revision.summary),
+                       replies.draft_buttons(project.id))
+
+    def revise_button(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
+        if project.state not in EDITABLE:
+            return ctx.say(replies.refusal("change", project))
+        if ctx.conversation.key == project.conversation.key:
+            self.store.set_active(ctx.conversation, project.id)
+        return ctx.say(replies.ASK_CHANGE)
+
+    def undo(self, ctx: Context, project: Project, version: str) -> list[Action]:
+        if project.state not in EDITABLE:
+            return ctx.say(replies.refusal("change", project))
+        wanted = int(version) if version.isdigit() else project.current - 1
+        if not 1 <= wanted <= project.latest or wanted == project.current:
+            return ctx.say(replies.no_such_version(project, wanted))
+        try:
+            project = self.store.update(project.id, _go_to(wanted))
+        except StateRefusal as refused:
+            return ctx.say(replies.refusal("change", refused.project))
+        return ctx.say(replies.back_to(project), replies.draft_buttons(project.id))
+
+    # --- render, approve, reject, cancel ------------------------------------------------------
+
+    def render(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
+        if project.state is ProjectState.PREVIEW or (
+            project.state is ProjectState.DRAFT and project.current_is_rendered
+        ):
+            return self._repost_preview(ctx, project)
+        if project.state is not ProjectState.DRAFT:
+            return ctx.say(replies.refusal("render", project))
+        rate = self.moderator.hit_render(ctx.conversation)
+        if not rate.allowed:
+            return ctx.say(render_limited_reply(rate))
+        try:
+            project = self.store.transition(
+                project.id, {ProjectState.DRAFT}, ProjectState.RENDERING, last_error=""
+            )
+        except StateRefusal as refused:
+            return ctx.say(replies.refusal("render", refused.project))
+        return self._enqueue_render(ctx, project)
+
+    def _enqueue_render(self, ctx: Context, project: Project) -> list[Action]:
+        try:
+            job_ids = self.jobs.render(project.id, project.current, ctx.target)
+        except Exception:
+            log.exception("could not enqueue the render of project %s", project.id)
+            self._rollback(project, ProjectState.RENDERING, ProjectState.DRAFT)
+            return ctx.say(replies.RENDER_FAILED_TO_START)
+        key = f"{project.id}:v{project.current}"
+        return [
+            Progress(target=ctx.target, key=key, stage="queued", percent=0),
+            JobsStarted(target=ctx.target, job_ids=job_ids),
+        ]
+
+    def _repost_preview(self, ctx: Context, project: Project) -> list[Action]:
+        if project.state is ProjectState.DRAFT:
+            try:
+                project = self.store.transition(
+                    project.id, {ProjectState.DRAFT}, ProjectState.PREVIEW
+                )
+            except StateRefusal as refused:
+                return ctx.say(replies.refusal("render", refused.project))
+        buttons = replies.preview_buttons(project.id)
+        path = project.video_path or project.preview_path
+        if not path:
+            return ctx.say(replies.already_rendered(project), buttons)
+        caption = replies.already_rendered(project)
+        return [Preview(target=ctx.target, path=path, caption=caption, buttons=buttons)]
+
+    def approve(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
+        denied = self._may_approve(ctx, project)
+        if denied:
+            return ctx.say(denied)
+        try:
+            project = self.store.transition(
+                project.id, {ProjectState.PREVIEW}, ProjectState.APPROVED,
+                approved_by=ctx.conversation.user, approved_at=datetime.now(UTC),
+            )
+        except StateRefusal as refused:
+            return ctx.say(replies.refusal("approve", refused.project))
+        return self._enqueue_publish(ctx, project)
+
+    def _enqueue_publish(self, ctx: Context, project: Project) -> list[Action]:
+        user = ctx.conversation.user
+        try:
+            job_ids = self.jobs.publish(project.id, project.current, user, ctx.target)
+        except Exception:
+            log.exception("could not enqueue publishing of project %s", project.id)
+            self._rollback(project, ProjectState.APPROVED, ProjectState.PREVIEW)
+            return ctx.say(replies.PUBLISH_FAILED_TO_START)
+        targets = self.policy.publish_targets(project.conversation.adapter, project.workspace)
+        return [
+            *ctx.say(replies.publishing(project, ctx.who, targets)),
+            JobsStarted(target=ctx.target, job_ids=job_ids),
+        ]
+
+    def reject(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
+        denied = self._may_approve(ctx, project)
+        if denied:
+            return ctx.say(denied)
+        try:
+            project = self.store.transition(
+                project.id, {ProjectState.PREVIEW}, ProjectState.REJECTED
+            )
+        except StateRefusal as refused:
+            return ctx.say(replies.refusal("reject", refused.project))
+        return ctx.say(replies.rejected(project))
+
+    def cancel(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
+        if ctx.conversation.user != project.requester:
+            denied = self._may_approve(ctx, project)
+            if denied:
+                return ctx.say(denied)
+        try:
+            project = self.store.transition(project.id, CANCELLABLE, ProjectState.CANCELLED)
+        except StateRefusal as refused:
+            return ctx.say(replies.refusal("cancel", refused.project))
+        return ctx.say(replies.cancelled(project))
+
+    def _may_approve(self, ctx: Context, project: Project) -> str:
+        conversation = ctx.conversation
+        check = approval_permission(self.policy, conversation.adapter, conversation.workspace)
+        refusal = check(Approval(
+            adapter=conversation.adapter,
+            workspace=conversation.workspace,
+            user=conversation.user,
+            requester=project.requester,
+            is_admin=is_admin(ctx.event.raw),
+        ))
+        return "" if refusal is None else refusal.reason
+
+    def _rollback(self, project: Project, now: ProjectState, back: ProjectState) -> None:
+        try:
+            self.store.transition(project.id, {now}, back,
+                                  last_error="The job queue was not reachable.")
+        except StateRefusal:
+            log.warning("project %s moved on before its rollback", project.id)
+
+    # --- telling ------------------------------------------------------------------------------
+
+    def status(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
+        return ctx.say(replies.status(project), _buttons_for(project))
+
+    def schedule(
+        self, ctx: Context, _project: Project | None = None, _argument: str = ""
+    ) -> list[Action]:
+        return ctx.say(replies.SCHEDULE_SOON)
+
+
+def _buttons_for(project: Project) -> list[Button]:
+    if project.state is ProjectState.DRAFT:
+        return replies.draft_buttons(project.id)
+    if project.state is ProjectState.PREVIEW:
+        return replies.preview_buttons(project.id)
+    return []
+
+
+def _append(seen: Project, script: Script) -> Callable[[Project], Project]:
+    """Add `script` as a new version, unless the project moved on since `seen`."""
+
+    def apply(project: Project) -> Project:
+        if project.state not in EDITABLE:
+            raise StateRefusal(project, ProjectState.DRAFT)
+        if (project.current, project.latest) != (seen.current, seen.latest):
+            raise DraftChanged
+        return project.with_version(script)
+
+    return apply
+
+
+def _go_to(version: int) -> Callable[[Project], Project]:
+    def apply(project: Project) -> Project:
+        if project.state not in EDITABLE:
+            raise StateRefusal(project, ProjectState.DRAFT)
+        return project.evolve(current=version, state=ProjectState.DRAFT)
+
+    return apply

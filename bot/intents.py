@@ -1,0 +1,239 @@
+"""What a line of chat asks for: a small rule-based classifier, no model needed.
+
+Short command-like lines ("render it", "looks good, publish", "undo") are read by vocabulary:
+every word must belong to the intent's words or to polite filler, and one word must be a strong
+marker. That keeps "render it but shorter" out of RENDER. Requests for a new video and schedules
+are read by pattern. Anything else is UNKNOWN, which the engine treats as a refinement when the
+conversation has a draft.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class IntentKind(StrEnum):
+    MAKE = "make"
+    REFINE = "refine"
+    RENDER = "render"
+    APPROVE = "approve"
+    REJECT = "reject"
+    CANCEL = "cancel"
+    UNDO = "undo"
+    STATUS = "status"
+    HELP = "help"
+    SCHEDULE = "schedule"
+    SMALLTALK = "smalltalk"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """`argument` is the idea (make), the instruction (refine), the time (schedule) or a
+    version number (undo "back to v2"); empty when there is none."""
+
+    kind: IntentKind
+    argument: str = ""
+
+
+COMMANDS: dict[str, IntentKind] = {
+    "make": IntentKind.MAKE, "new": IntentKind.MAKE, "video": IntentKind.MAKE,
+    "render": IntentKind.RENDER,
+    "approve": IntentKind.APPROVE, "publish": IntentKind.APPROVE,
+    "reject": IntentKind.REJECT,
+    "cancel": IntentKind.CANCEL, "stop": IntentKind.CANCEL,
+    "undo": IntentKind.UNDO,
+    "status": IntentKind.STATUS,
+    "help": IntentKind.HELP, "start": IntentKind.HELP,
+    "schedule": IntentKind.SCHEDULE, "schedules": IntentKind.SCHEDULE,
+    "revise": IntentKind.REFINE, "edit": IntentKind.REFINE,
+}
+"""Slash commands, by name (without the slash)."""
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_FILLER = _words(
+    "ok okay k please pls plz now then yes yeah yep sure alright great cool nice perfect good "
+    "awesome thanks thank you go ahead and let's lets let us just it this that the video one can "
+    "could would will we i me right away do so all fine looks look sounds love like a ready "
+    "already to want wanna should i'm im is are hey hi oh well ?"
+)
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    kind: IntentKind
+    strong: frozenset[str]
+    words: frozenset[str]
+
+    def matches(self, tokens: list[str]) -> bool:
+        allowed = self.strong | self.words | _FILLER
+        return any(t in self.strong for t in tokens) and all(t in allowed for t in tokens)
+
+
+def _vocab(kind: IntentKind, strong: str, words: str = "") -> _Vocabulary:
+    return _Vocabulary(kind, _words(strong), _words(words))
+
+
+# Order matters: REJECT before APPROVE ("don't publish"), UNDO before CANCEL ("never mind, undo").
+_VOCABULARIES = (
+    _vocab(IntentKind.REJECT, "reject rejected", "no nope"),
+    _vocab(IntentKind.UNDO, "undo revert back previous", "version last change edit that to v"),
+    _vocab(IntentKind.CANCEL, "cancel cancelled stop abort nevermind never scrap discard forget",
+           "mind project whole thing draft render rendering"),
+    _vocab(IntentKind.RENDER, "render rendering build produce", "start make"),
+    _vocab(IntentKind.APPROVE, "approve approved publish lgtm ship post live", "send out looks"),
+    _vocab(IntentKind.STATUS, "status progress", "what's whats what of my on update an give "
+           "show current how far along"),
+    _vocab(IntentKind.HELP, "help commands ?", "what can do how does work use"),
+)
+
+_SMALLTALK = _words(
+    "hi hello hey yo thanks thank you thx ty cheers good morning evening afternoon night great "
+    "cool nice awesome perfect love it looks look lol haha ok okay bye wow sounds amazing this is "
+    "that's thats wonderful excellent bot there yes yeah yep no nope sure fine"
+)
+
+_REFINE_MARKERS = _words(
+    "shorter longer funnier punchier simpler clearer formal casual playful serious friendlier "
+    "add remove change replace rewrite rephrase cut drop swap tweak more less instead make "
+    "revise edit fix tone hook title ending intro outro joke sentence scene faster slower seconds "
+    "words mention include"
+)
+
+_MAKE = re.compile(
+    r"""^(?:(?:hey|hi|ok(?:ay)?|so|now)[,!.]?\s+)*
+    (?P<ask>(?:can|could|would|will)\s+you\s+(?:please\s+)?
+      |i(?:\s+want|\s+need|\s+would\s+like|'d\s+like)\s+(?:you\s+to\s+)?
+      |let'?s\s+|please\s+)?
+    (?P<verb>(?:make|create|generate|produce|write|do|start)\s+(?:me\s+|us\s+)?)?
+    (?:(?:a|an|another|some|new)\s+)?
+    (?P<spec>(?:(?!(?:the|this|that|it|its|my|our|about|on)\b)[\w:'-]+\s+){0,3}?)
+    (?:video|clip|short|reel|explainer|tiktok)s?
+    (?:\s+(?:about|on|of|explaining|that\s+explains|showing|for)\b|\s*[:–—-])\s*
+    (?P<idea>\S.*)$""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+_MAKE_ONE = re.compile(
+    r"^(?:please\s+)?(?:make|create|do)\s+(?:me\s+)?(?:one|another(?:\s+one)?)\s+"
+    r"(?:about|on)\s+(?P<idea>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_MAKE_BARE = re.compile(
+    r"^(?:please\s+)?(?:make|create|generate)\s+(?:me\s+)?(?:a|an|another)?\s*(?:new\s+)?"
+    r"(?:video|clip|short|reel)s?\W*$",
+    re.IGNORECASE,
+)
+_VERBLESS = re.compile(
+    r"^(?:(?:a|an|new)\s+)?(?:[\w:'-]+\s+)?(?:video|clip|reel|explainer)s?"
+    r"(?:\s+(?:about|on|explaining)\b|\s*:)",
+    re.IGNORECASE,
+)
+"""Without a verb, only "video about …", "a funny video about …", "new video: …" start a project."""
+_SCHEDULE = re.compile(
+    r"^(?:please\s+)?(?:can\s+you\s+)?schedule\b(?:\s+(?:it|this|that|the\s+video))?"
+    r"(?:\s+(?:for|on|at))?\s*(?P<when>.*?)\W*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_POST_LATER = re.compile(
+    r"^(?:please\s+)?(?:post|publish|send|release)(?:\s+(?:it|this|that|the\s+video))?\s+"
+    r"(?:(?:for|on|at)\s+)?(?P<when>(?:tomorrow|today|tonight|next|every|this|mon|tue|wed|thu|"
+    r"fri|sat|sun|\d{1,2}(?::\d\d)?\s*(?:am|pm)|\d{4}-\d\d-\d\d).*?)\W*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_STATUS = re.compile(
+    r"^(?:so\s+)?(?:how'?s|how\s+is)\s+(?:it|the\s+video|the\s+render|my\s+video|everything)\s+"
+    r"(?:going|coming\s+along)|^(?:is\s+(?:it|the\s+video|my\s+video)|are\s+we)\s+"
+    r"(?:done|ready|finished)|^where\s+(?:are\s+we|is\s+it|'?s\s+my\s+video)|^what\s+version|"
+    r"^any\s+news",
+    re.IGNORECASE,
+)
+_HELP = re.compile(
+    r"^(?:what\s+can\s+you\s+do|how\s+does\s+(?:this|it)\s+work|how\s+do\s+i\s+(?:use|start)|"
+    r"what\s+do\s+i\s+do|what\s+are\s+the\s+commands)",
+    re.IGNORECASE,
+)
+_DONT_PUBLISH = re.compile(
+    r"^(?:no[,.!]?\s+)?(?:please\s+)?(?:don'?t|do\s+not)\s+(?:publish|post)"
+    r"(?:\s+(?:it|this|that))?\W*$",
+    re.IGNORECASE,
+)
+_VERSION = re.compile(r"\bv(?:ersion)?\s*(\d{1,3})\b", re.IGNORECASE)
+_TOKEN = re.compile(r"[a-z0-9']+|\?")
+
+
+def classify(text: str) -> Intent:
+    """Read one chat line (a leading `/command` included) as an `Intent`."""
+    stripped = text.strip()
+    if stripped.startswith("/"):
+        return _command(stripped[1:])
+    if not stripped:
+        return Intent(IntentKind.UNKNOWN)
+    return _make(stripped) or _schedule(stripped) or _by_words(stripped)
+
+
+def command_intent(name: str, args: str = "") -> Intent:
+    """A slash command by name; unknown names are UNKNOWN with the name as argument."""
+    kind = COMMANDS.get(name.lower().lstrip("/"))
+    if kind is None:
+        return Intent(IntentKind.UNKNOWN, name)
+    if kind is IntentKind.UNDO:
+        return Intent(kind, _version(args))
+    return Intent(kind, args.strip())
+
+
+def _command(body: str) -> Intent:
+    name, _, args = body.partition(" ")
+    name = name.split("@", 1)[0]  # Telegram's /make@novacast_bot
+    return command_intent(name, args)
+
+
+def _make(text: str) -> Intent | None:
+    if _MAKE_BARE.match(text):
+        return Intent(IntentKind.MAKE)
+    one = _MAKE_ONE.match(text)
+    if one:
+        return Intent(IntentKind.MAKE, one["idea"].strip())
+    match = _MAKE.match(text)
+    if match is None or not (match["verb"] or match["ask"] or _VERBLESS.match(text)):
+        return None
+    spec, idea = " ".join(match["spec"].split()), match["idea"].strip()
+    return Intent(IntentKind.MAKE, f"a {spec} video about {idea}" if spec else idea)
+
+
+def _schedule(text: str) -> Intent | None:
+    match = _SCHEDULE.match(text) or _POST_LATER.match(text)
+    return None if match is None else Intent(IntentKind.SCHEDULE, match["when"].strip())
+
+
+def _by_words(text: str) -> Intent:
+    text = text.replace("’", "'")
+    if _DONT_PUBLISH.match(text):
+        return Intent(IntentKind.REJECT)
+    tokens = _TOKEN.findall(_VERSION.sub(" version ", text.lower()))
+    for vocabulary in _VOCABULARIES:
+        if vocabulary.matches(tokens):
+            argument = _version(text) if vocabulary.kind is IntentKind.UNDO else ""
+            return Intent(vocabulary.kind, argument)
+    return _by_pattern(text, tokens)
+
+
+def _by_pattern(text: str, tokens: list[str]) -> Intent:
+    if _STATUS.match(text):
+        return Intent(IntentKind.STATUS)
+    if _HELP.match(text):
+        return Intent(IntentKind.HELP)
+    if tokens and all(t in _SMALLTALK for t in tokens):
+        return Intent(IntentKind.SMALLTALK)
+    if any(t in _REFINE_MARKERS for t in tokens):
+        return Intent(IntentKind.REFINE, text)
+    return Intent(IntentKind.UNKNOWN, text)
+
+
+def _version(text: str) -> str:
+    match = _VERSION.search(text)
+    return match.group(1) if match else ""

@@ -1,0 +1,216 @@
+"""Everything the bot says, in one place: message texts, the draft layout, the button sets."""
+
+from __future__ import annotations
+
+from bot.actions import Button, ButtonAction
+from bot.project import Project, ProjectState
+from pipeline.script import Script
+from policy import Limits
+
+EXAMPLE_IDEA = "why octopuses have three hearts"
+
+ASK_IDEA = f"What should the video be about? Try /make {EXAMPLE_IDEA}"
+NO_PROJECT = (
+    "There's no video in the works here yet. Start one with /make <idea>, "
+    f"for example /make {EXAMPLE_IDEA}"
+)
+UNKNOWN_PROJECT = (
+    "I can't find that project: it may have expired or belong to another workspace. "
+    "Start a new one with /make."
+)
+UNKNOWN_BUTTON = "I don't know that button. Type /help to see what I can do."
+SORRY = "Something went wrong on my side; your draft is safe. Please try again in a moment."
+ASK_CHANGE = (
+    "Tell me what to change, in plain words: for example “shorter”, “add a joke at the end” "
+    "or “more formal”."
+)
+SCHEDULE_SOON = (
+    "Scheduling is coming soon. For now, press Approve & publish when you're ready and the "
+    "video goes out right away."
+)
+DRAFT_CHANGED = "The draft changed while I was working on it. Please ask again."
+RENDER_FAILED_TO_START = (
+    "I couldn't start the render just now; your draft is safe. Please press Render again in a "
+    "minute."
+)
+PUBLISH_FAILED_TO_START = (
+    "I couldn't start publishing just now; nothing went out and the preview is still waiting. "
+    "Please press Approve & publish again in a minute."
+)
+HELP = (
+    "I turn an idea into a short narrated video, right here in the chat.\n"
+    f"• /make <idea> starts a draft, e.g. /make 40s on {EXAMPLE_IDEA}, playful\n"
+    "• Reply in plain words to change it: “shorter”, “add a joke at the end”, “more formal”. "
+    "Each change is a new version; “undo” goes back one.\n"
+    "• Render makes the video and posts a preview here.\n"
+    "• Approve & publish sends it out; Reject drops it.\n"
+    "• “status” tells you where things stand; /cancel drops the current project."
+)
+
+_START_NEW = "start a new one with /make."
+_FINISHED: dict[ProjectState, str] = {
+    ProjectState.RENDERING: "It's still rendering — I'll post the preview here.",
+    ProjectState.APPROVED: "This video is already approved — publishing is under way.",
+    ProjectState.PUBLISHED: "This video is already published — " + _START_NEW,
+    ProjectState.REJECTED: "This project was rejected — " + _START_NEW,
+    ProjectState.CANCELLED: "This project was cancelled — " + _START_NEW,
+}
+_SPECIFIC: dict[tuple[str, ProjectState], str] = {
+    ("approve", ProjectState.DRAFT): "Nothing to approve yet — press Render first.",
+    ("approve", ProjectState.APPROVED): "Already approved — publishing is under way.",
+    ("reject", ProjectState.DRAFT): (
+        "Nothing to reject yet — there's no preview. Press Cancel to drop the draft."
+    ),
+    ("reject", ProjectState.RENDERING): (
+        "It's still rendering — I'll post the preview here. Press Cancel to stop it."
+    ),
+    ("reject", ProjectState.APPROVED): "Too late to reject — it's already approved and publishing.",
+    ("cancel", ProjectState.APPROVED): "Too late to cancel — it's already approved and publishing.",
+    ("change", ProjectState.RENDERING): (
+        "It's still rendering — I'll post the preview here. You can ask for changes once it's up."
+    ),
+    ("change", ProjectState.APPROVED): (
+        "This video is already approved, so it can't change now — " + _START_NEW
+    ),
+}
+
+
+def refusal(action: str, project: Project) -> str:
+    """Why `action` ("render", "approve", "reject", "cancel", "change") doesn't fit right now."""
+    state = project.state
+    text = _SPECIFIC.get((action, state)) or _FINISHED.get(state)
+    if text is None:
+        return f"That doesn't fit right now: the project is a {state.value}."
+    if state is ProjectState.PUBLISHED and project.published_to:
+        return f"Already published to {', '.join(project.published_to)} — " + _START_NEW
+    return text
+
+
+def draft_buttons(project_id: str) -> list[Button]:
+    actions = (ButtonAction.RENDER, ButtonAction.REVISE, ButtonAction.CANCEL)
+    return [Button(action=a, project_id=project_id) for a in actions]
+
+
+def preview_buttons(project_id: str) -> list[Button]:
+    actions = (ButtonAction.APPROVE, ButtonAction.SCHEDULE, ButtonAction.REVISE,
+               ButtonAction.REJECT)
+    return [Button(action=a, project_id=project_id) for a in actions]
+
+
+def draft(project: Project) -> str:
+    """The current version as the user reads it: title, hook, script, scenes, duration."""
+    script = project.script
+    return "\n".join([
+        f"Draft v{project.current} · “{script.title}”",
+        f"Hook: {script.hook}",
+        "",
+        "Script:",
+        *(f"{n}. {sentence}" for n, sentence in enumerate(script.sentences, start=1)),
+        "",
+        "Scenes:",
+        *(_scene_line(n, title, sentences) for n, (title, sentences) in _scenes(script)),
+        "",
+        f"About {script.estimated_seconds:g} s (aim {script.target_seconds} s) · "
+        f"{script.aspect.value}",
+        f"Written by the {_writer_name(script)}.",
+    ])
+
+
+def _scenes(script: Script) -> list[tuple[int, tuple[str, list[int]]]]:
+    return list(enumerate(((s.title, s.sentences) for s in script.scenes), start=1))
+
+
+def _scene_line(number: int, title: str, sentences: list[int]) -> str:
+    first, last = min(sentences) + 1, max(sentences) + 1
+    covers = f"sentence {first}" if first == last else f"sentences {first}–{last}"
+    return f"{number}. {title} ({covers})"
+
+
+def _writer_name(script: Script) -> str:
+    name = script.writer.strip()
+    return name[4:] if name.lower().startswith("the ") else name
+
+
+def new_draft(project: Project, note: str = "") -> str:
+    lead = f"{note}\n\n" if note else ""
+    return f"{lead}{draft(project)}\n\nPress Render when it looks right, or tell me what to change."
+
+
+def new_version(project: Project, summary: str) -> str:
+    return f"v{project.current}: {summary}\n\n{draft(project)}"
+
+
+def unchanged(summary: str) -> str:
+    return f"No change made: {summary}"
+
+
+def back_to(project: Project) -> str:
+    return f"Back to v{project.current}.\n\n{draft(project)}"
+
+
+def already_rendered(project: Project) -> str:
+    return f"v{project.current} is already rendered — here it is again."
+
+
+def publishing(project: Project, approver: str, targets: list[str]) -> str:
+    return f"Approved by {approver}. Publishing v{project.current} to {', '.join(targets)}…"
+
+
+def rejected(project: Project) -> str:
+    return f"Rejected v{project.current}; nothing was published. Start a new one with /make."
+
+
+def cancelled(project: Project) -> str:
+    return f"Cancelled “{project.script.title}”. Start a new one with /make whenever you like."
+
+
+def seconds_note(asked: int | None, used: int, limits: Limits) -> str:
+    if asked is None or asked == used:
+        return ""
+    return (
+        f"Videos here can be {limits.min_seconds} to {limits.max_seconds} seconds long, "
+        f"so I aimed for {used} s."
+    )
+
+
+def status(project: Project) -> str:
+    lines = [
+        f"“{project.script.title}” (project {project.id})",
+        f"Showing v{project.current} of {project.latest}. {_state_line(project)}",
+    ]
+    if project.last_error:
+        lines.append(f"Last problem: {project.last_error}")
+    return "\n".join(lines)
+
+
+def _state_line(project: Project) -> str:
+    rendered = project.rendered_version
+    lines = {
+        ProjectState.DRAFT: "It's a draft — press Render when it looks right."
+        + (f" v{rendered} was rendered earlier." if rendered else ""),
+        ProjectState.RENDERING: f"v{project.current} is rendering — I'll post the preview here.",
+        ProjectState.PREVIEW: "The preview is ready and waiting for approval.",
+        ProjectState.APPROVED: f"Approved by {project.approved_by}; publishing is under way.",
+        ProjectState.PUBLISHED: f"Published to {', '.join(project.published_to) or 'its targets'}.",
+    }
+    return lines.get(project.state, f"It was {project.state.value}.")
+
+
+def smalltalk(project: Project | None) -> str:
+    if project is None or project.state not in (ProjectState.DRAFT, ProjectState.PREVIEW):
+        return f"Hi! I make short narrated videos. Try /make {EXAMPLE_IDEA}"
+    if project.state is ProjectState.PREVIEW:
+        return "Glad you like it! Press Approve & publish when you're ready."
+    return "Glad to help! Press Render when the draft looks right, or tell me what to change."
+
+
+def unknown_command(name: str) -> str:
+    return f"I don't know /{name}. Type /help to see what I can do."
+
+
+def no_such_version(project: Project, wanted: int) -> str:
+    if wanted < 1:
+        return "This is the first version — there's nothing to undo."
+    if wanted == project.current:
+        return f"You're already on v{wanted}."
+    return f"There's no v{wanted}; this project has versions 1 to {project.latest}."

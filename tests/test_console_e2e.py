@@ -1,0 +1,103 @@
+"""The whole product in a terminal: real core, real RQ worker process, real Piper and ffmpeg."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from adapters.console import ConsoleAdapter
+from bot.project import ProjectState, ProjectStore
+from novacast.wiring import build_engine
+from pipeline.probe import probe
+from tests.workers_support import worker_process
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def worker(redis_url: str, redis_conn: redis.Redis, data_dir: Path) -> Iterator[None]:
+    with worker_process(redis_url, data_dir):
+        yield
+
+
+def _console(redis_conn: redis.Redis) -> tuple[ConsoleAdapter, io.StringIO]:
+    out = io.StringIO()
+    adapter = ConsoleAdapter(build_engine(redis_conn).handle, redis_conn, out, patient=True)
+    return adapter, out
+
+
+def test_make_revise_render_approve_publish(redis_conn: redis.Redis, data_dir: Path, worker: None) -> None:
+    adapter, out = _console(redis_conn)
+    adapter.run(["/make 20s on why octopuses have three hearts", "make it shorter"])
+    assert "[1] Render" in out.getvalue()
+    assert "v2" in out.getvalue()
+
+    adapter.run(["Render"])
+    shown = out.getvalue()
+    assert "Quick preview" in shown
+    assert "[1] Approve & publish" in shown
+    store = ProjectStore(redis_conn)
+    project = store.active(adapter.conversation)
+    assert project is not None
+    assert project.state is ProjectState.PREVIEW
+    assert project.rendered_version == 2
+
+    facts = probe(Path(project.video_path))
+    assert (facts.video_codec, facts.audio_codec) == ("h264", "aac")
+    assert (facts.width, facts.height) == (1080, 1920)
+    preview = probe(Path(project.preview_path))
+    assert (preview.width, preview.height) == (540, 960)
+    assert abs(preview.duration - facts.duration) < 0.2
+
+    adapter.run(["Approve & publish"])
+    published = sorted((data_dir / "published" / "local").glob("*.mp4"))
+    assert len(published) == 1
+    sidecar = json.loads(published[0].with_suffix(".json").read_text())
+    assert sidecar["version"] == 2
+    assert sidecar["approved_by"]
+    assert str(published[0].name) in out.getvalue()
+    assert store.get(project.id).state is ProjectState.PUBLISHED  # type: ignore[union-attr]
+
+
+def test_render_of_unchanged_version_renders_nothing_new(
+    redis_conn: redis.Redis, data_dir: Path, worker: None
+) -> None:
+    adapter, out = _console(redis_conn)
+    adapter.run(["/make 12s on tidal pools", "Render"])
+    project = ProjectStore(redis_conn).active(adapter.conversation)
+    assert project is not None
+    assert project.state is ProjectState.PREVIEW
+    video = Path(project.video_path)
+    mtime = video.stat().st_mtime_ns
+    before = out.getvalue()
+    adapter.run(["Render"])
+    again = out.getvalue()[len(before):]
+    assert "already" in again.lower()
+    assert video.stat().st_mtime_ns == mtime
+    assert len(list(video.parent.parent.iterdir())) == 1  # one work folder for the one version
+
+
+def test_piped_novacast_chat_on_the_embedded_default(tmp_path: Path) -> None:
+    """The issue's acceptance line, as a user would run it: no REDIS_URL, no worker running."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["NOVACAST_DATA_DIR"] = str(tmp_path / "var")
+    script = "/make why octopuses have three hearts\nmake it shorter\nRender\nApprove & publish\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "novacast", "chat"],
+        input=script, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    published = list((tmp_path / "var" / "published" / "local").glob("*.mp4"))
+    assert len(published) == 1, done.stdout
+    assert str(published[0]) in done.stdout
+    facts = probe(published[0])
+    assert facts.duration > 5
+    assert "Traceback" not in done.stdout + done.stderr

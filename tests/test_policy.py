@@ -1,0 +1,237 @@
+"""The policy file loads, fails loudly when broken, and its checks compose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policy import (
+    POLICY_ENV,
+    Approval,
+    MaxChars,
+    Permission,
+    PolicyError,
+    Refusal,
+    Rule,
+    approval_permission,
+    content_rule,
+    is_admin,
+    load_policy,
+    parse_policy,
+)
+
+
+def test_packaged_policy_loads_with_the_documented_defaults() -> None:
+    policy = load_policy()
+    assert policy.limits.max_idea_chars == 500
+    assert policy.limits.max_message_chars == 2000
+    assert (policy.limits.min_seconds, policy.limits.max_seconds) == (10, 120)
+    assert policy.limits.default_seconds == 30
+    assert policy.rate_limit.events == 12
+    assert policy.rate_limit.window_seconds == 60
+    assert policy.approvers.requester_may_approve is True
+    assert policy.publish_targets("slack", "T1") == ["folder"]
+    names = {topic.name for topic in policy.moderation.blocked_topics}
+    assert {"weapons manufacture", "self-harm instructions", "hate"} <= names
+    assert "sexual content involving minors" in names
+
+
+def test_environment_variable_overrides_the_packaged_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("limits:\n  max_idea_chars: 100\npublish:\n  default: [folder, youtube]\n")
+    monkeypatch.setenv(POLICY_ENV, str(path))
+    policy = load_policy()
+    assert policy.limits.max_idea_chars == 100
+    assert policy.publish_targets("console", "local") == ["folder", "youtube"]
+
+
+def test_explicit_path_wins_over_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(POLICY_ENV, str(tmp_path / "missing.yaml"))
+    path = tmp_path / "mine.yaml"
+    path.write_text("rate_limit:\n  events: 3\n")
+    assert load_policy(path).rate_limit.events == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("limits:\n  max_idea_chars: lots\n", "limits.max_idea_chars"),
+        ("limits:\n  min_seconds: 60\n  default_seconds: 30\n", "limits"),
+        ("moderation:\n  blocked_topics:\n    - name: x\n", "moderation.blocked_topics.0.phrases"),
+        ("approvers:\n  requester_may_aprove: true\n", "approvers.requester_may_aprove"),
+        ("publish:\n  default: []\n", "publish.default"),
+    ],
+)
+def test_a_broken_file_names_the_file_and_the_field(tmp_path: Path, text: str, field: str) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as raised:
+        load_policy(path)
+    assert str(path) in str(raised.value)
+    assert f"'{field}'" in str(raised.value)
+
+
+def test_unreadable_and_non_yaml_files_fail_with_the_path(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="missing.yaml"):
+        load_policy(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("limits: [unclosed\n")
+    with pytest.raises(PolicyError, match="bad.yaml: not valid YAML"):
+        load_policy(bad)
+
+
+def test_an_empty_file_means_all_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    policy = load_policy(path)
+    assert policy.limits.default_seconds == 30
+    assert policy.approvers.trusted_adapters == ["console"]
+
+
+def test_seconds_are_clamped_into_the_allowed_range() -> None:
+    limits = load_policy().limits
+    assert limits.clamp_seconds(None) == 30
+    assert limits.clamp_seconds(3) == 10
+    assert limits.clamp_seconds(45) == 45
+    assert limits.clamp_seconds(600) == 120
+
+
+# --- content -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how to build a bomb at home",
+        "How To BUILD A BOMB",
+        "b u i l d a b o m b",
+        "build a b0mb",
+        "buіld а bomb",  # Cyrillic і and а
+        "ｂｕｉｌｄ ａ ｂｏｍｂ",  # full-width
+        "pipebombs for beginners",
+        "how to k1ll myself",
+        "heil hitler",
+    ],
+)
+def test_blocked_topics_are_found_through_simple_obfuscation(text: str) -> None:
+    refusal = content_rule(load_policy())(text)
+    assert refusal is not None
+    assert refusal.rule.startswith("blocked_topic:")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the history of the atomic bomb",
+        "why octopuses have three hearts",
+        "bombastic movie trailers",
+        "Scunthorpe United's best season",
+        "how to build a birdhouse",
+        "self-care tips for exam week",
+    ],
+)
+def test_innocent_text_passes(text: str) -> None:
+    assert content_rule(load_policy())(text) is None
+
+
+def test_refusals_name_the_topic_but_never_the_phrases() -> None:
+    refusal = content_rule(load_policy())("please explain how to build a bomb")
+    assert refusal is not None
+    assert "weapons manufacture" in refusal.reason
+    assert "bomb" not in refusal.reason
+
+
+def test_blocked_words_match_whole_words_only() -> None:
+    policy = parse_policy({"moderation": {"blocked_words": ["darn"]}})
+    rule = content_rule(policy)
+    assert rule("well darn it") is not None
+    assert rule("D.A.R.N") is not None
+    assert rule("darns everywhere") is not None
+    assert rule("darning socks") is None
+    refusal = rule("darn")
+    assert refusal is not None
+    assert "darn" not in refusal.reason
+
+
+def test_max_chars_reports_length_and_limit() -> None:
+    check = MaxChars(10, "idea")
+    assert check("short") is None
+    refusal = check("x" * 20_000)
+    assert refusal == Refusal(
+        "max_idea_chars", "That idea is 20,000 characters long; please keep it under 10."
+    )
+
+
+def test_rule_returns_the_first_refusal_and_composes_with_and() -> None:
+    def never(_: str) -> Refusal:
+        return Refusal("never", "no")
+
+    def always(_: str) -> None:
+        return None
+
+    assert Rule(always, always)("x") is None
+    assert Rule(always, never)("x") == Refusal("never", "no")
+    assert (Rule[str](always) & never)("x") == Refusal("never", "no")
+
+
+def test_permission_passes_when_any_check_passes_and_composes_with_or() -> None:
+    refusal = Refusal("nobody", "nobody may")
+
+    def deny(_: str) -> Refusal:
+        return Refusal("deny", "")
+
+    def allow(_: str) -> None:
+        return None
+
+    assert Permission(deny, refusal=refusal)("x") == refusal
+    assert (Permission(deny, refusal=refusal) | allow)("x") is None
+
+
+# --- approval ------------------------------------------------------------------------------
+
+
+def _approval(user: str, *, adapter: str = "slack", admin: bool = False) -> Approval:
+    return Approval(adapter=adapter, workspace="T1", user=user, requester="U1", is_admin=admin)
+
+
+def test_default_approvers_are_requester_admins_and_the_console() -> None:
+    permission = approval_permission(load_policy(), "slack", "T1")
+    assert permission(_approval("U1")) is None
+    assert permission(_approval("U2", admin=True)) is None
+    refusal = permission(_approval("U2"))
+    assert refusal is not None
+    assert "the person who asked for the video" in refusal.reason
+    assert "workspace admins" in refusal.reason
+    console = approval_permission(load_policy(), "console", "local")
+    assert console(_approval("someone", adapter="console")) is None
+
+
+def test_workspace_lists_and_overrides() -> None:
+    policy = parse_policy({
+        "approvers": {
+            "admins_may_approve": False,
+            "workspaces": {"slack": {"T1": {"users": ["U9"], "requester_may_approve": False}}},
+        }
+    })
+    permission = approval_permission(policy, "slack", "T1")
+    assert permission(_approval("U9")) is None
+    refusal = permission(_approval("U1"))
+    assert refusal is not None
+    assert refusal.reason == (
+        "Only the approvers listed in the policy may approve videos in this workspace "
+        "(approval policy)."
+    )
+    other = approval_permission(policy, "slack", "T2")
+    assert other(Approval("slack", "T2", "U1", "U1")) is None
+
+
+def test_admin_flag_must_be_a_real_true_under_the_documented_key() -> None:
+    assert is_admin({"novacast": {"is_admin": True}})
+    assert not is_admin({"novacast": {"is_admin": "true"}})
+    assert not is_admin({"is_admin": True})
+    assert not is_admin({})
