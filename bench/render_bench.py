@@ -27,9 +27,9 @@ from pipeline.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
 from pipeline.narration import Narration  # noqa: E402
 from pipeline.render import Profile, render, scene_spans  # noqa: E402
 from pipeline.script import Scene, Script  # noqa: E402
-from pipeline.voice import PiperTTS  # noqa: E402
 
 VARIANTS = ("ours", "hand", "preview")
+PREPARE = "prepare"
 FPS = 30
 
 SCRIPT = Script(
@@ -43,11 +43,12 @@ SCRIPT = Script(
         "A third heart sends it around the rest of the body.",
         "When an octopus swims, that main heart simply stops beating.",
         "That is why octopuses would rather crawl than swim.",
+        "Next time you see one walking along the sea floor, you will know why.",
     ],
     scenes=[
         Scene(title="Blue blood", sentences=[0, 1, 2]),
         Scene(title="Two hearts for the gills", sentences=[3, 4], colors=("#0f2027", "#2c5364")),
-        Scene(title="Why they crawl", sentences=[5, 6], colors=("#42275a", "#734b6d")),
+        Scene(title="Why they crawl", sentences=[5, 6, 7], colors=("#42275a", "#734b6d")),
     ],
     target_seconds=30, writer="bench",
 )
@@ -93,6 +94,8 @@ HAND_WRITTEN = [
 
 def prepare(workdir: Path) -> None:
     """Synthesize the narration and music once, and write the hand-written run's inputs."""
+    from pipeline.voice import PiperTTS
+
     workdir.mkdir(parents=True, exist_ok=True)
     narration = PiperTTS().speak(SCRIPT.narration, workdir / "narration.wav")
     (workdir / "narration.json").write_text(narration.model_dump_json())
@@ -165,12 +168,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench")
-    parser.add_argument("--child", choices=VARIANTS)
+    parser.add_argument("--child", choices=[*VARIANTS, PREPARE])
     args = parser.parse_args()
+    if args.child == PREPARE:
+        prepare(args.workdir)
+        return
     if args.child:
         child(args.child, args.workdir)
         return
-    prepare(args.workdir)
+    # In a child too, so this process stays small: a forked child starts with its parent's
+    # peak RSS on Linux, which would inflate every later measurement.
+    subprocess.run([sys.executable, __file__, "--child", PREPARE, "--workdir", str(args.workdir)],
+                   check=True)
     narration = Narration.model_validate_json((args.workdir / "narration.json").read_text())
     runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
     for _ in range(args.repeats):

@@ -31,8 +31,12 @@ from novacast.wiring import build_engine
 
 def _start_worker(url: str, data_dir: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "REDIS_URL": url, "NOVACAST_DATA_DIR": str(data_dir)}
-    child = subprocess.Popen([sys.executable, "-m", "novacast", "worker"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "novacast", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     connection = redis.Redis.from_url(url)
     while not Worker.all(connection=connection):
         time.sleep(0.05)
@@ -45,13 +49,19 @@ def _one_run(connection: redis.Redis, run: int, seconds: int) -> tuple[float, fl
     outbox = ConsoleOutbox(connection, conversation.workspace)
     outbox.start_reading()
     topics = ["why octopuses have three hearts", "how bees dance", "why the sky is blue"]
-    engine.handle(CommandEvent(conversation=conversation, name="make",
-                               args=f"{seconds}s on {topics[run % len(topics)]}"))
+    engine.handle(
+        CommandEvent(
+            conversation=conversation,
+            name="make",
+            args=f"{seconds}s on {topics[run % len(topics)]}",
+        )
+    )
     project = engine.store.active(conversation)
     assert project is not None
     pressed = time.perf_counter()
-    engine.handle(ButtonEvent(conversation=conversation, action=ButtonAction.RENDER,
-                              project_id=project.id))
+    engine.handle(
+        ButtonEvent(conversation=conversation, action=ButtonAction.RENDER, project_id=project.id)
+    )
     quick = full = 0.0
     while not full:
         for action in outbox.read(block_ms=100):
@@ -74,7 +84,9 @@ def main() -> None:
         worker = _start_worker(server.url, Path(tmp))
         connection = redis.Redis.from_url(server.url)
         try:
-            print(f"{'run':>3}  {'quick preview s':>15}  {'full video s':>12}  {'script est. s':>13}")
+            print(
+                f"{'run':>3}  {'quick preview s':>15}  {'full video s':>12}  {'script est. s':>13}"
+            )
             for run in range(args.runs):
                 quick, full, narration = _one_run(connection, run, args.seconds)
                 print(f"{run:>3}  {quick:>15.2f}  {full:>12.2f}  {narration:>13.1f}")

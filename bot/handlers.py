@@ -127,8 +127,7 @@ class Handlers:
     def revise_button(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         if project.state not in EDITABLE:
             return ctx.say(replies.refusal("change", project))
-        if ctx.conversation.key == project.conversation.key:
-            self.store.set_active(ctx.conversation, project.id)
+        self.store.set_active(ctx.conversation, project.id)  # the next words revise this one
         return ctx.say(replies.ASK_CHANGE)
 
     def undo(self, ctx: Context, project: Project, version: str) -> list[Action]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -200,7 +201,7 @@ class ProjectStore:
     def transition(
         self,
         project_id: str,
-        allowed_from: set[ProjectState],
+        allowed_from: AbstractSet[ProjectState],
         to: ProjectState,
         **changes: Any,
     ) -> Project:

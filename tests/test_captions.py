@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_long_sentence_becomes_consecutive_captions_that_fill_the_cue() -> None:
     assert len(captions) >= 3
     assert captions[0].start == 1.0
     assert captions[-1].end == pytest.approx(5.0)
-    for before, after in zip(captions, captions[1:], strict=False):
+    for before, after in itertools.pairwise(captions):
         assert before.end == pytest.approx(after.start)
     assert " ".join(" ".join(c.lines) for c in captions) == LONG
 
@@ -69,7 +70,8 @@ def test_breaks_prefer_punctuation() -> None:
 def test_odd_unicode_is_measured_and_wrapped_without_crashing() -> None:
     assert display_width("e\u0301") == 1
     assert display_width("日本") == 4
-    chunks = split_sentence("日本語のテキストはスペースがありませんのでとても長い文になります。", 24)
+    japanese = "日本語のテキストはスペースがありませんのでとても長い文になります。"
+    chunks = split_sentence(japanese, 24)
     assert all(display_width(line) <= 24 for chunk in chunks for line in chunk)
     assert "e\u0301" not in "".join(line for c in split_sentence("ééééééééé", 3) for line in c)
 
@@ -110,9 +112,11 @@ def test_ass_style_is_large_bold_outlined_lower_third(tmp_path: Path) -> None:
     fields = next(line for line in text.splitlines() if line.startswith("Style:")).split(",")
     size, bold, outline, shadow, alignment, margin_v = (
         int(fields[2]), fields[7], int(fields[16]), int(fields[17]), fields[18], int(fields[21]))
-    assert fields[1] == "Lato" and bold == "-1"
+    assert fields[1] == "Lato"
+    assert bold == "-1"
     assert size >= 0.04 * 1920
-    assert outline >= 6 and 1 <= shadow < outline
+    assert outline >= 6
+    assert 1 <= shadow < outline
     assert alignment == "2"
     assert 0.15 * 1920 <= margin_v <= 0.34 * 1920
 

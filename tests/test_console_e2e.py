@@ -34,7 +34,9 @@ def _console(redis_conn: redis.Redis) -> tuple[ConsoleAdapter, io.StringIO]:
     return adapter, out
 
 
-def test_make_revise_render_approve_publish(redis_conn: redis.Redis, data_dir: Path, worker: None) -> None:
+def test_make_revise_render_approve_publish(
+    redis_conn: redis.Redis, data_dir: Path, worker: None
+) -> None:
     adapter, out = _console(redis_conn)
     adapter.run(["/make 20s on why octopuses have three hearts", "make it shorter"])
     assert "[1] Render" in out.getvalue()
@@ -79,7 +81,7 @@ def test_render_of_unchanged_version_renders_nothing_new(
     mtime = video.stat().st_mtime_ns
     before = out.getvalue()
     adapter.run(["Render"])
-    again = out.getvalue()[len(before):]
+    again = out.getvalue()[len(before) :]
     assert "already" in again.lower()
     assert video.stat().st_mtime_ns == mtime
     assert len(list(video.parent.parent.iterdir())) == 1  # one work folder for the one version
@@ -92,7 +94,12 @@ def test_piped_novacast_chat_on_the_embedded_default(tmp_path: Path) -> None:
     script = "/make why octopuses have three hearts\nmake it shorter\nRender\nApprove & publish\n"
     done = subprocess.run(
         [sys.executable, "-m", "novacast", "chat"],
-        input=script, env=env, capture_output=True, text=True, timeout=600, check=False,
+        input=script,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     published = list((tmp_path / "var" / "published" / "local").glob("*.mp4"))

@@ -77,11 +77,11 @@ def test_a_broken_file_names_the_file_and_the_field(tmp_path: Path, text: str, f
 
 
 def test_unreadable_and_non_yaml_files_fail_with_the_path(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="missing.yaml"):
+    with pytest.raises(PolicyError, match=r"missing\.yaml"):
         load_policy(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("limits: [unclosed\n")
-    with pytest.raises(PolicyError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(PolicyError, match=r"bad\.yaml: not valid YAML"):
         load_policy(bad)
 
 

@@ -73,7 +73,8 @@ def test_quiet_and_loud_sentences_end_at_the_same_loudness(tmp_path: Path) -> No
 
 
 def test_odd_unicode_is_spoken_without_crashing(tmp_path: Path) -> None:
-    narration = PiperTTS().speak(["Café e\u0301te\u0301 🙂 done.", "שלום and hello."], tmp_path / "u.wav")
+    sentences = ["Café e\u0301te\u0301 🙂 done.", "שלום and hello."]
+    narration = PiperTTS().speak(sentences, tmp_path / "u.wav")
     assert len(narration.cues) == 2
 
 

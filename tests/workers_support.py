@@ -21,9 +21,16 @@ from workers.queues import QUEUES
 def worker_process(
     redis_url: str, data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "REDIS_URL": redis_url, "NOVACAST_DATA_DIR": str(data_dir), **(extra_env or {})}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "NOVACAST_DATA_DIR": str(data_dir),
+        **(extra_env or {}),
+    }
     log = (data_dir / "worker-test.log").open("ab")
-    child = subprocess.Popen([sys.executable, "-m", "novacast", "worker"], env=env, stdout=log, stderr=log)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "novacast", "worker"], env=env, stdout=log, stderr=log
+    )
     try:
         _wait_registered(redis_url, child)
         yield child

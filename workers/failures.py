@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from types import TracebackType
 
 import redis
@@ -28,14 +29,27 @@ def plain_reason(error: BaseException | None) -> str:
     return "something unexpected went wrong on our side (it is logged)"
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A job that failed for good, in the terms the user knows it by."""
+
+    project_id: str
+    version: int
+    target: ReplyTarget
+    stage: str
+    reason: str
+
+    @property
+    def publishing(self) -> bool:
+        return self.stage == "publish"
+
+
 def _cancel_dependents(job: Job, connection: redis.Redis) -> None:
-    for dependent_id in job.dependent_ids:
-        try:
-            dependent = Job.fetch(dependent_id, connection=connection)
-        except Exception:  # already gone
-            continue
-        _cancel_dependents(dependent, connection)
-        dependent.cancel()
+    """Dependents of a failed job would wait forever: cancel them, depth first."""
+    for dependent in Job.fetch_many(job.dependent_ids, connection=connection):
+        if dependent is not None:
+            _cancel_dependents(dependent, connection)
+            dependent.cancel()
 
 
 def on_failure(
@@ -54,33 +68,47 @@ def on_failure(
         log.warning("job %s (%s) failed, will retry: %s", job.id, stage, plain_reason(error))
         return
     project_id, version, *_rest, target = job.args
-    reason = plain_reason(error)
-    log.error("job %s (%s) failed for good: %s", job.id, stage, reason)
+    failure = Failure(
+        project_id, int(version), ReplyTarget.model_validate(target), stage, plain_reason(error)
+    )
+    log.error("job %s (%s) failed for good: %s", job.id, stage, failure.reason)
     _cancel_dependents(job, connection)
-    _report(connection, project_id, int(version), ReplyTarget.model_validate(target), stage, reason)
+    _restore_state(connection, failure)
+    _tell_user(connection, failure)
 
 
-def _report(
-    connection: redis.Redis, project_id: str, version: int, target: ReplyTarget, stage: str, reason: str
-) -> None:
-    store = ProjectStore(connection)
-    publishing = stage == "publish"
+def _restore_state(connection: redis.Redis, failure: Failure) -> None:
+    """Back to where the user can try again: preview after a failed publish, else the draft."""
     back_from, back_to = (
-        (ProjectState.APPROVED, ProjectState.PREVIEW) if publishing
+        (ProjectState.APPROVED, ProjectState.PREVIEW)
+        if failure.publishing
         else (ProjectState.RENDERING, ProjectState.DRAFT)
     )
     try:
-        store.transition(project_id, {back_from}, back_to, last_error=f"{stage}: {reason}")
+        ProjectStore(connection).transition(
+            failure.project_id,
+            {back_from},
+            back_to,
+            last_error=f"{failure.stage}: {failure.reason}",
+        )
     except StateRefusal:
-        log.info("project %s already moved on; reporting only", project_id)
-    reporter = Reporter(connection, target, progress_key(project_id, version))
-    if publishing:
-        retry = [Button(action=ButtonAction.APPROVE, project_id=project_id)]
-        reporter.say(f"Publishing failed: {reason}. Press Approve & publish to try again.", retry)
+        log.info("project %s already moved on; reporting only", failure.project_id)
+
+
+def _tell_user(connection: redis.Redis, failure: Failure) -> None:
+    reporter = Reporter(
+        connection, failure.target, progress_key(failure.project_id, failure.version)
+    )
+    if failure.publishing:
+        retry = [Button(action=ButtonAction.APPROVE, project_id=failure.project_id)]
+        reporter.say(
+            f"Publishing failed: {failure.reason}. Press Approve & publish to try again.", retry
+        )
         return
-    reporter.progress(f"failed at {stage}", 0, done=True)
-    buttons = [Button(action=a, project_id=project_id) for a in (ButtonAction.RENDER, ButtonAction.REVISE)]
+    reporter.progress(f"failed at {failure.stage}", 0, done=True)
+    actions = (ButtonAction.RENDER, ButtonAction.REVISE)
     reporter.say(
-        f"Rendering failed at the {stage} step: {reason}. Your draft is safe — press Render to try again.",
-        buttons,
+        f"Rendering failed at the {failure.stage} step: {failure.reason}. "
+        "Your draft is safe — press Render to try again.",
+        [Button(action=a, project_id=failure.project_id) for a in actions],
     )

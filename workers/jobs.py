@@ -16,8 +16,8 @@ from rq import get_current_job
 from bot.actions import Button, ButtonAction
 from bot.events import ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore
-from pipeline.narration import Narration
 from pipeline.errors import PermanentError
+from pipeline.narration import Narration
 from pipeline.produce import Workdir, fingerprint, make_captions, make_video, make_voice, run_checks
 from pipeline.render import Profile
 from pipeline.script import Script
@@ -27,7 +27,12 @@ from workers.reporting import Reporter
 
 log = logging.getLogger(__name__)
 
-APPROVAL_BUTTONS = (ButtonAction.APPROVE, ButtonAction.SCHEDULE, ButtonAction.REVISE, ButtonAction.REJECT)
+APPROVAL_BUTTONS = (
+    ButtonAction.APPROVE,
+    ButtonAction.SCHEDULE,
+    ButtonAction.REVISE,
+    ButtonAction.REJECT,
+)
 
 
 def progress_key(project_id: str, version: int) -> str:
@@ -70,7 +75,9 @@ def _mark_stage(stage: str) -> None:
         job.save_meta()
 
 
-def _render_step(project_id: str, version: int, target: dict[str, Any], stage: str) -> RenderStep | None:
+def _render_step(
+    project_id: str, version: int, target: dict[str, Any], stage: str
+) -> RenderStep | None:
     """The step's context, or None when the project moved on (cancelled, revised) meanwhile."""
     _mark_stage(stage)
     connection = _connection()

@@ -49,8 +49,12 @@ def publish(project_id: str, version: int, approver: str, target: dict[str, Any]
     request = _request(project, version, approver)
     results: list[PublishResult] = [p.publish(request) for p in publishers_for(project.workspace)]
     locations = [f"{r.target}: {r.location}" for r in results]
-    store.transition(project_id, {ProjectState.APPROVED}, ProjectState.PUBLISHED, published_to=locations)
-    reporter = Reporter(connection, ReplyTarget.model_validate(target), progress_key(project_id, version))
+    store.transition(
+        project_id, {ProjectState.APPROVED}, ProjectState.PUBLISHED, published_to=locations
+    )
+    reporter = Reporter(
+        connection, ReplyTarget.model_validate(target), progress_key(project_id, version)
+    )
     where = "\n".join(f"• {line}" for line in locations)
     reporter.say(f"Published “{request.title}” (v{version}), approved by {approver}:\n{where}")
     return locations

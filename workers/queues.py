@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -54,15 +55,19 @@ class RQJobQueue:
         args = (project_id, version, target.model_dump())
         previous: Job | None = None
         for job_id, (_name, func, timeout) in zip(ids, RENDER_STEPS, strict=True):
-            previous = self._enqueue(self._render, func, job_id, args, timeout, previous)
+            previous = self._enqueue(
+                self._render, func, job_id, args, timeout=timeout, after=previous
+            )
         return ids
 
-    def publish(self, project_id: str, version: int, approver: str, target: ReplyTarget) -> list[str]:
+    def publish(
+        self, project_id: str, version: int, approver: str, target: ReplyTarget
+    ) -> list[str]:
         job_id = f"nc-{project_id}-v{version}-publish"
         if self._any_active([job_id]):
             return [job_id]
         args = (project_id, version, approver, target.model_dump())
-        self._enqueue(self._publish, publishing.publish, job_id, args, 600, None)
+        self._enqueue(self._publish, publishing.publish, job_id, args, timeout=600)
         return [job_id]
 
     def _any_active(self, ids: list[str]) -> bool:
@@ -80,13 +85,12 @@ class RQJobQueue:
         func: Callable[..., Any],
         job_id: str,
         args: tuple[Any, ...],
+        *,
         timeout: int,
-        after: Job | None,
+        after: Job | None = None,
     ) -> Job:
-        try:
+        with contextlib.suppress(NoSuchJobError):
             Job.fetch(job_id, connection=self._redis).delete()
-        except NoSuchJobError:
-            pass
         job: Job = queue.enqueue_call(
             func,
             args=args,

@@ -18,7 +18,7 @@ MIN_INTERVAL = 0.5
 
 
 class Reporter:
-    """Posts through the reply target's adapter; throttles progress so one message updates in place."""
+    """Posts through the reply target's adapter; throttles progress edits of the one message."""
 
     def __init__(self, connection: redis.Redis, target: ReplyTarget, key: str) -> None:
         self._sender = sender_for(target, connection)
@@ -30,10 +30,16 @@ class Reporter:
     def progress(self, stage: str, percent: int, *, done: bool = False) -> None:
         now = time.monotonic()
         same_stage = stage == self._last[0]
-        if same_stage and not done and (percent <= self._last[1] or now - self._last_at < MIN_INTERVAL):
+        if (
+            same_stage
+            and not done
+            and (percent <= self._last[1] or now - self._last_at < MIN_INTERVAL)
+        ):
             return
         self._last, self._last_at = (stage, percent), now
-        self._send(Progress(target=self._target, key=self._key, stage=stage, percent=percent, done=done))
+        self._send(
+            Progress(target=self._target, key=self._key, stage=stage, percent=percent, done=done)
+        )
 
     def span(self, stage: str, start: int, end: int) -> ProgressSpan:
         """A callback mapping a step's own 0..1 progress onto [start, end] percent."""
@@ -49,7 +55,9 @@ class Reporter:
         try:
             self._sender.send(action)
         except Exception:  # a chat outage must not fail the render itself
-            log.warning("could not deliver %s to %s", action.kind, self._target.adapter, exc_info=True)
+            log.warning(
+                "could not deliver %s to %s", action.kind, self._target.adapter, exc_info=True
+            )
 
 
 class ProgressSpan:
@@ -60,4 +68,6 @@ class ProgressSpan:
 
     def __call__(self, fraction: float) -> None:
         fraction = min(max(fraction, 0.0), 1.0)
-        self._reporter.progress(self._stage, round(self._start + (self._end - self._start) * fraction))
+        self._reporter.progress(
+            self._stage, round(self._start + (self._end - self._start) * fraction)
+        )

@@ -46,7 +46,9 @@ def parse_line(line: str, conversation: Conversation, buttons: list[Button]) -> 
         return CommandEvent(conversation=conversation, name=name, args=args, raw={"line": line})
     if button := _pressed(text, buttons):
         return ButtonEvent(
-            conversation=conversation, action=button.action, project_id=button.project_id,
+            conversation=conversation,
+            action=button.action,
+            project_id=button.project_id,
             raw={"line": line},
         )
     return MessageEvent(conversation=conversation, text=text, raw={"line": line})
@@ -124,7 +126,11 @@ class ConsoleAdapter:
     def _show_progress(self, action: Progress) -> None:
         line = progress_text(action)
         previous = self._progress.get(action.key)
-        if previous is not None and previous.split("%")[-1] == line.split("%")[-1] and not action.done:
+        if (
+            previous is not None
+            and previous.split("%")[-1] == line.split("%")[-1]
+            and not action.done
+        ):
             self._progress[action.key] = line  # same stage: keep the terminal quiet
             return
         self._progress[action.key] = line
@@ -153,7 +159,6 @@ class ConsoleAdapter:
     def _finished(self, job_id: str) -> bool:
         job = Job.fetch_many([job_id], connection=self._redis)[0]
         return job is None or job.get_status(refresh=True) in DONE
-
 
 
 class _BackgroundPump:

@@ -60,6 +60,10 @@ class PiperTTS:
 
     name = "piper:en_US-joe-medium"
 
+    def warm_up(self) -> None:
+        """Load the voice now (a worker does this at start so the first job is fast)."""
+        _load_voice()
+
     def speak(self, sentences: list[str], out: Path) -> Narration:
         """Synthesize `sentences` in order into the WAV file `out`; return it with exact cues."""
         texts = _clean(sentences)

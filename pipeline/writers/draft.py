@@ -69,8 +69,8 @@ def render(line: Line, topic: Topic) -> str:
     if line.key == HOOK:
         return clip(_fill(HOOKS[line.tone][topic.direct is not None], topic), MAX_HOOK_CHARS)
     if line.key == TITLE:
-        template = TITLES[line.tone][topic.kind is Kind.PLAIN]
-        return _title(template, topic)
+        shape = 2 if topic.direct else int(topic.kind is Kind.PLAIN)
+        return _title(TITLES[line.tone][shape], topic)
     texts = BEAT_BY_KEY[line.key].texts[line.tone]
     template = texts[line.variant % len(texts)]
     template = _EXTENSION.sub(r"\1" if line.extended else "", template)
@@ -78,16 +78,13 @@ def render(line: Line, topic: Topic) -> str:
 
 
 def _fill(template: str, topic: Topic) -> str:
-    text = template.format(
-        about=topic.about, wonder=topic.wonder, question=topic.question, direct=topic.direct
-    )
+    text = template.format(about=topic.about, wonder=topic.wonder, direct=topic.direct)
     return re.sub(r"([?!])[.?]", r"\1", text)
 
 
 def _title(template: str, topic: Topic) -> str:
-    label = topic.label.rstrip("?") if template != "{label}" else topic.label
     room = MAX_TITLE_CHARS - len(template.replace("{label}", ""))
-    return template.replace("{label}", clip(label, room))
+    return template.replace("{label}", clip(topic.label, room))
 
 
 def to_script(draft: Draft) -> Script:
@@ -117,10 +114,14 @@ def from_script(script: Script) -> Draft:
     title = known.get(script.title, Line(text=script.title))
     hook = known.get(script.hook, Line(text=script.hook))
     return Draft(
-        idea=script.idea, topic=topic, tone=_dominant_tone([title, hook, *lines]),
+        idea=script.idea,
+        topic=topic,
+        tone=_dominant_tone([title, hook, *lines]),
         title=title if title.key == TITLE else Line(text=script.title),
         hook=hook if hook.key == HOOK else Line(text=script.hook),
-        lines=lines, target_seconds=script.target_seconds, aspect=script.aspect,
+        lines=lines,
+        target_seconds=script.target_seconds,
+        aspect=script.aspect,
     )
 
 

@@ -31,7 +31,11 @@ def build_scenes(
     start = topic.seed("palette", tone.value) % len(family)
     scenes, first = [], 0
     for index, size in enumerate(scene_sizes(len(sentences))):
-        card = clip(topic.label, MAX_CARD_CHARS) if index == 0 else _card(sentences[first], keys[first])
+        card = (
+            clip(topic.label, MAX_CARD_CHARS)
+            if index == 0
+            else _card(sentences[first], keys[first])
+        )
         colors = family[(start + index) % len(family)]
         scenes.append(Scene(title=card, sentences=list(range(first, first + size)), colors=colors))
         first += size

@@ -52,11 +52,11 @@ def fit(draft: Draft, seconds: float) -> Draft:
 
 
 def shrink(draft: Draft, seconds: float) -> Draft:
-    """Like `fit`, but always drops at least one sentence when it can ("make it shorter")."""
-    fewer = next(_removals(draft, include_own=True), None)
-    if fewer is None:
-        return fit(draft, seconds)
-    return fit(fewer, seconds) if len(fit(fewer, seconds).lines) < len(draft.lines) else fewer
+    """Like `fit`, but drops at least one sentence when it can ("make it shorter")."""
+    fitted = fit(draft, seconds)
+    if len(fitted.lines) < len(draft.lines):
+        return fitted
+    return next(_removals(draft, include_own=True), fitted)
 
 
 def _improve(draft: Draft, target: float, moves: Callable[[Draft], Iterator[Draft]]) -> Draft:
@@ -87,7 +87,9 @@ def _additions(draft: Draft) -> Iterator[Draft]:
 
 def _insert(lines: tuple[Line, ...], new: Line) -> tuple[Line, ...]:
     """Place a beat before the first template line that comes after it in the skeleton."""
-    after = [i for i, line in enumerate(lines) if line.key is not None and _order(line) > _order(new)]
+    after = [
+        i for i, line in enumerate(lines) if line.key is not None and _order(line) > _order(new)
+    ]
     index = after[0] if after else len(lines)
     return (*lines[:index], new, *lines[index:])
 

@@ -2,7 +2,7 @@
 
 A topic arrives as typed: "why octopuses have three hearts", "how to bake bread", "black holes",
 or a direct question, "why is the sky blue". The templates need it after "about", after "Ever
-wondered", after "the real question:", and title-cased; `read_topic` works those out once.
+wondered", as a direct question, and title-cased; `read_topic` works those out once.
 """
 
 from __future__ import annotations
@@ -16,11 +16,54 @@ from pipeline.brief import clean_text
 MAX_TOPIC_WORDS_CHARS = 150
 _WH = frozenset(("why", "how", "what", "who", "when", "where", "which"))
 _AUX = frozenset(
-    "is are was were does did can could will would should has have had may might must am".split()
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "has",
+        "have",
+        "had",
+        "may",
+        "might",
+        "must",
+        "am",
+    ]
 )
 _STATEMENT_VERBS = frozenset(("is", "are", "was", "were", "has", "have", "had", "can", "could"))
 _SMALL_WORDS = frozenset(
-    "a an the and but or nor for so yet at by in of off on per to up via vs with as".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "but",
+        "or",
+        "nor",
+        "for",
+        "so",
+        "yet",
+        "at",
+        "by",
+        "in",
+        "of",
+        "off",
+        "on",
+        "per",
+        "to",
+        "up",
+        "via",
+        "vs",
+        "with",
+        "as",
+    ]
 )
 _LOWER_FIRST = frozenset(("the", "a", "an", *_WH))
 
@@ -40,7 +83,6 @@ class Topic:
     kind: Kind
     about: str
     wonder: str
-    question: str
     direct: str | None
     label: str
 
@@ -72,20 +114,32 @@ def _question(words: list[str]) -> Topic:
     elif second in _AUX:
         direct = " ".join(words)
         return Topic(
-            text=direct, kind=kind, about="this question", wonder="about this question",
-            question=f"{direct}?", direct=_capital(direct) + "?", label=title_case(direct) + "?",
+            text=direct,
+            kind=kind,
+            about="this question",
+            wonder="about this question",
+            direct=_capital(direct) + "?",
+            label=title_case(direct) + "?",
         )
     clause = " ".join(words)
     return Topic(
-        text=clause, kind=kind, about=clause, wonder=clause, question=clause, direct=None,
+        text=clause,
+        kind=kind,
+        about=clause,
+        wonder=clause,
+        direct=None,
         label=title_case(clause),
     )
 
 
 def _plain(phrase: str) -> Topic:
     return Topic(
-        text=phrase, kind=Kind.PLAIN, about=phrase, wonder=f"about {phrase}",
-        question=f"what is really going on with {phrase}", direct=None, label=title_case(phrase),
+        text=phrase,
+        kind=Kind.PLAIN,
+        about=phrase,
+        wonder=f"about {phrase}",
+        direct=None,
+        label=title_case(phrase),
     )
 
 
@@ -94,12 +148,10 @@ def _capital(text: str) -> str:
 
 
 def title_case(text: str) -> str:
-    """Title Case that leaves words with capitals alone ("NASA", "iPhone") and keeps small words low."""
+    """Title Case; words with capitals stay as typed ("NASA", "iPhone"), small words stay low."""
     words = text.split()
     last = len(words) - 1
-    return " ".join(
-        _title_word(word, edge=index in {0, last}) for index, word in enumerate(words)
-    )
+    return " ".join(_title_word(word, edge=index in {0, last}) for index, word in enumerate(words))
 
 
 def _title_word(word: str, *, edge: bool) -> str:

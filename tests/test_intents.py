@@ -1,0 +1,134 @@
+"""The rule-based intent classifier against a labelled table of what people actually type."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.intents import Intent, IntentKind, classify, command_intent
+
+K = IntentKind
+
+EXAMPLES: list[tuple[str, IntentKind, str]] = [
+    # make: commands and requests, with the idea extracted
+    ("/make why octopuses have three hearts", K.MAKE, "why octopuses have three hearts"),
+    ("/make 40s on why octopuses have three hearts, playful", K.MAKE,
+     "40s on why octopuses have three hearts, playful"),
+    ("/make@novacast_bot black holes", K.MAKE, "black holes"),
+    ("/make", K.MAKE, ""),
+    ("make a video about octopuses", K.MAKE, "octopuses"),
+    ("Make a video about X", K.MAKE, "X"),
+    ("Make a 40s video on why octopuses have three hearts, playful", K.MAKE,
+     "a 40s video about why octopuses have three hearts, playful"),
+    ("create a short about the moon landing", K.MAKE, "the moon landing"),
+    ("new video: why cats purr", K.MAKE, "why cats purr"),
+    ("video about bees", K.MAKE, "bees"),
+    ("I want a video about volcanoes", K.MAKE, "volcanoes"),
+    ("I'd like a video about volcanoes", K.MAKE, "volcanoes"),
+    ("can you make me a funny clip explaining tides", K.MAKE, "a funny video about tides"),
+    ("hey, can you create a short about the moon landing", K.MAKE, "the moon landing"),
+    ("please generate a reel on sourdough starters", K.MAKE, "sourdough starters"),
+    ("make one about sharks", K.MAKE, "sharks"),
+    ("make another video about the Roman roads", K.MAKE, "the Roman roads"),
+    ("make a video", K.MAKE, ""),
+    # render
+    ("render it", K.RENDER, ""),
+    ("Render", K.RENDER, ""),
+    ("go ahead and render", K.RENDER, ""),
+    ("ok render it please", K.RENDER, ""),
+    ("let's render", K.RENDER, ""),
+    ("Looks good, render it!", K.RENDER, ""),
+    ("/render", K.RENDER, ""),
+    # approve
+    ("approve", K.APPROVE, ""),
+    ("looks good, publish", K.APPROVE, ""),
+    ("Approve and publish", K.APPROVE, ""),
+    ("publish it", K.APPROVE, ""),
+    ("yes, publish it now", K.APPROVE, ""),
+    ("ship it", K.APPROVE, ""),
+    ("LGTM", K.APPROVE, ""),
+    ("/approve", K.APPROVE, ""),
+    # reject
+    ("reject", K.REJECT, ""),
+    ("reject it", K.REJECT, ""),
+    ("no, don't publish", K.REJECT, ""),
+    ("do not publish this", K.REJECT, ""),
+    # cancel
+    ("cancel", K.CANCEL, ""),
+    ("never mind", K.CANCEL, ""),
+    ("forget it", K.CANCEL, ""),
+    ("stop rendering", K.CANCEL, ""),
+    ("scrap the whole thing", K.CANCEL, ""),
+    # undo
+    ("undo", K.UNDO, ""),
+    ("undo that", K.UNDO, ""),
+    ("go back", K.UNDO, ""),
+    ("revert", K.UNDO, ""),
+    ("back to v1", K.UNDO, "1"),
+    ("go back to version 2", K.UNDO, "2"),
+    ("/undo v3", K.UNDO, "3"),
+    # status
+    ("what's the status", K.STATUS, ""),
+    ("What’s the status?", K.STATUS, ""),
+    ("status", K.STATUS, ""),
+    ("how's it going", K.STATUS, ""),
+    ("is it done yet?", K.STATUS, ""),
+    ("where are we", K.STATUS, ""),
+    # help
+    ("help", K.HELP, ""),
+    ("?", K.HELP, ""),
+    ("what can you do", K.HELP, ""),
+    ("how does this work?", K.HELP, ""),
+    ("/start", K.HELP, ""),
+    # schedule
+    ("schedule it for friday 9am", K.SCHEDULE, "friday 9am"),
+    ("schedule", K.SCHEDULE, ""),
+    ("Schedule this for tomorrow at 9", K.SCHEDULE, "tomorrow at 9"),
+    ("post it tomorrow at 9am", K.SCHEDULE, "tomorrow at 9am"),
+    ("publish it on fri 18:00", K.SCHEDULE, "fri 18:00"),
+    ("schedule every monday 9:00", K.SCHEDULE, "every monday 9:00"),
+    # smalltalk
+    ("hi", K.SMALLTALK, ""),
+    ("thanks!", K.SMALLTALK, ""),
+    ("looks good", K.SMALLTALK, ""),
+    ("cool, thank you", K.SMALLTALK, ""),
+    ("good morning", K.SMALLTALK, ""),
+    # explicit refinements
+    ("shorter", K.REFINE, "shorter"),
+    ("make it shorter", K.REFINE, "make it shorter"),
+    ("add a joke at the end", K.REFINE, "add a joke at the end"),
+    ("more formal", K.REFINE, "more formal"),
+    ("make the hook punchier", K.REFINE, "make the hook punchier"),
+    ("render it but make it shorter first", K.REFINE, "render it but make it shorter first"),
+    ("change the title to Heartbeat", K.REFINE, "change the title to Heartbeat"),
+    ("make it a video about squid instead", K.REFINE, "make it a video about squid instead"),
+    ("/revise", K.REFINE, ""),
+    # anything else: the engine treats it as a refinement when there is a draft
+    ("the video about bees is too long", K.UNKNOWN, "the video about bees is too long"),
+    ("hmm, octopuses are weird", K.UNKNOWN, "hmm, octopuses are weird"),
+    ("I don't like it", K.UNKNOWN, "I don't like it"),
+    ("", K.UNKNOWN, ""),
+    ("/frobnicate now", K.UNKNOWN, "frobnicate"),
+]
+
+
+def test_the_table_is_big_enough_to_mean_something() -> None:
+    assert len(EXAMPLES) >= 60
+    assert {kind for _, kind, _ in EXAMPLES} == set(IntentKind)
+
+
+@pytest.mark.parametrize(("text", "kind", "argument"), EXAMPLES)
+def test_classify(text: str, kind: IntentKind, argument: str) -> None:
+    assert classify(text) == Intent(kind, argument)
+
+
+def test_command_intent_reads_names_case_insensitively() -> None:
+    assert command_intent("MAKE", "  cats ") == Intent(IntentKind.MAKE, "cats")
+    assert command_intent("publish") == Intent(IntentKind.APPROVE)
+    assert command_intent("undo", "to v2") == Intent(IntentKind.UNDO, "2")
+    assert command_intent("nope") == Intent(IntentKind.UNKNOWN, "nope")
+
+
+def test_very_long_and_odd_input_does_not_hang_or_raise() -> None:
+    assert classify("render " * 5000).kind is IntentKind.RENDER
+    assert classify("\x00\u200b🐙" * 1000).kind is IntentKind.UNKNOWN
+    assert classify("make a video about " + "x" * 20_000).kind is IntentKind.MAKE
