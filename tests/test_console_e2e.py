@@ -38,7 +38,7 @@ def test_make_revise_render_approve_publish(
     redis_conn: redis.Redis, data_dir: Path, worker: None
 ) -> None:
     adapter, out = _console(redis_conn)
-    adapter.run(["/make 20s on why octopuses have three hearts", "make it shorter"])
+    adapter.run(["/make 40s on why octopuses have three hearts", "make it shorter"])
     assert "[1] Render" in out.getvalue()
     assert "v2" in out.getvalue()
 

@@ -34,9 +34,11 @@ class OfflineWriter:
     name = "offline"
 
     def ideate(self, idea: str) -> list[str]:
-        """Angles on the idea, best first: one per tone, each naming the topic."""
-        topic = topic_of(self._idea(idea))
-        angles = [template.format(about=topic.about) for _, template in _ANGLES]
+        """Angles on the idea, best first: one per tone (the asked-for tone leads)."""
+        idea = self._idea(idea)
+        topic, tone = topic_of(idea), parse_brief(idea).tone
+        ordered = sorted(_ANGLES, key=lambda angle: angle[0] is not tone)
+        angles = [template.format(about=topic.about) for _, template in ordered]
         return [angle[:1].upper() + angle[1:] for angle in angles]
 
     def outline(self, idea: str, seconds: int) -> list[str]:

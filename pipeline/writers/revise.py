@@ -205,4 +205,9 @@ def revise_script(script: Script, instruction: str) -> Revision:
     if leftover:
         notes.append(f"I did not understand “{clip(leftover, 40)}”")
     revised = to_script(draft) if changed else script
-    return Revision(script=revised, summary=". ".join(notes) + ".", changed=revised != script)
+    summary = " ".join(_as_sentence(note) for note in notes)
+    return Revision(script=revised, summary=summary, changed=revised != script)
+
+
+def _as_sentence(note: str) -> str:
+    return note if note.rstrip("”’\"'").endswith((".", "!", "?", "…")) else f"{note}."

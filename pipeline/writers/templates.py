@@ -56,15 +56,15 @@ BEATS: tuple[Beat, ...] = (
     }),
     Beat("question", 2, 1, "The Real Question", {
         N: ("The interesting part isn't the quick answer; it's the reasoning behind it[, and "
-            "that's the part worth slowing down for].",),
+            "that's the part worth slowing down for, even in a video this short].",),
         P: ("The fun part isn't the answer, it's the why behind the answer[, and no, you can't "
             "phone a friend on this one].",),
         F: ("The central matter is not the short answer, but the reasoning behind it[, and "
-            "that distinction deserves some care].",),
+            "that distinction deserves some care before any conclusion is drawn].",),
         C: ("What matters most here is not the quick answer, but the reasoning behind it[, and "
-            "there is no hurry to reach it].",),
+            "there is no hurry at all to reach it, so let it unfold].",),
         D: ("But the real story isn't the answer; it's the reasoning behind it[, and that is "
-            "where things get interesting].",),
+            "exactly where things start to get interesting].",),
     }),
     Beat("basics", 3, 3, "Start With the Basics", {
         N: ("First, the basics: what are we actually looking at[, and which words do we need "
@@ -86,7 +86,7 @@ BEATS: tuple[Beat, ...] = (
         F: ("Next, the subject divides naturally into two parts: what occurs, and what causes "
             "it[ to occur in the first place, which is often the harder part].",),
         C: ("Then we can separate it into two small pieces: what happens, and why[, taking "
-            "each piece in its own time].",),
+            "each piece in its own time and setting it down gently].",),
         D: ("Then we take it apart, piece by piece[, until every hidden moving part is out in "
             "the open where we can see it].",),
     }),
@@ -106,7 +106,7 @@ BEATS: tuple[Beat, ...] = (
         N: ("Be wary of any explanation that sounds too neat[; real answers often come with a "
             "few twists, and the twists are where it gets interesting].",),
         P: ("If an explanation sounds too neat, be suspicious, like a cookie left unguarded on "
-            "the counter[; the twists are usually the good part].",),
+            "the counter[; the twists are usually the good part, and we love a good twist].",),
         F: ("Any explanation that sounds too neat deserves some caution[, as tidy explanations "
             "frequently capture only part of the picture].",),
         C: ("If an explanation sounds very neat, hold it lightly[; there is often more beneath "
@@ -118,13 +118,14 @@ BEATS: tuple[Beat, ...] = (
         N: ("Why care? Because understanding one detail well makes the bigger picture easier "
             "to see[, and that habit carries over to everything else you learn].",),
         P: ("Why should you care? Because this is how you become the most interesting person "
-            "at dinner[, or at least the most talkative one].",),
+            "at dinner[, or at least the one who talks the most between the main course and "
+            "dessert].",),
         F: ("This matters because understanding one detail well makes the broader picture "
-            "easier to grasp[ and, in turn, easier to explain to others].",),
+            "easier to grasp[ and, in turn, considerably easier to explain clearly to others].",),
         C: ("It matters, quietly, because understanding one small thing well makes the bigger "
             "picture clearer[, and that clarity is calming in its own way].",),
         D: ("Why does it matter? Because one small detail can change how you see the whole "
-            "picture[, if you are willing to look closely enough].",),
+            "picture[, if you are willing to look closely enough and keep looking].",),
     }),
     Beat("connect", 8, 10, "Connect the Dots", {
         N: ("Once it clicks, you'll start noticing similar patterns in other places[, which is "
@@ -134,7 +135,7 @@ BEATS: tuple[Beat, ...] = (
         F: ("Once understood, the same reasoning often applies in other contexts[, which is "
             "precisely what makes it worth learning well].",),
         C: ("Once it clicks, you may notice the same idea in other places[, softly, like a "
-            "familiar tune you hear again].",),
+            "familiar tune you hear again somewhere unexpected].",),
         D: ("And once you see it, you cannot unsee it[; it will follow you into every place "
             "you look from now on].",),
     }),
@@ -151,27 +152,28 @@ BEATS: tuple[Beat, ...] = (
             "and see it for yourself].",),
     }),
     Beat("recap", 10, 11, "The Takeaway", {
-        N: ("So the next time someone brings up {about}, you'll know where to start[ and which "
-            "questions are worth asking first].",),
+        N: ("So the next time someone brings up {about}, you'll know where to start[, which "
+            "questions are worth asking first, and where to look for good answers].",),
         P: ("So next time someone mentions {about} at a party, you're ready[, smug little "
-            "smile and all].",),
+            "smile and all, and possibly a small round of applause].",),
         F: ("In summary, the topic of {about} rewards a careful, step-by-step approach[ that "
-            "begins with asking the right question].",),
+            "begins with asking the right question and checking each answer].",),
         C: ("So the next time you think about {about}, you can take it slowly[, one gentle "
-            "step at a time].",),
+            "step at a time, and enjoy the thinking as much as the answer].",),
         D: ("So the next time someone brings up {about}, you'll know where the real story "
-            "begins[, and exactly what to ask].",),
+            "begins[, and you'll know exactly which questions to ask].",),
     }),
     Beat("viewer", 11, 2, "Over to You", {
         N: ("What would you have guessed? Tell me in the comments[, and follow along for more "
             "short explainers like this one].",),
         P: ("What was your guess? Drop it in the comments[, and yes, wrong answers are "
-            "especially welcome here].",),
+            "especially welcome here, the wronger the better].",),
         F: ("What is your view? Share it in the comments[, and follow for further short "
             "explainers on questions like this one].",),
         C: ("What do you think? Share it in the comments whenever you like[, and follow for "
-            "more slow, simple explainers].",),
-        D: ("Now it's your turn: what did you guess? Tell me in the comments[, if you dare].",),
+            "more slow, simple explainers whenever you need a quiet minute].",),
+        D: ("Now it's your turn: what did you guess? Tell me in the comments[, if you dare, "
+            "and follow before the next story drops].",),
     }),
 )
 BEAT_BY_KEY = {beat.key: beat for beat in BEATS}
