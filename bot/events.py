@@ -12,7 +12,9 @@ class Conversation(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    adapter: str = Field(min_length=1, description="platform name: console, telegram, slack, discord")
+    adapter: str = Field(
+        min_length=1, description="platform name: console, telegram, slack, discord"
+    )
     workspace: str = Field(min_length=1, description="team, guild or chat id")
     channel: str = Field(min_length=1)
     thread: str = ""

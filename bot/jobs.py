@@ -18,6 +18,8 @@ class JobQueue(Protocol):
         """Voice → captions → preview cut → full video → checks, reporting to `target`."""
         ...
 
-    def publish(self, project_id: str, version: int, approver: str, target: ReplyTarget) -> list[str]:
+    def publish(
+        self, project_id: str, version: int, approver: str, target: ReplyTarget
+    ) -> list[str]:
         """Publish the approved version to the workspace's targets, reporting to `target`."""
         ...

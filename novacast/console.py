@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 from rq import Worker
+from rq.worker import BaseWorker
 
 from adapters.console import ConsoleAdapter
 from novacast.wiring import build_engine, redis_connection
@@ -24,7 +25,7 @@ GREETING = (
 )
 
 
-def _live_workers(connection: redis.Redis) -> list[Worker]:
+def _live_workers(connection: redis.Redis) -> list[BaseWorker]:
     return [w for w in Worker.all(connection=connection) if set(w.queue_names()) & set(QUEUES)]
 
 

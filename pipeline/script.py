@@ -1,4 +1,4 @@
-"""The script a writer produces: value objects validated on construction, and the Writer protocol."""
+"""The script a writer produces: value objects validated on construction; the Writer protocol."""
 
 from __future__ import annotations
 
@@ -71,7 +71,9 @@ class Revision(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     script: Script
-    summary: str = Field(min_length=1, description="one line saying what changed, or what could not be done")
+    summary: str = Field(
+        min_length=1, description="one line saying what changed, or what could not be done"
+    )
     changed: bool
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +15,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     data_dir: Path = Field(default=Path("var"), alias="NOVACAST_DATA_DIR")
     http_port: int = Field(default=8080, alias="NOVACAST_HTTP_PORT")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        """Absolute, so paths in messages and in jobs on other processes mean the same file."""
+        return path.expanduser().resolve()
 
     def media_dir(self, workspace: str, project_id: str) -> Path:
         return self.data_dir / "media" / workspace / project_id

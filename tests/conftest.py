@@ -1,4 +1,4 @@
-"""Shared fixtures: a real Redis (REDIS_URL's server on a test database, or a private embedded one)."""
+"""Shared fixtures: a real Redis (REDIS_URL's server on a test database, or an embedded one)."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def _mark_stage(stage: str) -> None:
     job = get_current_job()
     if job is not None:
         job.meta["stage"] = stage
-        job.save_meta()
+        job.save_meta()  # type: ignore[no-untyped-call]
 
 
 def _render_step(

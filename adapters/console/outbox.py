@@ -15,6 +15,7 @@ from bot.actions import Action
 
 _ACTIONS: TypeAdapter[Action] = TypeAdapter(Action)
 STREAM_MAXLEN = 1000
+_XReadReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
 
 
 def stream_key(workspace: str) -> str:
@@ -35,12 +36,14 @@ class ConsoleOutbox:
 
     def start_reading(self) -> None:
         """Only actions sent from now on will be read."""
-        last = self._redis.xrevrange(self._key, count=1)
+        last: list[tuple[bytes, dict[bytes, bytes]]] = self._redis.xrevrange(self._key, count=1)  # type: ignore[assignment]
         self._last_id = last[0][0].decode() if last else "0-0"
 
     def read(self, block_ms: int = 0) -> Iterator[Action]:
         """Actions sent since the last read, waiting up to `block_ms` for the first."""
-        replies = self._redis.xread({self._key: self._last_id}, block=block_ms or None, count=100)
+        replies: _XReadReply = self._redis.xread(  # type: ignore[assignment]
+            {self._key: self._last_id}, block=block_ms or None, count=100
+        )
         for _stream, entries in replies or []:
             for entry_id, fields in entries:
                 self._last_id = entry_id.decode()
