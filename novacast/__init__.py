@@ -1,0 +1,1 @@
+"""The entry point: the `novacast` command line, wiring, and the embedded Redis."""

@@ -375,6 +375,14 @@ def test_hostile_text_is_cleaned_and_capped(draft: Script) -> None:
     assert "trimmed" in long_title.summary
 
 
+def test_floods_of_commands_are_bounded(draft: Script) -> None:
+    revision = writer.revise(draft, "shorter and " * 2000)
+    assert len(revision.script.sentences) == 4
+    assert len(revision.summary) < 400
+    assert "did not understand" in revision.summary
+    assert not writer.revise(draft, "," * 20_000).changed
+
+
 def test_revises_scripts_from_other_writers() -> None:
     foreign = Script(
         idea="cats",

@@ -80,7 +80,10 @@ class ConsoleAdapter:
         self._patient = patient
         self._job_timeout = job_timeout
         self._buttons: list[Button] = []
-        self._progress: dict[str, str] = {}
+        self._stages: dict[str, str] = {}
+        self._live_line = False
+        """A terminal shows progress as one line redrawn in place; it is open until other text."""
+        self._redraw = out.isatty()
         self._jobs: list[str] = []
         self._lock = threading.Lock()
         self._outbox.start_reading()
@@ -125,18 +128,22 @@ class ConsoleAdapter:
 
     def _show_progress(self, action: Progress) -> None:
         line = progress_text(action)
-        previous = self._progress.get(action.key)
-        if (
-            previous is not None
-            and previous.split("%")[-1] == line.split("%")[-1]
-            and not action.done
-        ):
-            self._progress[action.key] = line  # same stage: keep the terminal quiet
+        if self._redraw:
+            self._out.write(("\r\033[K" if self._live_line else "") + line)
+            self._out.flush()
+            self._live_line = not action.done
+            if action.done:
+                self._out.write("\n")
             return
-        self._progress[action.key] = line
+        if self._stages.get(action.key) == action.stage and not action.done:
+            return  # piped output: one line per stage keeps a log readable
+        self._stages[action.key] = action.stage
         self._print(line)
 
     def _print(self, text: str) -> None:
+        if self._live_line:
+            self._out.write("\n")
+            self._live_line = False
         self._out.write(text + "\n\n" if "\n" in text else text + "\n")
         self._out.flush()
 

@@ -99,6 +99,8 @@ def resize(seconds: int) -> Edit:
     def edit(draft: Draft) -> Outcome:
         goal = clamp_seconds(seconds)
         after = replace(fit(draft, goal), target_seconds=goal)
+        if after == draft:
+            return Outcome(draft, f"It is already about {goal}s: {_size(draft)}", changed=False)
         limits = "" if goal == seconds else f" (I can do {MIN_SECONDS}–{MAX_SECONDS} seconds)"
         counts = f"{len(draft.lines)} → {len(after.lines)} sentences"
         note = f"Resized for {goal}s: {counts} ({_span(draft)} → {_span(after)}){limits}"

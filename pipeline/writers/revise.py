@@ -19,6 +19,7 @@ from pipeline.writers.edits import Edit
 from pipeline.writers.topic import clip
 
 MAX_INSTRUCTION_CHARS = 4000
+MAX_EDITS = 6
 HELP = (
     "I can: make it shorter or longer, set a length (“30s”), change the tone (more formal, "
     "playful, calm, dramatic), add a joke, add <your sentence> (at the start), remove the "
@@ -170,7 +171,7 @@ _READERS: tuple[Reader, ...] = (
         _tone,
     ),
     _rule(
-        rf"(?:at\s+the\s+{_WHERE}\s*,?\s*)?(?:add|append|insert|include|put|say|mention)\s+"
+        rf"(?:at\s+the\s+{_WHERE}\s*,?\s*)?(?:add|append|insert|include|put|mention)\s+"
         r"(?:(?:a|one|this|another)\s+(?:line|sentence)\s+)?(?:(?:saying|that\s+says|which\s+says|that)\s+|[:\-–—]\s*)?"
         r"(?P<text>.+)$",
         _add,
@@ -181,9 +182,10 @@ _READERS: tuple[Reader, ...] = (
 
 def read_instruction(instruction: str) -> tuple[list[Edit], str]:
     """The edits an instruction asks for, in order, and whatever text no rule understood."""
-    rest = _THANKS.sub("", _POLITE.sub("", clean_text(instruction)[:MAX_INSTRUCTION_CHARS]))
+    text = clean_text(instruction)[:MAX_INSTRUCTION_CHARS]
+    rest = _POLITE.sub("", text[:-40] + _THANKS.sub("", text[-40:]))  # tail only: no backtracking
     found: list[Edit] = []
-    while rest:
+    while rest and len(found) < MAX_EDITS:
         step = next((hit for hit in (read(rest) for read in _READERS) if hit), None)
         if step is None:
             break
@@ -205,7 +207,7 @@ def revise_script(script: Script, instruction: str) -> Revision:
     if leftover:
         notes.append(f"I did not understand “{clip(leftover, 40)}”")
     revised = to_script(draft) if changed else script
-    summary = " ".join(_as_sentence(note) for note in notes)
+    summary = " ".join(_as_sentence(note) for note in dict.fromkeys(notes))
     return Revision(script=revised, summary=summary, changed=revised != script)
 
 

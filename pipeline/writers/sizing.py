@@ -1,7 +1,8 @@
 """Fitting a draft to a duration: add or drop beats, then lengthen or shorten sentences.
 
 Growing adds the most wanted missing beat (by `Beat.priority`) while that brings the spoken
-length closer to the target, then switches on sentence extensions. Shrinking drops the least
+length closer to the target, up to nine sentences, then switches on sentence extensions, and
+only then goes on to twelve sentences. Shrinking drops the least
 wanted beats, then switches extensions off. A draft never goes below `MIN_SENTENCES` or, when
 growing, above `MAX_SENTENCES`.
 """
@@ -17,6 +18,7 @@ from pipeline.writers.draft import Draft, Line
 from pipeline.writers.templates import BEAT_BY_KEY, BEATS, JOKE
 
 MIN_SENTENCES, MAX_SENTENCES = 4, 12
+SOFT_MAX_SENTENCES = 9  # beyond this, longer sentences read better than more of them
 MIN_SECONDS, MAX_SECONDS = 5, 180
 _CORE_BEATS = 4
 _JOKE_POSITION = 99
@@ -47,7 +49,12 @@ def fit(draft: Draft, seconds: float) -> Draft:
     """The draft grown or shrunk so its spoken length lands as near `seconds` as it can."""
     target = seconds * WORDS_PER_SECOND
     if draft.words() < target:
-        return _improve(_improve(draft, target, _additions), target, _extensions)
+        roomy = _improve(
+            _improve(draft, target, _additions_up_to(SOFT_MAX_SENTENCES)), target, _extensions
+        )
+        return _improve(
+            _improve(roomy, target, _additions_up_to(MAX_SENTENCES)), target, _extensions
+        )
     return _improve(_improve(draft, target, _removals), target, _contractions)
 
 
@@ -75,14 +82,18 @@ def _order(line: Line) -> int:
     return BEAT_BY_KEY[line.key].position if line.key in BEAT_BY_KEY else -1
 
 
-def _additions(draft: Draft) -> Iterator[Draft]:
-    if len(draft.lines) >= MAX_SENTENCES:
-        return
-    present = {line.key for line in draft.lines}
-    for beat in sorted(BEATS, key=lambda b: b.priority):
-        if beat.key not in present:
-            yield replace(draft, lines=_insert(draft.lines, _beat_line(draft, beat.key)))
-            return
+def _additions_up_to(limit: int) -> Callable[[Draft], Iterator[Draft]]:
+    """Drafts with the most wanted missing beat added, while there are fewer than `limit` lines."""
+
+    def additions(draft: Draft) -> Iterator[Draft]:
+        present = {line.key for line in draft.lines}
+        missing = [
+            beat for beat in sorted(BEATS, key=lambda b: b.priority) if beat.key not in present
+        ]
+        if missing and len(draft.lines) < limit:
+            yield replace(draft, lines=_insert(draft.lines, _beat_line(draft, missing[0].key)))
+
+    return additions
 
 
 def _insert(lines: tuple[Line, ...], new: Line) -> tuple[Line, ...]:

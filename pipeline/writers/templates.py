@@ -33,7 +33,7 @@ BEATS: tuple[Beat, ...] = (
             "friend afterwards].",
             "Today we're taking a clear, simple look at {about}[, one step at a time, without "
             "any jargon getting in the way]."),
-        P: ("Okay, let's get into {about}[, no lab coat, no homework, and absolutely no pop "
+        P: ("Alright, let's get into {about}[, no lab coat, no homework, and absolutely no pop "
             "quiz at the end].",),
         F: ("This video examines {about}[, step by step, in plain terms, and without assuming "
             "any prior knowledge].",),
