@@ -9,6 +9,7 @@ from typing import Any
 from bot.events import ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.errors import PermanentError
+from pipeline.probe import probe
 from pipeline.publish import Publisher, PublishRequest, PublishResult
 from pipeline.publish.folder import FolderPublisher
 from pipeline.settings import load_settings
@@ -35,6 +36,7 @@ def _request(project: Project, version: int, approver: str) -> PublishRequest:
         sentences=script.narration,
         approved_by=approver,
         approved_at=project.approved_at or datetime.now(UTC),
+        metadata={"duration": round(probe(Path(project.video_path)).duration, 2)},
     )
 
 
