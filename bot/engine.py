@@ -20,9 +20,10 @@ from bot.handlers import Context, Handlers
 from bot.intents import COMMANDS, Intent, IntentKind, classify, command_intent
 from bot.jobs import JobQueue
 from bot.memory import Role, SessionMemory
-from bot.moderation import Moderator, clean_text, rate_limited_reply
+from bot.moderation import Moderator, rate_limited_reply
 from bot.project import Project, ProjectStore
 from pipeline.script import Writer
+from pipeline.text import clean_text
 from policy import Policy
 
 log = logging.getLogger(__name__)

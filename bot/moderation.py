@@ -3,40 +3,13 @@ from policy, and per-user rate limits kept in Redis."""
 
 from __future__ import annotations
 
-import re
 import time
-import unicodedata
 from dataclasses import dataclass
 
 from redis import Redis
 
 from bot.events import Conversation
 from policy import MaxChars, Policy, Refusal, Rule, content_rule
-
-_KEEP_FORMAT = {"\u200d"}
-"""Zero-width joiner: part of emoji sequences, so kept; other invisible format characters go."""
-_LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
-_SPACES = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def clean_text(text: str) -> str:
-    """NFKC, no control or invisible characters (newlines kept), whitespace collapsed."""
-    text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFKC", text))
-    text = "".join(_clean_char(c) for c in text)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-
-
-def _clean_char(char: str) -> str:
-    if char == "\n":
-        return char
-    category = unicodedata.category(char)
-    if category == "Cc":
-        return " " if char == "\t" else ""
-    if category in ("Cf", "Cs") and char not in _KEEP_FORMAT:
-        return ""
-    return char
 
 
 @dataclass(frozen=True)
@@ -90,6 +63,7 @@ class Moderator:
         self.events = RateLimiter(redis, f"{prefix}:rate:events", rates.events,
                                   rates.window_seconds)
         self.renders = RateLimiter(redis, f"{prefix}:rate:renders", rates.renders_per_hour, 3600)
+        self._exempt = frozenset(rates.exempt_adapters)
 
     def check_message(self, text: str) -> Refusal | None:
         """Any text a user sends: the message length limit, then blocked topics and words."""
@@ -100,6 +74,8 @@ class Moderator:
         return self.idea_rule(idea)
 
     def hit_event(self, conversation: Conversation) -> RateResult:
+        if conversation.adapter in self._exempt:
+            return RateResult(allowed=True, count=0, limit=self.events.limit, retry_after=0)
         return self.events.hit(user_key(conversation))
 
     def hit_render(self, conversation: Conversation) -> RateResult:

@@ -8,17 +8,16 @@ not recognise stays in the topic, and an empty topic is the caller's to handle.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.script import Aspect
+from pipeline.text import one_line
 
 MAX_TOPIC_CHARS = 300
 MAX_SECONDS = 3600
-_KEEP_FORMAT_CHARS = {"\u200c", "\u200d"}  # joiners that scripts and emoji sequences need
 
 
 class Tone(StrEnum):
@@ -164,20 +163,6 @@ _COMMAND = re.compile(r"^\s*/[\w-]+(?:@\w+)?\s*")
 _EDGE_PUNCTUATION = " \t,;:-–—.!?¡¿\"'“”‘’«»`*_~"
 
 
-def clean_text(text: str) -> str:
-    """NFKC-normalise, drop control and formatting characters, collapse whitespace."""
-    text = unicodedata.normalize("NFKC", text)
-    kept = (" " if _invisible(ch) else ch for ch in text)
-    return " ".join("".join(kept).split())
-
-
-def _invisible(ch: str) -> bool:
-    category = unicodedata.category(ch)
-    if ch in _KEEP_FORMAT_CHARS:
-        return False
-    return category in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
-
-
 @dataclass(frozen=True)
 class Duration:
     """A length found in text: the seconds it means and where it was written."""
@@ -251,7 +236,7 @@ def _looks_like_decade(match: re.Match[str], text: str, value: float) -> bool:
 
 def parse_brief(text: str) -> Brief:
     """Read a request like "a 1 minute video about black holes, formal, 16:9". Never raises."""
-    text = _COMMAND.sub("", clean_text(text)[: MAX_TOPIC_CHARS * 8])
+    text = _COMMAND.sub("", one_line(text)[: MAX_TOPIC_CHARS * 8])
     seconds, text = _take_duration(text)
     aspect, text = _take_ratio(text)
     tone, aspect, text = _take_phrases(text, aspect)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,11 +19,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.narration import Cue
+from pipeline.text import one_line
 
 CAPTION_FONT = "Lato"
 """Family name in font_lato's TTFs; the ASS style asks for it bold (Lato Bold)."""
 MAX_LINES = 2
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
 _GLYPH_EM = 0.46
 """Average advance of a Lato Bold character in ems (measured on rendered captions);
 used to size the font so a full line fits the frame."""
@@ -74,7 +73,7 @@ def _timed(chunks: list[list[str]], start: float, end: float) -> list[Caption]:
 
 def split_sentence(text: str, max_chars: int) -> list[list[str]]:
     """Cut one sentence into chunks of at most two lines each, as evenly as the words allow."""
-    words = _words(clean_text(text), max_chars)
+    words = _words(one_line(text), max_chars)
     if not words:
         return [["…"]]
     count = math.ceil(len(wrap(words, max_chars)) / MAX_LINES)
@@ -172,11 +171,6 @@ def display_width(text: str) -> int:
             continue
         width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
     return width
-
-
-def clean_text(text: str) -> str:
-    """One line of text: control characters and line breaks become spaces, NFC-composed."""
-    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())
 
 
 def _clock(seconds: float, separator: str) -> str:

@@ -66,6 +66,8 @@ class RateLimit(_Strict):
     events: int = Field(default=12, ge=1)
     window_seconds: int = Field(default=60, ge=1)
     renders_per_hour: int = Field(default=20, ge=1)
+    exempt_adapters: list[str] = Field(default_factory=lambda: ["console"])
+    """Adapters whose user is the local operator (a piped console script is not a flood)."""
 
 
 class WorkspaceApprovers(_Strict):

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.brief import MAX_TOPIC_CHARS, Brief, Tone, clean_text, find_duration, parse_brief
+from pipeline.brief import MAX_TOPIC_CHARS, Brief, Tone, find_duration, parse_brief
 from pipeline.script import Aspect
+from pipeline.text import one_line as clean_text
 
 
 @pytest.mark.parametrize(

@@ -687,3 +687,13 @@ def test_the_writer_gets_the_aspect_and_tone(engine: Engine, store: ProjectStore
     project = store.active(conv())
     assert project is not None
     assert project.script.aspect is Aspect.LANDSCAPE
+
+
+def test_the_console_operator_is_not_rate_limited(
+    redis_conn: redis.Redis, jobs: RecordingJobs
+) -> None:
+    engine = Engine(redis_conn, OfflineWriter(), jobs,
+                    parse_policy({"rate_limit": {"events": 2, "window_seconds": 60}}))
+    console = conv(adapter="console")
+    replies_seen = [reply_for(engine, msg("help", console)) for _ in range(5)]
+    assert replies_seen == [replies.HELP] * 5

@@ -12,10 +12,10 @@ from bot.memory import SessionMemory
 from bot.moderation import (
     Moderator,
     RateLimiter,
-    clean_text,
     rate_limited_reply,
     render_limited_reply,
 )
+from pipeline.text import clean_text
 from policy import load_policy, parse_policy
 
 
@@ -36,7 +36,7 @@ def _conversation(user: str = "U1", workspace: str = "T1") -> Conversation:
         ("right\u202eto\u202cleft", "righttoleft"),
         ("family 👨\u200d👩\u200d👧 emoji", "family 👨\u200d👩\u200d👧 emoji"),
         ("para\u2029graph", "para\ngraph"),
-        ("\x1b[31mred\x1b[0m", "[31mred[0m"),
+        ("\x1b[31mred\x1b[0m", "red"),
         ("", ""),
     ],
 )

@@ -362,7 +362,7 @@ def test_instruction_is_data(draft: Script) -> None:
 
 def test_hostile_text_is_cleaned_and_capped(draft: Script) -> None:
     controls = writer.revise(draft, "add \u202ehello\u0000 wor\x07ld\u200b")
-    assert controls.script.sentences[-1] == "Hello wor ld."
+    assert controls.script.sentences[-1] == "Hello world."
     huge = writer.revise(draft, "add " + "octopus " * 2500)
     assert len(huge.script.sentences[-1]) <= 201
     assert "trimmed to 200 characters" in huge.summary

@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from pipeline.brief import Tone, clean_text
+from pipeline.brief import Tone
+from pipeline.text import one_line
 from pipeline.writers.draft import HOOK, MAX_HOOK_CHARS, MAX_TITLE_CHARS, TITLE, Draft, Line
 from pipeline.writers.sizing import (
     MAX_SECONDS,
@@ -209,7 +210,7 @@ def _insert(draft: Draft, line: Line, at_start: bool, what: str) -> Outcome:
 
 def _as_sentence(text: str) -> tuple[str, bool]:
     """The user's words as one tidy sentence, capped; ("", False) when nothing speakable is left."""
-    text = clean_text(text).strip(_QUOTES)
+    text = one_line(text).strip(_QUOTES)
     if not re.search(r"\w", text):
         return "", False
     trimmed = len(text) > MAX_ADDED_CHARS
@@ -259,7 +260,7 @@ def set_hook(text: str) -> Edit:
 
 def _set_heading(text: str, which: str, limit: int) -> Edit:
     def edit(draft: Draft) -> Outcome:
-        cleaned = clean_text(text).strip(_QUOTES)
+        cleaned = one_line(text).strip(_QUOTES)
         if not re.search(r"\w", cleaned):
             return Outcome(
                 draft, f"The new {which} was empty, so I kept the old one", changed=False

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pipeline.brief import Tone, clean_text, parse_brief
+from pipeline.brief import Tone, parse_brief
 from pipeline.errors import PermanentError
 from pipeline.script import Aspect, Revision, Script
+from pipeline.text import one_line
 from pipeline.writers.draft import HOOK, TITLE, Draft, Line, to_script, topic_of
 from pipeline.writers.revise import revise_script
 from pipeline.writers.sizing import clamp_seconds, core_lines, fit
@@ -59,7 +60,7 @@ class OfflineWriter:
 
     @staticmethod
     def _idea(idea: str) -> str:
-        cleaned = clip(clean_text(idea), MAX_IDEA_CHARS)
+        cleaned = clip(one_line(idea), MAX_IDEA_CHARS)
         if not parse_brief(cleaned).topic:
             raise PermanentError("Tell me what the video is about, e.g. “40s on why cats purr”.")
         return cleaned

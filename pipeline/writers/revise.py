@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from pipeline.brief import TONE_WORDS, Tone, clean_text, find_duration
+from pipeline.brief import TONE_WORDS, Tone, find_duration
 from pipeline.script import Revision, Script
+from pipeline.text import one_line
 from pipeline.writers import edits
 from pipeline.writers.draft import from_script, to_script
 from pipeline.writers.edits import Edit
@@ -182,7 +183,7 @@ _READERS: tuple[Reader, ...] = (
 
 def read_instruction(instruction: str) -> tuple[list[Edit], str]:
     """The edits an instruction asks for, in order, and whatever text no rule understood."""
-    text = clean_text(instruction)[:MAX_INSTRUCTION_CHARS]
+    text = one_line(instruction)[:MAX_INSTRUCTION_CHARS]
     rest = _POLITE.sub("", text[:-40] + _THANKS.sub("", text[-40:]))  # tail only: no backtracking
     found: list[Edit] = []
     while rest and len(found) < MAX_EDITS:

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pipeline.brief import clean_text
+from pipeline.text import one_line
 
 MAX_TOPIC_WORDS_CHARS = 150
 _WH = frozenset(("why", "how", "what", "who", "when", "where", "which"))
@@ -94,7 +94,7 @@ class Topic:
 
 def read_topic(text: str) -> Topic:
     """Shape a cleaned topic; a topic that is a plain statement becomes a "why" question."""
-    text = clip(clean_text(text).strip(" .!?,;:"), MAX_TOPIC_WORDS_CHARS, ellipsis=False)
+    text = clip(one_line(text).strip(" .!?,;:"), MAX_TOPIC_WORDS_CHARS, ellipsis=False)
     words = text.split() or ["this idea"]
     first = words[0].lower()
     if first in _LOWER_FIRST:
