@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,22 +31,34 @@ def _live_workers(connection: redis.Redis) -> list[BaseWorker]:
 
 @contextmanager
 def worker_process(
-    settings: Settings, log_name: str = "worker.log"
+    log_dir: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A `novacast worker` child sharing REDIS_URL; its output goes to a log under the data dir."""
-    logs = settings.data_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with (logs / log_name).open("ab") as log:
+    """A `novacast worker` child (REDIS_URL from `env`, default this process's environment).
+
+    Its output goes to `worker.log` in `log_dir`; it is stopped (warm, then hard) on exit.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "worker.log").open("ab") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "novacast", "worker"],
             stdout=log,
             stderr=log,
-            env=os.environ.copy(),
+            env=dict(env) if env is not None else os.environ.copy(),
         )
     try:
         yield child
     finally:
         _stop(child)
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the embedded Redis and the worker child are stopped."""
+
+    def leave(signum: int, frame: object) -> None:
+        del frame
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
@@ -66,7 +78,7 @@ def _worker_unless_running(
     if not embedded and _live_workers(connection):
         yield
         return
-    with worker_process(settings):
+    with worker_process(settings.data_dir / "logs"):
         yield
 
 
@@ -81,6 +93,7 @@ def _typed_lines() -> Iterator[str]:
 
 def run_chat(settings: Settings) -> int:
     """The console adapter on stdin/stdout, with Redis and a worker if none is running."""
+    _exit_on_sigterm()
     embedded = not settings.redis_url
     interactive = sys.stdin.isatty()
     with (
@@ -97,12 +110,12 @@ def run_chat(settings: Settings) -> int:
 
 def run_up(settings: Settings) -> int:
     """Redis and one worker until Ctrl-C; prints the REDIS_URL other processes should use."""
-    with redis_connection(settings) as connection, worker_process(settings) as child:
+    _exit_on_sigterm()
+    logs = settings.data_dir / "logs"
+    with redis_connection(settings) as connection, worker_process(logs) as child:
         del connection
         print(f"[up] redis {os.environ['REDIS_URL']}", flush=True)
-        print(
-            f"[up] worker pid {child.pid}; logs in {Path(settings.data_dir) / 'logs'}", flush=True
-        )
+        print(f"[up] worker pid {child.pid}; logs in {logs}", flush=True)
         try:
             return child.wait()
         except KeyboardInterrupt:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +12,7 @@ from pathlib import Path
 import redis
 from rq import Worker
 
+from novacast.console import worker_process as novacast_worker
 from workers.queues import QUEUES
 
 
@@ -21,27 +20,11 @@ from workers.queues import QUEUES
 def worker_process(
     redis_url: str, data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "NOVACAST_DATA_DIR": str(data_dir),
-        **(extra_env or {}),
-    }
-    log = (data_dir / "worker-test.log").open("ab")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "novacast", "worker"], env=env, stdout=log, stderr=log
-    )
-    try:
+    """`novacast worker` for this test's Redis and data dir, once it has registered."""
+    env = {**os.environ, "REDIS_URL": redis_url, "NOVACAST_DATA_DIR": str(data_dir)}
+    with novacast_worker(data_dir / "logs", {**env, **(extra_env or {})}) as child:
         _wait_registered(redis_url, child)
         yield child
-    finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        log.close()
 
 
 def _wait_registered(redis_url: str, child: subprocess.Popen[bytes], timeout: float = 60) -> None:
