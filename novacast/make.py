@@ -16,11 +16,10 @@ from pipeline.errors import PipelineError
 from pipeline.render import Profile
 from pipeline.script import Aspect, Script
 from pipeline.settings import Settings
+from pipeline.text import one_line
 from pipeline.voice import PiperTTS
 from pipeline.writers import OfflineWriter
-
-DEFAULT_SECONDS = 30
-MAX_IDEA_CHARS = 500
+from policy import MaxChars, Rule, content_rule, load_policy
 
 
 @dataclass(frozen=True)
@@ -33,13 +32,16 @@ class MakeRequest:
 
 
 def _script(request: MakeRequest) -> Script:
-    idea = " ".join(request.idea.split())
+    """The same checks a chat applies (policy limits and blocked topics), then the writer."""
+    policy = load_policy()
+    idea = one_line(request.idea)
     if not idea:
         raise click.UsageError("IDEA is empty: say what the video is about.")
-    if len(idea) > MAX_IDEA_CHARS:
-        raise click.UsageError(f"IDEA is {len(idea)} characters; keep it under {MAX_IDEA_CHARS}.")
+    refusal = Rule(MaxChars(policy.limits.max_idea_chars, "idea"), content_rule(policy))(idea)
+    if refusal is not None:
+        raise click.UsageError(refusal.reason)
     brief = parse_brief(idea)
-    seconds = request.seconds or brief.seconds or DEFAULT_SECONDS
+    seconds = request.seconds or brief.seconds or policy.limits.default_seconds
     aspect = request.aspect or brief.aspect or Aspect.VERTICAL
     return OfflineWriter().script(idea, seconds, aspect)
 
