@@ -23,7 +23,7 @@ import redis
 from rq import Worker
 
 from adapters.console.outbox import ConsoleOutbox
-from bot.actions import ButtonAction, Preview
+from bot.actions import AskApproval, ButtonAction, Preview
 from bot.events import ButtonEvent, CommandEvent, Conversation
 from novacast.embedded_redis import EmbeddedRedis
 from novacast.wiring import build_engine
@@ -65,10 +65,11 @@ def _one_run(connection: redis.Redis, run: int, seconds: int) -> tuple[float, fl
     quick = full = 0.0
     while not full:
         for action in outbox.read(block_ms=100):
+            elapsed = time.perf_counter() - pressed
             if isinstance(action, Preview):
-                elapsed = time.perf_counter() - pressed
                 quick = quick or elapsed
-                full = elapsed if action.buttons else 0.0
+            elif isinstance(action, AskApproval):
+                full = elapsed
     final = engine.store.get(project.id)
     narration = float(final.versions[-1].estimated_seconds) if final else float(seconds)
     return quick, full, narration

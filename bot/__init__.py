@@ -6,7 +6,16 @@ their numbered versions live in Redis (`ProjectStore`); production is reached th
 `JobQueue` port, which the entry point wires to RQ.
 """
 
-from bot.actions import Action, Button, ButtonAction, JobsStarted, Preview, Progress, Say
+from bot.actions import (
+    Action,
+    AskApproval,
+    Button,
+    ButtonAction,
+    JobsStarted,
+    Preview,
+    Progress,
+    Say,
+)
 from bot.engine import Engine
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent, ReplyTarget
 from bot.jobs import JobQueue
@@ -14,6 +23,7 @@ from bot.project import Project, ProjectState, ProjectStore, StateRefusal
 
 __all__ = [
     "Action",
+    "AskApproval",
     "Button",
     "ButtonAction",
     "ButtonEvent",

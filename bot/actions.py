@@ -68,12 +68,21 @@ class Progress(_Outbound):
 
 
 class Preview(_Outbound):
-    """Post a playable video (or a link where the platform's size limit forbids) with buttons."""
+    """Post a playable video (or a link where the platform's size limit forbids)."""
 
     kind: Literal["preview"] = "preview"
     path: str
     caption: str
     buttons: list[Button] = Field(default_factory=list)
+
+
+class AskApproval(_Outbound):
+    """Ask for a decision on a rendered version; a platform without buttons lists them as text."""
+
+    kind: Literal["ask_approval"] = "ask_approval"
+    project_id: str = Field(min_length=1)
+    text: str
+    buttons: list[Button] = Field(min_length=1)
 
 
 class JobsStarted(_Outbound):
@@ -83,4 +92,6 @@ class JobsStarted(_Outbound):
     job_ids: list[str]
 
 
-Action = Annotated[Say | Progress | Preview | JobsStarted, Field(discriminator="kind")]
+Action = Annotated[
+    Say | Progress | Preview | AskApproval | JobsStarted, Field(discriminator="kind")
+]

@@ -60,7 +60,9 @@ class Engine:
         except Exception:
             log.exception(
                 "failed to handle a %s event (id %r) from %s",
-                event.kind, event.event_id, event.conversation.adapter,
+                event.kind,
+                event.event_id,
+                event.conversation.adapter,
             )
             return Context(event).say(replies.SORRY)
 

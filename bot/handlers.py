@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot import replies
-from bot.actions import Action, Button, JobsStarted, Preview, Progress, Say
+from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
 from bot.events import ButtonEvent, CommandEvent, Conversation, MessageEvent, ReplyTarget
 from bot.jobs import JobQueue
 from bot.moderation import Moderator, render_limited_reply
@@ -121,8 +121,9 @@ class Handlers:
             return ctx.say(replies.refusal("change", refused.project))
         except DraftChanged:
             return ctx.say(replies.DRAFT_CHANGED)
-        return ctx.say(replies.new_version(project, revision.summary),
-                       replies.draft_buttons(project.id))
+        return ctx.say(
+            replies.new_version(project, revision.summary), replies.draft_buttons(project.id)
+        )
 
     def revise_button(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         if project.state not in EDITABLE:
@@ -187,8 +188,13 @@ class Handlers:
         path = project.video_path or project.preview_path
         if not path:
             return ctx.say(replies.already_rendered(project), buttons)
-        caption = replies.already_rendered(project)
-        return [Preview(target=ctx.target, path=path, caption=caption, buttons=buttons)]
+        ask = AskApproval(
+            target=ctx.target, project_id=project.id, text=replies.ASK_APPROVAL, buttons=buttons
+        )
+        return [
+            Preview(target=ctx.target, path=path, caption=replies.already_rendered(project)),
+            ask,
+        ]
 
     def approve(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         denied = self._may_approve(ctx, project)
@@ -196,8 +202,11 @@ class Handlers:
             return ctx.say(denied)
         try:
             project = self.store.transition(
-                project.id, {ProjectState.PREVIEW}, ProjectState.APPROVED,
-                approved_by=ctx.conversation.user, approved_at=datetime.now(UTC),
+                project.id,
+                {ProjectState.PREVIEW},
+                ProjectState.APPROVED,
+                approved_by=ctx.conversation.user,
+                approved_at=datetime.now(UTC),
             )
         except StateRefusal as refused:
             return ctx.say(replies.refusal("approve", refused.project))
@@ -243,19 +252,22 @@ class Handlers:
     def _may_approve(self, ctx: Context, project: Project) -> str:
         conversation = ctx.conversation
         check = approval_permission(self.policy, conversation.adapter, conversation.workspace)
-        refusal = check(Approval(
-            adapter=conversation.adapter,
-            workspace=conversation.workspace,
-            user=conversation.user,
-            requester=project.requester,
-            is_admin=is_admin(ctx.event.raw),
-        ))
+        refusal = check(
+            Approval(
+                adapter=conversation.adapter,
+                workspace=conversation.workspace,
+                user=conversation.user,
+                requester=project.requester,
+                is_admin=is_admin(ctx.event.raw),
+            )
+        )
         return "" if refusal is None else refusal.reason
 
     def _rollback(self, project: Project, now: ProjectState, back: ProjectState) -> None:
         try:
-            self.store.transition(project.id, {now}, back,
-                                  last_error="The job queue was not reachable.")
+            self.store.transition(
+                project.id, {now}, back, last_error="The job queue was not reachable."
+            )
         except StateRefusal:
             log.warning("project %s moved on before its rollback", project.id)
 

@@ -39,18 +39,26 @@ class Intent:
 
 
 COMMANDS: dict[str, IntentKind] = {
-    "make": IntentKind.MAKE, "new": IntentKind.MAKE, "video": IntentKind.MAKE,
+    "make": IntentKind.MAKE,
+    "new": IntentKind.MAKE,
+    "video": IntentKind.MAKE,
     "render": IntentKind.RENDER,
-    "approve": IntentKind.APPROVE, "publish": IntentKind.APPROVE,
+    "approve": IntentKind.APPROVE,
+    "publish": IntentKind.APPROVE,
     "reject": IntentKind.REJECT,
-    "cancel": IntentKind.CANCEL, "stop": IntentKind.CANCEL,
+    "cancel": IntentKind.CANCEL,
+    "stop": IntentKind.CANCEL,
     "undo": IntentKind.UNDO,
     "status": IntentKind.STATUS,
-    "help": IntentKind.HELP, "start": IntentKind.HELP,
-    "schedule": IntentKind.SCHEDULE, "schedules": IntentKind.SCHEDULE,
-    "revise": IntentKind.REFINE, "edit": IntentKind.REFINE,
+    "help": IntentKind.HELP,
+    "start": IntentKind.HELP,
+    "schedule": IntentKind.SCHEDULE,
+    "schedules": IntentKind.SCHEDULE,
+    "revise": IntentKind.REFINE,
+    "edit": IntentKind.REFINE,
 }
 """Slash commands, by name (without the slash)."""
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -83,12 +91,18 @@ def _vocab(kind: IntentKind, strong: str, words: str = "") -> _Vocabulary:
 _VOCABULARIES = (
     _vocab(IntentKind.REJECT, "reject rejected", "no nope"),
     _vocab(IntentKind.UNDO, "undo revert back previous", "version last change edit that to v"),
-    _vocab(IntentKind.CANCEL, "cancel cancelled stop abort nevermind never scrap discard forget",
-           "mind project whole thing draft render rendering"),
+    _vocab(
+        IntentKind.CANCEL,
+        "cancel cancelled stop abort nevermind never scrap discard forget",
+        "mind project whole thing draft render rendering",
+    ),
     _vocab(IntentKind.RENDER, "render rendering build produce", "start make"),
     _vocab(IntentKind.APPROVE, "approve approved publish lgtm ship post live", "send out looks"),
-    _vocab(IntentKind.STATUS, "status progress", "what's whats what of my on update an give "
-           "show current how far along"),
+    _vocab(
+        IntentKind.STATUS,
+        "status progress",
+        "what's whats what of my on update an give show current how far along",
+    ),
     _vocab(IntentKind.HELP, "help commands ?", "what can do how does work use"),
 )
 

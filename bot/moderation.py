@@ -60,8 +60,9 @@ class Moderator:
         content = content_rule(policy)
         self.message_rule = Rule(MaxChars(limits.max_message_chars, "message"), content)
         self.idea_rule = Rule(MaxChars(limits.max_idea_chars, "idea"), content)
-        self.events = RateLimiter(redis, f"{prefix}:rate:events", rates.events,
-                                  rates.window_seconds)
+        self.events = RateLimiter(
+            redis, f"{prefix}:rate:events", rates.events, rates.window_seconds
+        )
         self.renders = RateLimiter(redis, f"{prefix}:rate:renders", rates.renders_per_hour, 3600)
         self._exempt = frozenset(rates.exempt_adapters)
 

@@ -91,29 +91,38 @@ def draft_buttons(project_id: str) -> list[Button]:
     return [Button(action=a, project_id=project_id) for a in actions]
 
 
+ASK_APPROVAL = "Happy with it? Approve & publish, schedule it, ask for changes, or reject it."
+
+
 def preview_buttons(project_id: str) -> list[Button]:
-    actions = (ButtonAction.APPROVE, ButtonAction.SCHEDULE, ButtonAction.REVISE,
-               ButtonAction.REJECT)
+    actions = (
+        ButtonAction.APPROVE,
+        ButtonAction.SCHEDULE,
+        ButtonAction.REVISE,
+        ButtonAction.REJECT,
+    )
     return [Button(action=a, project_id=project_id) for a in actions]
 
 
 def draft(project: Project) -> str:
     """The current version as the user reads it: title, hook, script, scenes, duration."""
     script = project.script
-    return "\n".join([
-        f"Draft v{project.current} · “{script.title}”",
-        f"Hook: {script.hook}",
-        "",
-        "Script:",
-        *(f"{n}. {sentence}" for n, sentence in enumerate(script.sentences, start=1)),
-        "",
-        "Scenes:",
-        *(_scene_line(n, title, sentences) for n, (title, sentences) in _scenes(script)),
-        "",
-        f"About {script.estimated_seconds:g} s (aim {script.target_seconds} s) · "
-        f"{script.aspect.value}",
-        f"Written by the {_writer_name(script)}.",
-    ])
+    return "\n".join(
+        [
+            f"Draft v{project.current} · “{script.title}”",
+            f"Hook: {script.hook}",
+            "",
+            "Script:",
+            *(f"{n}. {sentence}" for n, sentence in enumerate(script.sentences, start=1)),
+            "",
+            "Scenes:",
+            *(_scene_line(n, title, sentences) for n, (title, sentences) in _scenes(script)),
+            "",
+            f"About {script.estimated_seconds:g} s (aim {script.target_seconds} s) · "
+            f"{script.aspect.value}",
+            f"Written by the {_writer_name(script)}.",
+        ]
+    )
 
 
 def _scenes(script: Script) -> list[tuple[int, tuple[str, list[int]]]]:

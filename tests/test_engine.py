@@ -16,7 +16,16 @@ import pytest
 import redis
 
 from bot import replies
-from bot.actions import Action, Button, ButtonAction, JobsStarted, Preview, Progress, Say
+from bot.actions import (
+    Action,
+    AskApproval,
+    Button,
+    ButtonAction,
+    JobsStarted,
+    Preview,
+    Progress,
+    Say,
+)
 from bot.engine import Engine
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent, ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore
@@ -128,7 +137,8 @@ def said(actions: list[Action]) -> str:
 
 
 def buttons(actions: list[Action]) -> list[ButtonAction]:
-    return [b.action for a in actions if isinstance(a, Say | Preview) for b in a.buttons]
+    with_buttons = (a for a in actions if isinstance(a, Say | Preview | AskApproval))
+    return [b.action for a in with_buttons for b in a.buttons]
 
 
 def project_keys(redis_conn: redis.Redis) -> list[bytes]:
@@ -382,12 +392,15 @@ def test_render_of_an_already_rendered_version_reposts_the_preview(
 ) -> None:
     project = to_preview(engine, store, make(engine, store))
     actions = engine.handle(press("render", project.id))
-    assert actions == [Preview(
-        target=ReplyTarget.of(conv()), path="/media/v.mp4",
-        caption="v1 is already rendered — here it is again.",
-        buttons=[Button(action=a, project_id=project.id) for a in (
-            ButtonAction.APPROVE, ButtonAction.SCHEDULE, ButtonAction.REVISE, ButtonAction.REJECT)],
-    )]
+    target = ReplyTarget.of(conv())
+    assert actions == [
+        Preview(target=target, path="/media/v.mp4",
+                caption="v1 is already rendered — here it is again."),
+        AskApproval(target=target, project_id=project.id, text=replies.ASK_APPROVAL,
+                    buttons=[Button(action=a, project_id=project.id) for a in (
+                        ButtonAction.APPROVE, ButtonAction.SCHEDULE, ButtonAction.REVISE,
+                        ButtonAction.REJECT)]),
+    ]
     assert len(jobs.renders) == 1
 
 
@@ -398,7 +411,7 @@ def test_undo_back_to_the_rendered_version_needs_no_new_render(
     engine.handle(msg("shorter"))
     engine.handle(msg("undo"))
     actions = engine.handle(msg("render it"))
-    assert [type(a) for a in actions] == [Preview]
+    assert [type(a) for a in actions] == [Preview, AskApproval]
     stored = store.get(project.id)
     assert stored is not None
     assert stored.state is S.PREVIEW

@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from rq import get_current_job
 
-from bot.actions import Button, ButtonAction
+from bot import replies
 from bot.events import ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.errors import PermanentError
@@ -26,13 +26,6 @@ from pipeline.voice import PiperTTS
 from workers.reporting import Reporter
 
 log = logging.getLogger(__name__)
-
-APPROVAL_BUTTONS = (
-    ButtonAction.APPROVE,
-    ButtonAction.SCHEDULE,
-    ButtonAction.REVISE,
-    ButtonAction.REJECT,
-)
 
 
 def progress_key(project_id: str, version: int) -> str:
@@ -149,6 +142,6 @@ def checks(project_id: str, version: int, target: dict[str, Any]) -> None:
         video_path=str(video),
     )
     step.report.progress("ready", 100, done=True)
-    buttons = [Button(action=action, project_id=project_id) for action in APPROVAL_BUTTONS]
     caption = f"“{step.script.title}” — v{version}, {narration.duration:.0f}s, full quality."
-    step.report.preview(str(video), caption, buttons)
+    step.report.preview(str(video), caption)
+    step.report.ask_approval(project_id, replies.ASK_APPROVAL, replies.preview_buttons(project_id))

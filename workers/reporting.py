@@ -8,7 +8,7 @@ import time
 import redis
 
 from adapters.outbox import sender_for
-from bot.actions import Action, Button, Preview, Progress, Say
+from bot.actions import Action, AskApproval, Button, Preview, Progress, Say
 from bot.events import ReplyTarget
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,11 @@ class Reporter:
 
     def preview(self, path: str, caption: str, buttons: list[Button] | None = None) -> None:
         self._send(Preview(target=self._target, path=path, caption=caption, buttons=buttons or []))
+
+    def ask_approval(self, project_id: str, text: str, buttons: list[Button]) -> None:
+        self._send(
+            AskApproval(target=self._target, project_id=project_id, text=text, buttons=buttons)
+        )
 
     def _send(self, action: Action) -> None:
         try:

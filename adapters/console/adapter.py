@@ -17,7 +17,7 @@ from rq.job import Job, JobStatus
 
 from adapters.console.outbox import ConsoleOutbox
 from adapters.console.text import preview_text, progress_text, say_text
-from bot.actions import Action, Button, JobsStarted, Preview, Progress, Say
+from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
 
 Dispatch = Callable[[Event], list[Action]]
@@ -118,11 +118,10 @@ class ConsoleAdapter:
             self._jobs.extend(action.job_ids)
         elif isinstance(action, Progress):
             self._show_progress(action)
-        elif isinstance(action, Say | Preview):
+        elif isinstance(action, Say | Preview | AskApproval):
             if action.buttons:
                 self._buttons = list(action.buttons)
-            text = say_text(action) if isinstance(action, Say) else preview_text(action)
-            self._print(text)
+            self._print(preview_text(action) if isinstance(action, Preview) else say_text(action))
         else:  # pragma: no cover - the Action union is closed; a new type must be rendered here
             raise TypeError(f"console cannot show {type(action).__name__}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.actions import Button, Preview, Progress, Say
+from bot.actions import AskApproval, Button, Preview, Progress, Say
 
 BAR_WIDTH = 20
 
@@ -14,7 +14,7 @@ def buttons_line(buttons: list[Button]) -> str:
     return f"{labels}\n(type a number or a label)"
 
 
-def say_text(action: Say) -> str:
+def say_text(action: Say | AskApproval) -> str:
     parts = [action.text, buttons_line(action.buttons)]
     return "\n".join(p for p in parts if p)
 
