@@ -6,7 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from rq import Worker
 from rq.worker import BaseWorker
 
 from adapters.console import ConsoleAdapter
-from novacast.wiring import build_engine, redis_connection
+from novacast.wiring import RedisHandle, build_engine, redis_connection
 from pipeline.settings import Settings
 from workers.queues import QUEUES
 
@@ -51,6 +52,18 @@ def worker_process(
         _stop(child)
 
 
+def _wait_for_worker(
+    connection: redis.Redis, child: subprocess.Popen[bytes], timeout: float = 120.0
+) -> bool:
+    """True once a worker serves our queues (so other processes can rely on it)."""
+    deadline = time.monotonic() + timeout
+    while child.poll() is None and time.monotonic() < deadline:
+        if _live_workers(connection):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _exit_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so the embedded Redis and the worker child are stopped."""
 
@@ -73,13 +86,18 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def _worker_unless_running(
-    settings: Settings, connection: redis.Redis, embedded: bool
-) -> Iterator[None]:
-    if not embedded and _live_workers(connection):
-        yield
+    settings: Settings, handle: RedisHandle
+) -> Iterator[subprocess.Popen[bytes] | None]:
+    """Start a worker unless one is serving this Redis already.
+
+    A server this process just started has no live worker, whatever stale registrations its
+    append-only file still holds, so one is always started for it.
+    """
+    if not handle.started_here and _live_workers(handle.connection):
+        yield None
         return
-    with worker_process(settings.data_dir / "logs"):
-        yield
+    with worker_process(settings.data_dir / "logs") as child:
+        yield child
 
 
 def _typed_lines() -> Iterator[str]:
@@ -94,27 +112,45 @@ def _typed_lines() -> Iterator[str]:
 def run_chat(settings: Settings) -> int:
     """The console adapter on stdin/stdout, with Redis and a worker if none is running."""
     _exit_on_sigterm()
-    embedded = not settings.redis_url
     interactive = sys.stdin.isatty()
     with (
-        redis_connection(settings) as connection,
-        _worker_unless_running(settings, connection, embedded),
+        redis_connection(settings) as handle,
+        _worker_unless_running(settings, handle) as child,
     ):
+        connection = handle.connection
         adapter = ConsoleAdapter(
-            build_engine(connection).handle, connection, sys.stdout, patient=not interactive
+            build_engine(connection).handle,
+            connection,
+            sys.stdout,
+            patient=not interactive,
+            workers_alive=_alive_check(connection, child),
         )
         if interactive:
             print(GREETING)
-        return adapter.run(_typed_lines() if interactive else sys.stdin)
+        try:
+            return adapter.run(_typed_lines() if interactive else sys.stdin)
+        except KeyboardInterrupt:
+            print("\nStopped. Drafts are kept; run `novacast chat` again to pick up.")
+            return 130
+
+
+def _alive_check(
+    connection: redis.Redis, child: subprocess.Popen[bytes] | None
+) -> Callable[[], bool]:
+    if child is not None:
+        return lambda: child.poll() is None
+    return lambda: bool(_live_workers(connection))
 
 
 def run_up(settings: Settings) -> int:
     """Redis and one worker until Ctrl-C; prints the REDIS_URL other processes should use."""
     _exit_on_sigterm()
     logs = settings.data_dir / "logs"
-    with redis_connection(settings) as connection, worker_process(logs) as child:
-        del connection
-        print(f"[up] redis {os.environ['REDIS_URL']}", flush=True)
+    with redis_connection(settings) as handle, worker_process(logs) as child:
+        if not _wait_for_worker(handle.connection, child):
+            print(f"[up] the worker did not start; see {logs / 'worker.log'}", flush=True)
+            return 1
+        print(f"[up] redis {handle.url}", flush=True)
         print(f"[up] worker pid {child.pid}; logs in {logs}", flush=True)
         try:
             return child.wait()

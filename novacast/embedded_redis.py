@@ -20,10 +20,32 @@ def _free_port() -> int:
         return port
 
 
+def url_file(data_dir: Path) -> Path:
+    return data_dir / "redis" / "url"
+
+
+def running_server(data_dir: Path) -> str | None:
+    """The URL of a live embedded server another process runs for `data_dir`, if any."""
+    announced = url_file(data_dir)
+    if not announced.exists():
+        return None
+    url = announced.read_text().strip()
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
+    return url
+
+
 class EmbeddedRedis:
     """`with EmbeddedRedis() as server:` gives `server.url`; the server dies with the block.
 
-    With `data_dir` the server keeps an append-only file there, so state survives restarts.
+    With `data_dir` the server keeps an append-only file there, so state survives restarts,
+    and leaves its URL in `<data_dir>/redis/url` while it runs, so other NOVACAST processes on
+    the same data dir share it instead of starting a second server on the same files.
     """
 
     def __init__(self, data_dir: Path | None = None) -> None:
@@ -62,6 +84,8 @@ class EmbeddedRedis:
             stderr=subprocess.DEVNULL,
         )
         self._wait_ready()
+        if self._data_dir is not None:
+            url_file(self._data_dir).write_text(self.url)
         return self
 
     def _wait_ready(self, timeout: float = 10.0) -> None:
@@ -81,6 +105,10 @@ class EmbeddedRedis:
                 client.close()
 
     def stop(self) -> None:
+        if self._data_dir is not None:
+            announced = url_file(self._data_dir)
+            if announced.exists() and announced.read_text() == self.url:
+                announced.unlink()
         if self._process is not None:
             self._process.terminate()
             try:

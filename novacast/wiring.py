@@ -2,42 +2,61 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import redis
 
 from bot.engine import Engine
-from novacast.embedded_redis import EmbeddedRedis
+from novacast.embedded_redis import EmbeddedRedis, running_server
 from pipeline.settings import Settings
 from pipeline.writers import OfflineWriter
 from policy import load_policy
 from workers.queues import RQJobQueue
 
 
-@contextmanager
-def redis_connection(settings: Settings, *, persist: bool = True) -> Iterator[redis.Redis]:
-    """REDIS_URL's server, or a private embedded one that lives as long as the block.
+@dataclass(frozen=True)
+class RedisHandle:
+    """A connection, and whether this process started the server behind it just now."""
 
-    The embedded server's URL is exported as REDIS_URL so child processes (a worker) share it.
+    connection: redis.Redis
+    url: str
+    started_here: bool
+
+
+@contextmanager
+def _connected(url: str, *, started_here: bool) -> Iterator[RedisHandle]:
+    connection = redis.Redis.from_url(url)
+    try:
+        yield RedisHandle(connection, url, started_here)
+    finally:
+        connection.close()
+
+
+@contextmanager
+def redis_connection(settings: Settings) -> Iterator[RedisHandle]:
+    """REDIS_URL's server; else the embedded server already running for this data dir; else
+    a new embedded one (append-only under the data dir) that lives as long as the block.
+
+    An embedded server's URL is exported as REDIS_URL so child processes (a worker) share it.
     """
     if settings.redis_url:
-        connection = redis.Redis.from_url(settings.redis_url)
-        try:
-            yield connection
-        finally:
-            connection.close()
+        with _connected(settings.redis_url, started_here=False) as handle:
+            yield handle
         return
-    data_dir = settings.data_dir if persist else None
-    with EmbeddedRedis(data_dir) as server:
-        os.environ["REDIS_URL"] = server.url
-        connection = redis.Redis.from_url(server.url)
-        try:
-            yield connection
-        finally:
-            connection.close()
-            os.environ.pop("REDIS_URL", None)
+    shared = running_server(settings.data_dir)
+    with contextlib.ExitStack() as stack:
+        if shared is None:
+            shared = stack.enter_context(EmbeddedRedis(settings.data_dir)).url
+            started_here = True
+        else:
+            started_here = False
+        os.environ["REDIS_URL"] = shared
+        stack.callback(os.environ.pop, "REDIS_URL", None)
+        yield stack.enter_context(_connected(shared, started_here=started_here))
 
 
 def build_engine(connection: redis.Redis) -> Engine:

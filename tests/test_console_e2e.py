@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,12 +13,15 @@ from pathlib import Path
 
 import pytest
 import redis
+from rq import Queue, Worker
+from rq.job import Job
 
 from adapters.console import ConsoleAdapter
 from bot.project import ProjectState, ProjectStore
 from novacast.wiring import build_engine
 from pipeline.probe import probe
 from tests.workers_support import worker_process
+from workers.queues import RENDER_QUEUE
 
 pytestmark = pytest.mark.slow
 
@@ -108,3 +112,58 @@ def test_piped_novacast_chat_on_the_embedded_default(tmp_path: Path) -> None:
     facts = probe(published[0])
     assert facts.duration > 5
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def _chat(lines: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["NOVACAST_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "novacast", "chat"],
+        input=lines,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_a_restarted_chat_picks_up_where_it_left_off(tmp_path: Path) -> None:
+    """The embedded Redis keeps its data in the data dir: a new session approves the old render."""
+    first = _chat("/make 12s on why onions make you cry\nRender\n", tmp_path / "var")
+    assert first.returncode == 0, first.stderr
+    assert "Approve & publish" in first.stdout
+    second = _chat("Approve & publish\n", tmp_path / "var")
+    assert second.returncode == 0, second.stderr
+    published = list((tmp_path / "var" / "published" / "local").glob("*.mp4"))
+    assert len(published) == 1, second.stdout
+    assert not (tmp_path / "var" / "redis" / "url").exists()  # the server left with its owner
+
+
+def test_chat_shares_the_server_and_worker_of_novacast_up(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["NOVACAST_DATA_DIR"] = str(tmp_path / "var")
+    up = subprocess.Popen(
+        [sys.executable, "-m", "novacast", "up"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert up.stdout is not None
+        first_line = up.stdout.readline()
+        assert first_line.startswith("[up] redis redis://127.0.0.1:")
+        assert up.stdout.readline().startswith("[up] worker pid")
+        url = first_line.removeprefix("[up] redis ").strip()
+        done = _chat("/make 10s on why cats purr\nRender\n", tmp_path / "var")
+        assert done.returncode == 0, done.stderr
+        assert "full quality" in done.stdout
+        connection = redis.Redis.from_url(url)
+        (up_worker,) = Worker.all(connection=connection)  # the chat added none of its own
+        finished = Queue(RENDER_QUEUE, connection=connection).finished_job_registry
+        jobs = Job.fetch_many(finished.get_job_ids(), connection=connection)
+        assert len(jobs) == 5
+        assert {job.worker_name for job in jobs if job is not None} == {up_worker.name}
+        connection.close()
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=30)
+        up.stdout.close()
+    assert up.returncode == 0

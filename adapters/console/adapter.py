@@ -69,6 +69,7 @@ class ConsoleAdapter:
         user: str = "you",
         patient: bool = True,
         job_timeout: float = 900.0,
+        workers_alive: Callable[[], bool] | None = None,
     ) -> None:
         self.conversation = Conversation(
             adapter=self.name, workspace=workspace, channel="terminal", user=user, user_name=user
@@ -79,6 +80,7 @@ class ConsoleAdapter:
         self._outbox = ConsoleOutbox(connection, workspace)
         self._patient = patient
         self._job_timeout = job_timeout
+        self._workers_alive = workers_alive or (lambda: True)
         self._buttons: list[Button] = []
         self._stages: dict[str, str] = {}
         self._live_line = False
@@ -154,13 +156,18 @@ class ConsoleAdapter:
     def wait_for_jobs(self) -> None:
         """Show worker output until every job started so far has finished one way or another."""
         deadline = time.monotonic() + self._job_timeout
-        while self._jobs and time.monotonic() < deadline:
+        while self._jobs and time.monotonic() < deadline and self._workers_alive():
             self.pump(block_ms=200)
             self._jobs = [j for j in self._jobs if not self._finished(j)]
         self.pump()
-        if self._jobs:
+        if self._jobs and not self._workers_alive():
+            self._print(
+                "The render worker has stopped, so nothing more will happen for now; "
+                "your draft is safe. Its log is under the data folder's logs/."
+            )
+        elif self._jobs:
             self._print("Still working in the background; I'll stop waiting here.")
-            self._jobs.clear()
+        self._jobs.clear()
 
     def _finished(self, job_id: str) -> bool:
         job = Job.fetch_many([job_id], connection=self._redis)[0]
