@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,12 +57,39 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def make_voice(script: Script, work: Workdir, voice: Voice) -> Narration:
-    """Speak the script once; later calls read the cached narration."""
+    """Speak the script once; later calls read the cached narration.
+
+    Versions that say the same words (a new title, new scene cards) reuse a sibling work
+    folder's narration instead of speaking it again.
+    """
     if work.narration_json.exists() and work.narration_wav.exists():
         return Narration.model_validate_json(work.narration_json.read_text(encoding="utf-8"))
-    narration = voice.speak(script.narration, work.narration_wav)
+    spoken = _spoken_elsewhere(script, work, voice)
+    if spoken is not None:
+        shutil.copyfile(spoken.audio, work.narration_wav)
+        narration = spoken.model_copy(update={"audio": work.narration_wav})
+    else:
+        narration = voice.speak(script.narration, work.narration_wav)
     _write_atomic(work.narration_json, narration.model_dump_json())
+    _write_atomic(work.root / "narration.key", _voice_key(script, voice))
     return narration
+
+
+def _voice_key(script: Script, voice: Voice) -> str:
+    """What decides the narration audio: the voice and the words, nothing visual."""
+    words = json.dumps([voice.name, PRODUCTION_VERSION, script.narration])
+    return hashlib.sha256(words.encode()).hexdigest()
+
+
+def _spoken_elsewhere(script: Script, work: Workdir, voice: Voice) -> Narration | None:
+    key = _voice_key(script, voice)
+    for sibling in work.root.parent.glob("*/narration.key"):
+        folder = sibling.parent
+        if folder != work.root and sibling.read_text(encoding="utf-8") == key:
+            found = Narration.model_validate_json((folder / "narration.json").read_text("utf-8"))
+            if found.audio.exists():
+                return found
+    return None
 
 
 def make_captions(narration: Narration, work: Workdir) -> tuple[Path, Path]:
