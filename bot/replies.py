@@ -119,7 +119,7 @@ def draft(project: Project) -> str:
             *(_scene_line(n, title, sentences) for n, (title, sentences) in _scenes(script)),
             "",
             f"About {script.estimated_seconds:g} s (aim {script.target_seconds} s) · "
-            f"{script.aspect.value}",
+            f"{script.aspect.value}" + (" · soft background music" if script.music else ""),
             f"Written by the {_writer_name(script)}.",
         ]
     )

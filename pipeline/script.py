@@ -43,6 +43,8 @@ class Script(BaseModel):
     target_seconds: int = Field(ge=5, le=180)
     aspect: Aspect = Aspect.VERTICAL
     writer: str = Field(min_length=1, description="who wrote it, e.g. 'offline template writer'")
+    music: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    """A bundled background-music bed by name (see pipeline.music), ducked under the voice."""
 
     @field_validator("sentences")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -17,6 +18,7 @@ from bot import replies
 from bot.events import ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.errors import PermanentError
+from pipeline.music import bed_path
 from pipeline.narration import Narration
 from pipeline.produce import Workdir, fingerprint, make_captions, make_video, make_voice, run_checks
 from pipeline.render import Profile
@@ -51,6 +53,9 @@ class RenderStep:
 
     def narration(self) -> Narration:
         return make_voice(self.script, self.work, PiperTTS())
+
+    def music(self) -> Path | None:
+        return bed_path(self.script.music) if self.script.music else None
 
 
 def _connection() -> redis.Redis:
@@ -109,7 +114,14 @@ def preview(project_id: str, version: int, target: dict[str, Any]) -> None:
     if step is None:
         return
     span = step.report.span("preview", 24, 40)
-    video = make_video(step.script, step.narration(), step.work, Profile.PREVIEW, on_progress=span)
+    video = make_video(
+        step.script,
+        step.narration(),
+        step.work,
+        Profile.PREVIEW,
+        music=step.music(),
+        on_progress=span,
+    )
     step.report.preview(
         str(video), f"Quick preview of v{version} (low resolution). Full quality is on its way."
     )
@@ -120,7 +132,14 @@ def full(project_id: str, version: int, target: dict[str, Any]) -> None:
     if step is None:
         return
     span = step.report.span("full quality", 41, 94)
-    make_video(step.script, step.narration(), step.work, Profile.FULL, on_progress=span)
+    make_video(
+        step.script,
+        step.narration(),
+        step.work,
+        Profile.FULL,
+        music=step.music(),
+        on_progress=span,
+    )
 
 
 def checks(project_id: str, version: int, target: dict[str, Any]) -> None:

@@ -51,6 +51,7 @@ class Draft:
     lines: tuple[Line, ...]
     target_seconds: int
     aspect: Aspect
+    music: str | None = None
 
     def sentences(self) -> list[str]:
         return [render(line, self.topic) for line in self.lines]
@@ -99,6 +100,7 @@ def to_script(draft: Draft) -> Script:
         target_seconds=draft.target_seconds,
         aspect=draft.aspect,
         writer=WRITER_NAME,
+        music=draft.music,
     )
 
 
@@ -122,6 +124,7 @@ def from_script(script: Script) -> Draft:
         lines=lines,
         target_seconds=script.target_seconds,
         aspect=script.aspect,
+        music=script.music,
     )
 
 

@@ -272,3 +272,20 @@ def _set_heading(text: str, which: str, limit: int) -> Edit:
         return Outcome(after, f"Changed the {which} to “{value}”{suffix}", changed=after != draft)
 
     return edit
+
+
+def set_music(name: str | None) -> Edit:
+    """Put a bundled music bed under the voice, or take it away."""
+
+    def edit(draft: Draft) -> Outcome:
+        if draft.music == name:
+            note = "It already has background music" if name else "There is no music to remove"
+            return Outcome(draft, note, changed=False)
+        note = (
+            "Added a soft background music bed, ducked under the voice"
+            if name
+            else "Removed the background music"
+        )
+        return Outcome(replace(draft, music=name), note, changed=True)
+
+    return edit

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from pipeline.brief import TONE_WORDS, Tone, find_duration
+from pipeline.music import DEFAULT_BED
 from pipeline.script import Revision, Script
 from pipeline.text import one_line
 from pipeline.writers import edits
@@ -24,7 +25,8 @@ MAX_EDITS = 6
 HELP = (
     "I can: make it shorter or longer, set a length (“30s”), change the tone (more formal, "
     "playful, calm, dramatic), add a joke, add <your sentence> (at the start), remove the "
-    "first/last sentence or sentence N, change the title to <text>, change the hook to <text>."
+    "first/last sentence or sentence N, change the title to <text>, change the hook to <text>, "
+    "add background music (or no music)."
 )
 Reader = Callable[[str], tuple[Edit, int] | None]
 
@@ -133,6 +135,18 @@ _READERS: tuple[Reader, ...] = (
         r"(?:(?:change|set|make|update|switch)\s+(?:the\s+)?(?:hook|opening\s+line)\s+(?:to|as|into)"
         r"|hook\s*[:=])\s*:?\s*(?P<text>.+)$",
         lambda m: edits.set_hook(m["text"]),
+    ),
+    _rule(
+        rf"(?:{_VERB_REMOVE}|no|without|mute|stop)\s+(?:the\s+|any\s+)?(?:background\s+)?music\b"
+        r"|music\s+off\b|(?:turn|switch)\s+(?:the\s+)?music\s+off\b",
+        lambda _: edits.set_music(None),
+    ),
+    _rule(
+        r"(?:(?:add|put|use|include|play|give\s+it|with)\s+)(?:(?:some|a|the)\s+)?"
+        r"(?:soft\s+|calm\s+|quiet\s+|little\s+)?(?:background\s+)?(?:music|soundtrack|music\s+bed)\b"
+        r"(?:\s+(?:under(?:neath)?|behind)\s+(?:it|the\s+voice))?"
+        r"|music\s+on\b|(?:turn|switch)\s+(?:the\s+)?music\s+on\b",
+        lambda _: edits.set_music(DEFAULT_BED),
     ),
     _rule(
         r"(?:(?:add|put|insert|throw|include|tell|end\s+with|finish\s+with|close\s+with)\s+)?(?:in\s+)?"
