@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,14 +14,23 @@ from pipeline.probe import probe
 from pipeline.publish import Publisher, PublishRequest, PublishResult
 from pipeline.publish.folder import FolderPublisher
 from pipeline.settings import load_settings
+from policy import load_policy
 from workers.jobs import _connection, _mark_stage, progress_key
 from workers.reporting import Reporter
 
+PUBLISHERS: dict[str, Callable[[], Publisher]] = {
+    "folder": lambda: FolderPublisher(load_settings().data_dir / "published"),
+}
+"""Publish targets by the name policy.yaml uses for them."""
 
-def publishers_for(workspace: str) -> list[Publisher]:
-    """The workspace's publish targets. Only the folder publisher exists so far."""
-    del workspace  # every workspace publishes to its own folder for now
-    return [FolderPublisher(load_settings().data_dir / "published")]
+
+def publishers_for(project: Project) -> list[Publisher]:
+    """The targets policy names for the project's workspace; an unknown name fails plainly."""
+    names = load_policy().publish_targets(project.conversation.adapter, project.workspace)
+    unknown = [name for name in names if name not in PUBLISHERS]
+    if unknown:
+        raise PermanentError(f"the policy names publish targets that do not exist: {unknown}")
+    return [PUBLISHERS[name]() for name in names]
 
 
 def _request(project: Project, version: int, approver: str) -> PublishRequest:
@@ -49,7 +59,7 @@ def publish(project_id: str, version: int, approver: str, target: dict[str, Any]
     if project is None or project.state is not ProjectState.APPROVED:
         return project.published_to if project is not None else []
     request = _request(project, version, approver)
-    results: list[PublishResult] = [p.publish(request) for p in publishers_for(project.workspace)]
+    results: list[PublishResult] = [p.publish(request) for p in publishers_for(project)]
     locations = [f"{r.target}: {r.location}" for r in results]
     store.transition(
         project_id, {ProjectState.APPROVED}, ProjectState.PUBLISHED, published_to=locations
