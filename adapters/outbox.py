@@ -6,6 +6,8 @@ job's reply target — no live gateway or terminal needed.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Protocol
 
 import redis
@@ -15,15 +17,28 @@ from bot.events import ReplyTarget
 
 
 class Sender(Protocol):
-    """Delivers outbound actions for one platform."""
+    """Delivers outbound actions for one platform, from synchronous code (a worker)."""
 
     def send(self, action: Action) -> None: ...
 
 
+SenderFactory = Callable[[ReplyTarget, redis.Redis], Sender]
+
+
+SENDERS: dict[str, str] = {
+    "console": "adapters.console.outbox",
+    "telegram": "adapters.telegram.outbound",
+    "slack": "adapters.slack.outbound",
+    "discord": "adapters.discord.outbound",
+}
+"""Adapter name -> module with `sync_sender(target, connection) -> Sender` (imported lazily,
+so a worker only loads the SDKs of the platforms it actually posts to)."""
+
+
 def sender_for(target: ReplyTarget, connection: redis.Redis) -> Sender:
     """The sender for `target.adapter`; an unknown adapter fails loudly."""
-    if target.adapter == "console":
-        from adapters.console.outbox import ConsoleOutbox
-
-        return ConsoleOutbox(connection, target.workspace)
-    raise ValueError(f"no outbound sender for adapter {target.adapter!r}")
+    module_name = SENDERS.get(target.adapter)
+    if module_name is None:
+        raise ValueError(f"no outbound sender for adapter {target.adapter!r}")
+    factory: SenderFactory = importlib.import_module(module_name).sync_sender
+    return factory(target, connection)

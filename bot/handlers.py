@@ -20,7 +20,7 @@ from bot.project import Project, ProjectState, ProjectStore, StateRefusal
 from pipeline.brief import parse_brief
 from pipeline.errors import PipelineError
 from pipeline.script import Aspect, Revision, Script, Writer
-from policy import Approval, Policy, approval_permission, is_admin
+from policy import Approval, Policy, approval_permission, groups_of, is_admin
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +259,7 @@ class Handlers:
                 user=conversation.user,
                 requester=project.requester,
                 is_admin=is_admin(ctx.event.raw),
+                groups=groups_of(ctx.event.raw),
             )
         )
         return "" if refusal is None else refusal.reason

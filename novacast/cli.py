@@ -81,11 +81,10 @@ def up() -> None:
 
 @main.command()
 def bot() -> None:
-    """The chat bot process. Platform adapters arrive with issue 3; use `novacast chat` now."""
-    raise click.ClickException(
-        "No chat platform adapters yet (Telegram, Slack, Discord arrive next). "
-        "Use `novacast chat` to talk to the bot in this terminal."
-    )
+    """The chat bot: every adapter whose credentials are set, and the HTTP server."""
+    from novacast.server import run_bot
+
+    sys.exit(run_bot(load_settings()))
 
 
 @main.command()

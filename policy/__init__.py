@@ -2,6 +2,7 @@
 
 from policy.checks import (
     ADMIN_FLAG,
+    GROUPS_FLAG,
     Approval,
     Check,
     MaxChars,
@@ -11,6 +12,7 @@ from policy.checks import (
     approval_permission,
     content_rule,
     fold_variants,
+    groups_of,
     is_admin,
 )
 from policy.model import (
@@ -29,6 +31,7 @@ from policy.model import (
 
 __all__ = [
     "ADMIN_FLAG",
+    "GROUPS_FLAG",
     "POLICY_ENV",
     "Approval",
     "Approvers",
@@ -47,6 +50,7 @@ __all__ = [
     "approval_permission",
     "content_rule",
     "fold_variants",
+    "groups_of",
     "is_admin",
     "load_policy",
     "parse_policy",

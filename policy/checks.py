@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 ADMIN_FLAG = ("novacast", "is_admin")
 """Where an adapter puts workspace-admin status in an event's raw payload."""
+GROUPS_FLAG = ("novacast", "groups")
+"""Where an adapter puts the user's role or user-group ids (Discord roles, Slack user groups)."""
 
 
 @dataclass(frozen=True)
@@ -203,12 +205,22 @@ class Approval:
     user: str
     requester: str
     is_admin: bool = False
+    groups: frozenset[str] = frozenset()
 
 
 def is_admin(raw: Mapping[str, Any]) -> bool:
     """True when an adapter marked the user a workspace admin: `raw["novacast"]["is_admin"]`."""
     section = raw.get(ADMIN_FLAG[0])
     return isinstance(section, Mapping) and section.get(ADMIN_FLAG[1]) is True
+
+
+def groups_of(raw: Mapping[str, Any]) -> frozenset[str]:
+    """The role/user-group ids an adapter listed in `raw["novacast"]["groups"]`."""
+    section = raw.get(GROUPS_FLAG[0])
+    groups = section.get(GROUPS_FLAG[1]) if isinstance(section, Mapping) else None
+    if not isinstance(groups, list | tuple | frozenset | set):
+        return frozenset()
+    return frozenset(g for g in groups if isinstance(g, str))
 
 
 def _deny(rule: str) -> Refusal:
@@ -232,6 +244,14 @@ class IsListed:
 
 
 @dataclass(frozen=True)
+class InGroup:
+    groups: frozenset[str]
+
+    def __call__(self, approval: Approval) -> Refusal | None:
+        return None if approval.groups & self.groups else _deny("approver_group")
+
+
+@dataclass(frozen=True)
 class OnTrustedAdapter:
     adapters: frozenset[str]
 
@@ -243,6 +263,7 @@ def approval_permission(policy: Policy, adapter: str, workspace: str) -> Permiss
     """Who may approve in this workspace, as one permission whose refusal names the rule."""
     rules = policy.approvers
     listed = rules.for_workspace(adapter, workspace).users
+    groups = rules.for_workspace(adapter, workspace).groups
     checks: list[Check[Approval]] = [OnTrustedAdapter(frozenset(rules.trusted_adapters))]
     who: list[str] = []
     if rules.requester_allowed(adapter, workspace):
@@ -254,6 +275,9 @@ def approval_permission(policy: Policy, adapter: str, workspace: str) -> Permiss
     if listed:
         checks.append(IsListed(frozenset(listed)))
         who.append("the approvers listed in the policy")
+    if groups:
+        checks.append(InGroup(frozenset(groups)))
+        who.append("members of the approver roles or groups in the policy")
     return Permission(*checks, refusal=_approval_refusal(who))
 
 

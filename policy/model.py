@@ -72,6 +72,8 @@ class RateLimit(_Strict):
 
 class WorkspaceApprovers(_Strict):
     users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    """Discord role ids or Slack user-group ids whose members may approve."""
     requester_may_approve: bool | None = None
     """None keeps the global setting."""
 

@@ -235,3 +235,19 @@ def test_admin_flag_must_be_a_real_true_under_the_documented_key() -> None:
     assert not is_admin({"novacast": {"is_admin": "true"}})
     assert not is_admin({"is_admin": True})
     assert not is_admin({})
+
+
+def test_members_of_listed_roles_or_groups_may_approve() -> None:
+    from policy import Approval, approval_permission, groups_of, parse_policy
+
+    policy = parse_policy({"approvers": {"requester_may_approve": False, "admins_may_approve": False,
+                                         "workspaces": {"discord": {"G1": {"groups": ["R-editors"]}}}}})
+    check = approval_permission(policy, "discord", "G1")
+    raw = {"novacast": {"groups": ["R-editors", 7]}}
+    editor = Approval("discord", "G1", "U9", requester="U1", groups=groups_of(raw))
+    assert check(editor) is None
+    outsider = Approval("discord", "G1", "U8", requester="U1", groups=frozenset({"R-other"}))
+    refusal = check(outsider)
+    assert refusal is not None
+    assert "approver roles or groups" in refusal.reason
+    assert groups_of({"novacast": {"groups": "R-editors"}}) == frozenset()

@@ -12,6 +12,7 @@ import redis
 from pydantic import TypeAdapter
 
 from bot.actions import Action
+from bot.events import ReplyTarget
 
 _ACTIONS: TypeAdapter[Action] = TypeAdapter(Action)
 STREAM_MAXLEN = 1000
@@ -48,3 +49,8 @@ class ConsoleOutbox:
             for entry_id, fields in entries:
                 self._last_id = entry_id.decode()
                 yield _ACTIONS.validate_json(fields[b"action"])
+
+
+def sync_sender(target: ReplyTarget, connection: redis.Redis) -> ConsoleOutbox:
+    """The console's outbound side for `adapters.outbox.sender_for`."""
+    return ConsoleOutbox(connection, target.workspace)
