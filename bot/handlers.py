@@ -50,6 +50,10 @@ class Context:
     def say(self, text: str, buttons: Sequence[Button] = ()) -> list[Action]:
         return [Say(target=self.target, text=text, buttons=list(buttons))]
 
+    def tell(self, text: str) -> list[Action]:
+        """A reply only the person who acted sees, where the platform can do that."""
+        return [Say(target=self.target, text=text, ephemeral=True)]
+
 
 class DraftChanged(Exception):
     """The project moved on while a writer was revising an older version."""
@@ -199,7 +203,7 @@ class Handlers:
     def approve(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         denied = self._may_approve(ctx, project)
         if denied:
-            return ctx.say(denied)
+            return ctx.tell(denied)
         try:
             project = self.store.transition(
                 project.id,
@@ -229,7 +233,7 @@ class Handlers:
     def reject(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         denied = self._may_approve(ctx, project)
         if denied:
-            return ctx.say(denied)
+            return ctx.tell(denied)
         try:
             project = self.store.transition(
                 project.id, {ProjectState.PREVIEW}, ProjectState.REJECTED
@@ -242,7 +246,7 @@ class Handlers:
         if ctx.conversation.user != project.requester:
             denied = self._may_approve(ctx, project)
             if denied:
-                return ctx.say(denied)
+                return ctx.tell(denied)
         try:
             project = self.store.transition(project.id, CANCELLABLE, ProjectState.CANCELLED)
         except StateRefusal as refused:

@@ -519,6 +519,9 @@ def test_only_allowed_people_may_approve(
         "workspace (approval policy)."
     )
     assert jobs.publishes == []
+    (refusal,) = engine.handle(press("approve", project.id, teammate))
+    assert isinstance(refusal, Say)
+    assert refusal.ephemeral, "only the person refused sees it, where the platform can"
     admin = {"novacast": {"is_admin": True}}
     assert reply_for(engine, press("approve", project.id, teammate, raw=admin)).startswith(
         "Approved by U2-name."
