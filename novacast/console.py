@@ -2,66 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import redis
-from rq import Worker
-from rq.worker import BaseWorker
 
 from adapters.console import ConsoleAdapter
+from novacast.processes import live_workers, prefixed_process, wait_for_worker, worker_process
 from novacast.wiring import RedisHandle, build_engine, redis_connection
 from pipeline.settings import Settings
-from workers.queues import QUEUES
 
 GREETING = (
     "NOVACAST — type /make <idea> to start (e.g. /make 30s on why octopuses have three hearts).\n"
     "Buttons show as [1] Render [2] Revise …: type the number or the label. /help lists the rest."
 )
-
-
-def _live_workers(connection: redis.Redis) -> list[BaseWorker]:
-    return [w for w in Worker.all(connection=connection) if set(w.queue_names()) & set(QUEUES)]
-
-
-@contextmanager
-def worker_process(
-    log_dir: Path, env: Mapping[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A `novacast worker` child (REDIS_URL from `env`, default this process's environment).
-
-    Its output goes to `worker.log` in `log_dir`; it is stopped (warm, then hard) on exit.
-    """
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with (log_dir / "worker.log").open("ab") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "novacast", "worker"],
-            stdout=log,
-            stderr=log,
-            env=dict(env) if env is not None else os.environ.copy(),
-        )
-    try:
-        yield child
-    finally:
-        _stop(child)
-
-
-def _wait_for_worker(
-    connection: redis.Redis, child: subprocess.Popen[bytes], timeout: float = 120.0
-) -> bool:
-    """True once a worker serves our queues (so other processes can rely on it)."""
-    deadline = time.monotonic() + timeout
-    while child.poll() is None and time.monotonic() < deadline:
-        if _live_workers(connection):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _exit_on_sigterm() -> None:
@@ -74,16 +32,6 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, leave)
 
 
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
-
 @contextmanager
 def _worker_unless_running(
     settings: Settings, handle: RedisHandle
@@ -93,7 +41,7 @@ def _worker_unless_running(
     A server this process just started has no live worker, whatever stale registrations its
     append-only file still holds, so one is always started for it.
     """
-    if not handle.started_here and _live_workers(handle.connection):
+    if not handle.started_here and live_workers(handle.connection):
         yield None
         return
     with worker_process(settings.data_dir / "logs") as child:
@@ -139,21 +87,35 @@ def _alive_check(
 ) -> Callable[[], bool]:
     if child is not None:
         return lambda: child.poll() is None
-    return lambda: bool(_live_workers(connection))
+    return lambda: bool(live_workers(connection))
 
 
 def run_up(settings: Settings) -> int:
-    """Redis and one worker until Ctrl-C; prints the REDIS_URL other processes should use."""
+    """Redis, one worker and the bot until Ctrl-C, their logs prefixed by process."""
     _exit_on_sigterm()
-    logs = settings.data_dir / "logs"
-    with redis_connection(settings) as handle, worker_process(logs) as child:
-        if not _wait_for_worker(handle.connection, child):
-            print(f"[up] the worker did not start; see {logs / 'worker.log'}", flush=True)
+    out = sys.stdout
+    with (
+        redis_connection(settings) as handle,
+        prefixed_process("worker", out) as worker,
+    ):
+        if not wait_for_worker(handle.connection, worker):
+            print("[up] the worker did not start; see its lines above", flush=True)
             return 1
         print(f"[up] redis {handle.url}", flush=True)
-        print(f"[up] worker pid {child.pid}; logs in {logs}", flush=True)
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            print("[up] stopping", flush=True)
-            return 0
+        print(f"[up] worker pid {worker.pid}", flush=True)
+        with prefixed_process("bot", out) as bot:
+            print(f"[up] bot pid {bot.pid} on port {settings.http_port}", flush=True)
+            return _watch(worker, bot)
+
+
+def _watch(*children: subprocess.Popen[bytes]) -> int:
+    """Wait until Ctrl-C (exit 0) or until a child dies (exit 1, saying which)."""
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        print("[up] stopping", flush=True)
+        return 0
+    dead = next(child for child in children if child.poll() is not None)
+    print(f"[up] process {dead.pid} exited with {dead.returncode}", flush=True)
+    return 1

@@ -6,10 +6,13 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 import redis
@@ -93,18 +96,8 @@ def test_render_of_unchanged_version_renders_nothing_new(
 
 def test_piped_novacast_chat_on_the_embedded_default(tmp_path: Path) -> None:
     """The issue's acceptance line, as a user would run it: no REDIS_URL, no worker running."""
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env["NOVACAST_DATA_DIR"] = str(tmp_path / "var")
     script = "/make why octopuses have three hearts\nmake it shorter\nRender\nApprove & publish\n"
-    done = subprocess.run(
-        [sys.executable, "-m", "novacast", "chat"],
-        input=script,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = _chat(script, tmp_path / "var")
     assert done.returncode == 0, done.stderr
     published = list((tmp_path / "var" / "published" / "local").glob("*.mp4"))
     assert len(published) == 1, done.stdout
@@ -140,18 +133,37 @@ def test_a_restarted_chat_picks_up_where_it_left_off(tmp_path: Path) -> None:
     assert not (tmp_path / "var" / "redis" / "url").exists()  # the server left with its owner
 
 
-def test_chat_shares_the_server_and_worker_of_novacast_up(tmp_path: Path) -> None:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _read_until(stream: IO[str], marker: str, limit: int = 50) -> list[str]:
+    lines = []
+    for _ in range(limit):
+        lines.append(stream.readline())
+        if lines[-1].startswith(marker):
+            return lines
+    raise AssertionError(f"no line starting {marker!r} in {lines}")
+
+
+def test_up_runs_redis_worker_and_bot_and_chat_joins_them(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env["NOVACAST_DATA_DIR"] = str(tmp_path / "var")
+    port = _free_port()
+    env.update(NOVACAST_DATA_DIR=str(tmp_path / "var"), NOVACAST_HTTP_PORT=str(port))
     up = subprocess.Popen(
         [sys.executable, "-m", "novacast", "up"], env=env, stdout=subprocess.PIPE, text=True
     )
     try:
         assert up.stdout is not None
-        first_line = up.stdout.readline()
-        assert first_line.startswith("[up] redis redis://127.0.0.1:")
-        assert up.stdout.readline().startswith("[up] worker pid")
-        url = first_line.removeprefix("[up] redis ").strip()
+        lines = _read_until(up.stdout, "[up] bot pid")
+        (redis_line,) = [line for line in lines if line.startswith("[up] redis ")]
+        url = redis_line.removeprefix("[up] redis ").strip()
+        _read_until(up.stdout, "[bot] ")  # the bot says where it listens
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as health:
+            assert health.status == 200
         done = _chat("/make 10s on why cats purr\nRender\n", tmp_path / "var")
         assert done.returncode == 0, done.stderr
         assert "full quality" in done.stdout
@@ -165,5 +177,6 @@ def test_chat_shares_the_server_and_worker_of_novacast_up(tmp_path: Path) -> Non
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(timeout=30)
+        assert up.stdout is not None
         up.stdout.close()
     assert up.returncode == 0

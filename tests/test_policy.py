@@ -240,8 +240,9 @@ def test_admin_flag_must_be_a_real_true_under_the_documented_key() -> None:
 def test_members_of_listed_roles_or_groups_may_approve() -> None:
     from policy import Approval, approval_permission, groups_of, parse_policy
 
-    policy = parse_policy({"approvers": {"requester_may_approve": False, "admins_may_approve": False,
-                                         "workspaces": {"discord": {"G1": {"groups": ["R-editors"]}}}}})
+    workspaces = {"discord": {"G1": {"groups": ["R-editors"]}}}
+    policy = parse_policy({"approvers": {"requester_may_approve": False,
+                                         "admins_may_approve": False, "workspaces": workspaces}})
     check = approval_permission(policy, "discord", "G1")
     raw = {"novacast": {"groups": ["R-editors", 7]}}
     editor = Approval("discord", "G1", "U9", requester="U1", groups=groups_of(raw))

@@ -12,7 +12,7 @@ from pathlib import Path
 import redis
 from rq import Worker
 
-from novacast.console import worker_process as novacast_worker
+from novacast.processes import worker_process as novacast_worker
 from workers.queues import QUEUES
 
 

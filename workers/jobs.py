@@ -25,7 +25,7 @@ from pipeline.render import Profile
 from pipeline.script import Script
 from pipeline.settings import load_settings
 from pipeline.voice import PiperTTS
-from workers.reporting import Reporter
+from workers.reporting import ProgressSpan, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,11 @@ class RenderStep:
     def narration(self) -> Narration:
         return make_voice(self.script, self.work, PiperTTS())
 
-    def music(self) -> Path | None:
-        return bed_path(self.script.music) if self.script.music else None
+    def video(self, profile: Profile, on_progress: ProgressSpan) -> Path:
+        music = bed_path(self.script.music) if self.script.music else None
+        return make_video(
+            self.script, self.narration(), self.work, profile, music=music, on_progress=on_progress
+        )
 
 
 def _connection() -> redis.Redis:
@@ -113,15 +116,7 @@ def preview(project_id: str, version: int, target: dict[str, Any]) -> None:
     step = _render_step(project_id, version, target, "preview")
     if step is None:
         return
-    span = step.report.span("preview", 24, 40)
-    video = make_video(
-        step.script,
-        step.narration(),
-        step.work,
-        Profile.PREVIEW,
-        music=step.music(),
-        on_progress=span,
-    )
+    video = step.video(Profile.PREVIEW, step.report.span("preview", 24, 40))
     step.report.preview(
         str(video), f"Quick preview of v{version} (low resolution). Full quality is on its way."
     )
@@ -131,15 +126,7 @@ def full(project_id: str, version: int, target: dict[str, Any]) -> None:
     step = _render_step(project_id, version, target, "full-quality video")
     if step is None:
         return
-    span = step.report.span("full quality", 41, 94)
-    make_video(
-        step.script,
-        step.narration(),
-        step.work,
-        Profile.FULL,
-        music=step.music(),
-        on_progress=span,
-    )
+    step.video(Profile.FULL, step.report.span("full quality", 41, 94))
 
 
 def checks(project_id: str, version: int, target: dict[str, Any]) -> None:
