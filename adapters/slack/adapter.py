@@ -1,0 +1,363 @@
+"""The Slack ChatAdapter: a Bolt AsyncApp behind `/slack/events` (or Socket Mode).
+
+Every listener acks first (Bolt answers Slack as soon as `ack()` is called) and then does the
+work: read the payload, look up who the user is, dispatch to the core, render the actions.
+Slack's retried deliveries carry the same `event_id`, which the core dedupes; slash commands
+and button presses use their `trigger_id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import redis
+from aiohttp import ClientError, web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.signature import SignatureVerifier
+
+from adapters.base import Dispatch
+from adapters.slack.identity import Identities
+from adapters.slack.inbound import (
+    BlockActions,
+    Envelope,
+    SlashCommand,
+    as_command,
+    read,
+    strip_mentions,
+    well_formed,
+)
+from adapters.slack.options import Credentials, SlackOptions, web_client
+from adapters.slack.outbound import ADAPTER, SlackSender
+from adapters.slack.threads import Threads
+from bot.actions import Action
+from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+SHUTDOWN_GRACE_SECONDS = 10
+DELIVERY_ERRORS = (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError, OSError)
+CANNOT_POST = (
+    "I couldn't post in this channel. Invite me first (`/invite @NOVACAST`), or message me "
+    "directly."
+)
+SLACK_TROUBLE = (
+    "Slack is not accepting my messages right now, so part of my answer is missing. "
+    "Please try again in a minute."
+)
+
+
+class SlackAdapter:
+    """Inbound Slack events -> core events; core actions -> Slack messages."""
+
+    name = ADAPTER
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        dispatch: Dispatch,
+        connection: redis.Redis,
+        settings: Settings,
+        options: SlackOptions | None = None,
+    ) -> None:
+        self._credentials = credentials
+        self._dispatch = dispatch
+        self._options = options or SlackOptions()
+        self._client = web_client(credentials, self._options)
+        self.sender = SlackSender(self._client, connection, settings, self._options)
+        self._threads = Threads(connection)
+        self._identities = Identities(self._client, connection)
+        secret = credentials.signing_secret
+        self._verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
+        self.app = self._bolt_app()
+        self._socket: AsyncSocketModeHandler | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._open = False
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def _bolt_app(self) -> AsyncApp:
+        secret = self._credentials.signing_secret
+        app = AsyncApp(
+            client=self._client,
+            signing_secret=secret.get_secret_value() if secret else "",
+            request_verification_enabled=not self._credentials.socket_mode,
+            process_before_response=False,
+            logger=logging.getLogger("slack_bolt.novacast"),
+        )
+        app.command(re.compile(r"^/"))(self._on_command)
+        app.action(re.compile(r".*"))(self._on_action)
+        app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_message)
+        app.event(re.compile(r".*"))(self._on_other_event)
+        return app
+
+    def routes(self) -> list[web.RouteDef]:
+        return [] if self._credentials.socket_mode else [web.post(EVENTS_PATH, self.handle_http)]
+
+    @property
+    def connected(self) -> bool:
+        if not self._open:
+            return False
+        if self._socket is None:
+            return True
+        client = self._socket.client
+        session = client.current_session
+        return not client.closed and session is not None and not session.closed
+
+    async def __aenter__(self) -> Self:
+        app_token = self._credentials.app_token
+        if app_token is not None:
+            self._socket = AsyncSocketModeHandler(
+                self.app, app_token.get_secret_value(), web_client=self._client
+            )
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        self._open = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._open = False
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+        await self.drain(SHUTDOWN_GRACE_SECONDS)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (bounded) for listeners still working after their ack."""
+        pending = [t for t in self._tasks if not t.done() and t is not asyncio.current_task()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """`POST /slack/events`: signature first, then Bolt; bad input is a 4xx, never a 500."""
+        try:
+            body = (await request.read()).decode()  # above 1 MB the server answers 413
+        except UnicodeDecodeError:
+            return _bad_request()
+        if not self._signed(body, request.headers):
+            return web.Response(status=401, text="invalid request signature")
+        if not well_formed(body):
+            return _bad_request()
+        try:
+            response = await self.app.async_dispatch(await to_bolt_request(request))
+        except Exception as error:  # a signed payload Bolt could not route
+            log.warning("rejected a malformed Slack request: %s", type(error).__name__)
+            return _bad_request()
+        if response.status >= 500:
+            log.warning("Bolt could not handle a Slack request (status %s)", response.status)
+            return _bad_request()
+        return await to_aiohttp_response(response)
+
+    def _signed(self, body: str, headers: Mapping[str, str]) -> bool:
+        return self._verifier is not None and self._verifier.is_valid_request(body, dict(headers))
+
+    # --- listeners ----------------------------------------------------------------------------
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _on_command(self, ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        self._track()
+        command = read(SlashCommand, body)
+        if command is None:
+            return
+        name, args = command.name_and_args()
+        thread = await self._command_thread(command, name, args, respond)
+        if thread is None:
+            return
+        where = self._conversation(
+            command.team_id, command.channel_id, thread, command.user_id, command.user_name
+        )
+        await self._run(
+            where,
+            lambda raw: CommandEvent(
+                conversation=where,
+                event_id=_event_id("command", command.trigger_id),
+                raw=raw,
+                name=name,
+                args=args,
+            ),
+            body,
+            respond,
+        )
+
+    async def _command_thread(
+        self, command: SlashCommand, name: str, args: str, respond: AsyncRespond
+    ) -> str | None:
+        """The thread a command belongs to; `/make idea` in a channel starts a new one."""
+        if command.is_dm:
+            return ""
+        team, channel, user = command.team_id, command.channel_id, command.user_id
+        if name != "make" or not args:
+            return await asyncio.to_thread(self._threads.latest, team, channel, user)
+        try:
+            root = await self._client.chat_postMessage(
+                channel=channel, text=f"🎬 <@{user}> asked for a video: {_escape(args)}"
+            )
+        except DELIVERY_ERRORS as error:
+            log.warning("could not start a Slack thread: %s", _reason(error))
+            await self._tell(respond, CANNOT_POST)
+            return None
+        await asyncio.to_thread(self._threads.adopt, team, channel, str(root["ts"]), user)
+        return str(root["ts"])
+
+    async def _on_action(self, ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        self._track()
+        press = read(BlockActions, body)
+        if press is None or press.type != "block_actions" or press.button is None:
+            return
+        button, channel = press.button, press.container.channel_id
+        thread = "" if channel.startswith("D") else press.thread
+        user = press.user
+        where = self._conversation(press.team.id, channel, thread, user.id, user.username)
+        await self._run(
+            where,
+            lambda raw: ButtonEvent(
+                conversation=where,
+                event_id=_event_id("action", press.trigger_id),
+                raw=raw,
+                action=button.action.value,
+                project_id=button.project_id,
+            ),
+            body,
+            respond,
+        )
+
+    async def _on_mention(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        self._track()
+        envelope = read(Envelope, body)
+        if envelope is None or not envelope.event.from_person:
+            return
+        event = envelope.event
+        thread = "" if event.is_dm else (event.thread_ts or event.ts)
+        if thread:
+            adopt = self._threads.adopt
+            await asyncio.to_thread(adopt, envelope.team_id, event.channel, thread, event.user)
+        await self._text(envelope, thread, body)
+
+    async def _on_message(self, ack: Any, body: dict[str, Any], context: Any) -> None:
+        await ack()
+        self._track()
+        envelope = read(Envelope, body)
+        if envelope is None or not envelope.event.from_person:
+            return
+        event, bot_user = envelope.event, str(context.get("bot_user_id") or "")
+        if bot_user and event.user == bot_user:
+            return
+        if event.is_dm:
+            await self._text(envelope, "", body)
+        elif await self._in_our_thread(envelope, bot_user):
+            await self._text(envelope, str(event.thread_ts), body)
+
+    async def _in_our_thread(self, envelope: Envelope, bot_user: str) -> bool:
+        """A reply in a thread the bot takes part in (mentions arrive as app_mention instead)."""
+        event = envelope.event
+        if not event.thread_ts or (bot_user and f"<@{bot_user}" in event.text):
+            return False
+        is_ours = self._threads.is_ours
+        return await asyncio.to_thread(is_ours, envelope.team_id, event.channel, event.thread_ts)
+
+    async def _on_other_event(self, ack: Any) -> None:
+        await ack()  # event types we do not handle: acknowledged, so Slack does not retry
+
+    # --- the core -----------------------------------------------------------------------------
+
+    async def _text(self, envelope: Envelope, thread: str, body: dict[str, Any]) -> None:
+        event = envelope.event
+        where = self._conversation(envelope.team_id, event.channel, thread, event.user)
+        text = strip_mentions(event.text)
+        command = as_command(text)
+
+        def build(raw: dict[str, Any]) -> Event:
+            if command is not None:
+                name, args = command
+                return CommandEvent(
+                    conversation=where, event_id=envelope.event_id, raw=raw, name=name, args=args
+                )
+            return MessageEvent(conversation=where, event_id=envelope.event_id, raw=raw, text=text)
+
+        await self._run(where, build, body, None)
+
+    def _conversation(
+        self, team: str, channel: str, thread: str, user: str, name: str = ""
+    ) -> Conversation:
+        return Conversation(
+            adapter=ADAPTER,
+            workspace=team,
+            channel=channel,
+            thread=thread,
+            user=user,
+            user_name=name,
+        )
+
+    async def _run(
+        self,
+        where: Conversation,
+        build: Callable[[dict[str, Any]], Event],
+        body: dict[str, Any],
+        respond: AsyncRespond | None,
+    ) -> None:
+        """Mark who the user is, dispatch, and deliver every action the core answers with."""
+        identity = await self._identities.of(where.workspace, where.user)
+        actions = await self._dispatch(build({**body, "novacast": identity.as_raw()}))
+        for action in actions:
+            await self._deliver(action, where.user, respond)
+
+    async def _deliver(self, action: Action, user: str, respond: AsyncRespond | None) -> None:
+        try:
+            await self.sender.send(action, user=user)
+        except DELIVERY_ERRORS as error:
+            log.warning("Slack did not take a %s: %s", action.kind, _reason(error))
+            await self._tell(respond, SLACK_TROUBLE)
+
+    async def _tell(self, respond: AsyncRespond | None, text: str) -> None:
+        """An ephemeral note through the command's or button's response_url, when there is one."""
+        if respond is None:
+            return
+        try:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+        except DELIVERY_ERRORS as error:
+            log.warning("could not tell the user either: %s", _reason(error))
+
+
+def _bad_request() -> web.Response:
+    return web.Response(status=400, text="malformed request")
+
+
+def _event_id(kind: str, trigger_id: str) -> str:
+    return f"{kind}:{trigger_id}" if trigger_id else ""
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _reason(error: BaseException) -> str:
+    """What went wrong, in words that never include a token."""
+    if isinstance(error, SlackApiError):
+        data = error.response.data
+        code = data.get("error") if isinstance(data, dict) else "no JSON body"
+        return f"Slack answered {error.response.status_code} {code!r}"
+    return type(error).__name__

@@ -1,0 +1,265 @@
+"""The Telegram ChatAdapter: a PTB Application fed by long polling or by our webhook route.
+
+Lifecycle: `async with adapter:` initializes the Application (getMe), registers the commands
+(setMyCommands), then starts polling (deleteWebhook + getUpdates) or registers the webhook
+(setWebhook with the secret token). Each update becomes a core event; its actions go out
+through `TelegramSender`; every callback query is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import redis
+from aiohttp import web
+from telegram import BotCommand, CallbackQuery, ChatMember, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from adapters.base import Dispatch
+from adapters.media_links import MediaLinks
+from adapters.telegram import inbound
+from adapters.telegram.ordering import ChatOrderedProcessor
+from adapters.telegram.outbound import DeliveryFailed, TelegramSender, retrying
+from bot.actions import Action, Say
+from bot.events import Event, ReplyTarget
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+ALLOWED_UPDATES = ["message", "callback_query"]
+ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
+ADMIN_CACHE_SECONDS = 60
+MAX_CONCURRENT_UPDATES = 64
+COMMANDS = [
+    BotCommand("make", "Make a short video: /make 40s on octopus hearts, playful"),
+    BotCommand("status", "Where your current video is"),
+    BotCommand("schedules", "List scheduled videos"),
+    BotCommand("help", "What I can do"),
+]
+NOT_DELIVERED = "Telegram did not accept my reply just now. Please try again in a minute."
+STALE_BUTTON = "This button is not one I know any more."
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """What the adapter needs from the settings; the token and secret stay out of reprs."""
+
+    token: str
+    base_url: str
+    base_file_url: str
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    poll_timeout: int = 10
+
+    def __repr__(self) -> str:
+        return f"TelegramConfig(base_url={self.base_url!r}, webhook_url={self.webhook_url!r})"
+
+
+def build_application(config: TelegramConfig) -> App:
+    builder = (
+        ApplicationBuilder()
+        .token(config.token)
+        .base_url(config.base_url)
+        .base_file_url(config.base_file_url)
+        .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_UPDATES))
+        .write_timeout(60)
+    )
+    if config.webhook_url:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+class TelegramAdapter:
+    """Telegram inbound (polling or webhook) and outbound, as one async context."""
+
+    name = "telegram"
+
+    def __init__(
+        self, config: TelegramConfig, dispatch: Dispatch, connection: redis.Redis, links: MediaLinks
+    ) -> None:
+        self._config = config
+        self._dispatch = dispatch
+        self._redis = connection
+        self._app = build_application(config)
+        self._app.add_handler(TypeHandler(Update, self._on_update))
+        self._app.add_error_handler(self._on_error)
+        self._sender = TelegramSender(self._app.bot, connection, links)
+        self._me: inbound.BotIdentity | None = None
+        self._running = False
+
+    @property
+    def connected(self) -> bool:
+        return self._running
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(WEBHOOK_PATH, self._webhook)] if self._config.webhook_url else []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self._app.initialize()
+        me = self._app.bot.bot
+        self._me = inbound.BotIdentity(me.id, me.username or "")
+        await self._app.start()
+        await retrying("setMyCommands", lambda: self._app.bot.set_my_commands(COMMANDS))
+        await self._start_receiving()
+        self._running = True
+        return self
+
+    async def _start_receiving(self) -> None:
+        bot, config = self._app.bot, self._config
+        if config.webhook_url:
+            await retrying(
+                "setWebhook",
+                lambda: bot.set_webhook(
+                    config.webhook_url or "",
+                    secret_token=config.webhook_secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                ),
+            )
+            return
+        assert self._app.updater is not None
+        await self._app.updater.start_polling(
+            poll_interval=0, timeout=config.poll_timeout, allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._running = False
+        if self._app.updater is not None and self._app.updater.running:
+            await self._app.updater.stop()
+        if self._app.running:
+            await self._app.stop()
+        await self._app.shutdown()
+
+    # --- webhook ------------------------------------------------------------------------------
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        """Secret first (403, body unread), then the body (413/400), then queue it (200)."""
+        if not self._secret_ok(request.headers.get(SECRET_HEADER, "")):
+            raise web.HTTPForbidden(text="wrong or missing secret token")
+        if not self._running:
+            raise web.HTTPServiceUnavailable(text="not ready")
+        update = self._parse(await request.read())
+        if update is None:
+            raise web.HTTPBadRequest(text="not a Telegram update")
+        await self._app.update_queue.put(update)
+        return web.Response(text="ok")
+
+    def _secret_ok(self, given: str) -> bool:
+        expected = (self._config.webhook_secret or "").encode()
+        return bool(expected) and hmac.compare_digest(given.encode(), expected)
+
+    def _parse(self, body: bytes) -> Update | None:
+        try:
+            payload = json.loads(body)
+            if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+                return None
+            return Update.de_json(payload, self._app.bot)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return None
+
+    # --- one update ---------------------------------------------------------------------------
+
+    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert self._me is not None
+        query = update.callback_query
+        event = inbound.to_event(update, self._me)
+        if event is None:
+            if query is not None:
+                await self._answer(query, STALE_BUTTON if query.data else "")
+            return
+        event = await self._with_roles(event, update)
+        actions = await self._run(event)
+        await self._deliver(event, actions, query)
+
+    async def _run(self, event: Event) -> list[Action]:
+        try:
+            return await self._dispatch(event)
+        except Exception:
+            log.exception("the core failed on a Telegram %s event", event.kind)
+            return []
+
+    async def _deliver(
+        self, event: Event, actions: list[Action], query: CallbackQuery | None
+    ) -> None:
+        notice = next((a for a in actions if isinstance(a, Say) and a.ephemeral), None)
+        if query is not None:
+            await self._answer(query, notice.text if notice else "")
+            actions = [a for a in actions if a is not notice]
+        for action in actions:
+            try:
+                await self._sender.send(action)
+            except (DeliveryFailed, TelegramError) as error:
+                log.warning("could not deliver a %s on Telegram: %s", action.kind, _name(error))
+                await self._tell_failure(ReplyTarget.of(event.conversation))
+                return
+
+    async def _answer(self, query: CallbackQuery, text: str) -> None:
+        """Every callback query is answered: a refusal as an alert, else a silent ack."""
+        try:
+            await retrying(
+                "answerCallbackQuery",
+                lambda: query.answer(text[:200] or None, show_alert=bool(text)),
+            )
+        except (DeliveryFailed, TelegramError) as error:
+            log.warning("could not answer a Telegram callback query: %s", _name(error))
+
+    async def _tell_failure(self, target: ReplyTarget) -> None:
+        try:
+            await self._sender.say(target, NOT_DELIVERED)
+        except (DeliveryFailed, TelegramError):
+            log.warning("Telegram is refusing messages; the user could not be told")
+
+    async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("a Telegram update failed: %s", _name(context.error))
+
+    # --- who is an admin ----------------------------------------------------------------------
+
+    async def _with_roles(self, event: Event, update: Update) -> Event:
+        """Mark group admins (getChatMember, cached briefly) for the approval policy."""
+        chat = update.effective_chat
+        if chat is None or chat.type == chat.PRIVATE:
+            return event
+        admin = await self._is_admin(chat.id, int(event.conversation.user))
+        raw = {**event.raw, "novacast": {"is_admin": admin, "groups": []}}
+        return event.model_copy(update={"raw": raw})
+
+    async def _is_admin(self, chat_id: int, user_id: int) -> bool:
+        key = f"novacast:telegram:admin:{chat_id}:{user_id}"
+        cached = await asyncio.to_thread(self._redis.get, key)
+        if cached is not None:
+            return bool(cached == b"1")
+        try:
+            member = await retrying(
+                "getChatMember", lambda: self._app.bot.get_chat_member(chat_id, user_id)
+            )
+        except (DeliveryFailed, TelegramError) as error:
+            log.warning("could not look up a Telegram chat member: %s", _name(error))
+            return False
+        admin = member.status in ADMIN_STATUSES
+        await asyncio.to_thread(self._redis.set, key, "1" if admin else "0", ex=ADMIN_CACHE_SECONDS)
+        return admin
+
+
+def _name(error: BaseException | None) -> str:
+    """An error for the log: its class and Telegram's description, never a URL or token."""
+    if isinstance(error, DeliveryFailed):
+        return str(error)
+    if isinstance(error, TelegramError):
+        return f"{type(error).__name__}: {error.message[:200]}"
+    return type(error).__name__
