@@ -195,11 +195,18 @@ async def main(conversations: int, rounds: int) -> int:
                 async with ClientSession(connector=connector) as session:
                     await wait_healthy(session, url, child)
                     signer = SlackSigner(SECRET, f"{url}/slack/events")
-                    return await measure(conversations, rounds, fake, signer, session, child.pid)
+                    return await measure(
+                        conversations,
+                        rounds,
+                        fake=fake,
+                        signer=signer,
+                        session=session,
+                        pid=child.pid,
+                    )
 
 
 async def measure(
-    n: int, rounds: int, fake: FakeSlack, signer: SlackSigner, session: ClientSession, pid: int
+    n: int, rounds: int, *, fake: FakeSlack, signer: SlackSigner, session: ClientSession, pid: int
 ) -> int:
     await run_round("W", 20, fake, signer, session)
     print(f"bot RSS after warm-up (20 conversations): {rss_mb(pid):.1f} MB")
@@ -217,6 +224,6 @@ async def measure(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     sys.exit(asyncio.run(main(args.conversations, args.rounds)))

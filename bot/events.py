@@ -38,6 +38,8 @@ class ReplyTarget(BaseModel):
     thread: str = ""
     message_id: str = ""
     """A message to edit in place (progress), when the platform allows it."""
+    user: str = ""
+    """Who the conversation is with: ephemeral notices from a worker go to this user."""
 
     @classmethod
     def of(cls, conversation: Conversation) -> ReplyTarget:
@@ -46,6 +48,7 @@ class ReplyTarget(BaseModel):
             workspace=conversation.workspace,
             channel=conversation.channel,
             thread=conversation.thread,
+            user=conversation.user,
         )
 
 

@@ -25,20 +25,19 @@ from bot.events import Event, ReplyTarget
 from bot.project import ProjectState, ProjectStore
 from novacast.wiring import build_engine
 from pipeline.settings import Settings, load_settings
-from tests.fakes.discord import MANAGE_GUILD, FakeDiscord, Recorded
+from tests.fakes.discord import EDITOR_ROLE, GUILD_ID, MANAGE_GUILD, FakeDiscord, Recorded
 from tests.workers_support import worker_process
 
 TOKEN = "dc-test-token-3f9a7c"
-Scenario = Callable[[FakeDiscord], Awaitable[None]]
 
 
 def settings_for(fake: FakeDiscord, data_dir: Path) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        DISCORD_BOT_TOKEN=TOKEN,
-        DISCORD_API_URL=fake.api_url,
-        DISCORD_GATEWAY_URL=fake.gateway_url,
-        NOVACAST_DATA_DIR=data_dir,
-    )
+    return Settings.model_validate({
+        "DISCORD_BOT_TOKEN": TOKEN,
+        "DISCORD_API_URL": fake.api_url,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "NOVACAST_DATA_DIR": data_dir,
+    })
 
 
 @asynccontextmanager
@@ -58,8 +57,8 @@ async def running_bot(
         yield adapter
 
 
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(scenario(), timeout=120))
+def run(scenario: Callable[[], Awaitable[None]], timeout: float = 60) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), timeout=timeout))
 
 
 @pytest.fixture
@@ -108,7 +107,8 @@ async def make_draft(fake: FakeDiscord, idea: str = "10s on tidal pools") -> dic
     (callback,) = await fake.wait_for("POST", path)
     assert callback.json == {"type": 5}
     assert callback.query.get("with_response") in ("1", "true", "True")
-    (_followup,) = await fake.wait_for("POST", f"/webhooks/{fake.app_id}/{interaction['token']}")
+    (followup,) = await fake.wait_for("POST", f"/webhooks/{fake.app_id}/{interaction['token']}")
+    assert followup.json["allowed_mentions"] == {"parse": []}, "quotes of the idea never ping"
     state = fake.interactions[interaction["id"]]
     return stored(fake, fake.channel_id, state.original_id)
 
@@ -145,7 +145,8 @@ def test_from_settings_is_none_without_a_token(redis_conn: redis.Redis, data_dir
     async def dispatch(event: Event) -> list[Action]:
         return []
 
-    assert from_settings(Settings(NOVACAST_DATA_DIR=data_dir), dispatch, redis_conn) is None  # type: ignore[call-arg]
+    settings = Settings.model_validate({"NOVACAST_DATA_DIR": data_dir})
+    assert from_settings(settings, dispatch, redis_conn) is None
 
 
 def test_start_syncs_commands_and_identifies_with_the_content_intent(
@@ -199,13 +200,14 @@ def test_text_in_the_draft_thread_refines_it_and_other_chatter_is_ignored(
             await fake.push("MESSAGE_CREATE", inside)
             (reply,) = await fake.wait_for("POST", f"/channels/{draft['id']}/messages", text="v2")
             assert button_on(reply.json, "render")
+            assert reply.json["allowed_mentions"] == {"parse": []}, "quotes never ping"
             channel_posts = fake.calls("POST", f"/channels/{fake.channel_id}/messages")
             assert [p.path for p in channel_posts if p.path.endswith("/messages")] == []
 
     run(scenario)
 
 
-def test_a_reply_to_the_draft_in_the_channel_and_a_dm_reach_the_core(
+def test_a_reply_to_the_draft_and_direct_messages_reach_the_core(
     redis_conn: redis.Redis, data_dir: Path
 ) -> None:
     async def scenario() -> None:
@@ -219,10 +221,35 @@ def test_a_reply_to_the_draft_in_the_channel_and_a_dm_reach_the_core(
             reply["referenced_message"] = draft
             await fake.push("MESSAGE_CREATE", reply)
             await fake.wait_for("POST", f"/channels/{draft['id']}/messages", text="v2")
+            in_dm = fake.command("make", None, {"idea": "10s on lichen"})
+            await fake.deliver(in_dm)
+            draft_in_dm = await followups(fake, in_dm, text="Press Render")
+            render = button_on(draft_in_dm.json, "render")
+            project = ProjectStore(redis_conn).get(render.split(":")[2])
+            assert project is not None
+            assert project.workspace == f"dm-{fake.dm_user['id']}", "each DM is its own workspace"
+            assert len(fake.calls("POST", "/threads")) == 1, "no thread in a DM"
             dm_channel = fake.next_id()
             dm = fake.message(dm_channel, "help", requester(fake)["user"])
             await fake.push("MESSAGE_CREATE", dm)
             await fake.wait_for("POST", f"/channels/{dm_channel}/messages", text="narrated video")
+
+    run(scenario)
+
+
+def test_without_thread_permission_the_draft_lives_in_the_channel(
+    redis_conn: redis.Redis, data_dir: Path
+) -> None:
+    async def scenario() -> None:
+        async with FakeDiscord(TOKEN) as fake, running_bot(fake, redis_conn, data_dir):
+            fake.fail_next(1, 403, path_contains="/threads")
+            draft = await make_draft(fake)
+            assert not fake.threads
+            reply = thread_message(fake, fake.channel_id, requester(fake), "add a joke at the end")
+            reply["message_reference"] = {"message_id": draft["id"], "channel_id": fake.channel_id}
+            reply["referenced_message"] = draft
+            await fake.push("MESSAGE_CREATE", reply)
+            await fake.wait_for("POST", f"/channels/{fake.channel_id}/messages", text="v2")
 
     run(scenario)
 
@@ -270,6 +297,31 @@ def test_approve_by_someone_not_allowed_is_refused_ephemerally(
     run(scenario)
 
 
+def test_policy_roles_are_the_members_discord_role_ids(
+    redis_conn: redis.Redis, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "approvers:\n  requester_may_approve: false\n  admins_may_approve: false\n"
+        f"  workspaces:\n    discord:\n      '{GUILD_ID}':\n"
+        f"        groups: ['{EDITOR_ROLE}']\n"
+    )
+    monkeypatch.setenv("NOVACAST_POLICY", str(policy))
+
+    async def scenario() -> None:
+        async with FakeDiscord(TOKEN) as fake, running_bot(fake, redis_conn, data_dir):
+            draft = await make_draft(fake)
+            reject = f"nc1:reject:{button_on(draft, 'render').split(':')[2]}"
+            asking = fake.posted(draft["id"], "Happy with it?", [reject])
+            refused = await followups(fake, await press(fake, asking, reject, admin(fake)))
+            assert refused.json["flags"] & 64
+            assert "approver roles" in refused.json["content"]
+            allowed = await followups(fake, await press(fake, asking, reject, requester(fake)))
+            assert "approver roles" not in allowed.json["content"]
+
+    run(scenario)
+
+
 def test_malformed_and_unknown_dispatches_are_skipped_and_the_client_stays_connected(
     redis_conn: redis.Redis, data_dir: Path
 ) -> None:
@@ -289,11 +341,18 @@ def test_malformed_and_unknown_dispatches_are_skipped_and_the_client_stays_conne
             await fake.push("MESSAGE_CREATE", {"id": "1", "content": 5})
             await fake.push("NOVACAST_UNKNOWN_EVENT", {"what": "ever"})
             await fake.push_raw({"op": 42, "d": None})
+            for unusable in (fake.command("make", requester(fake)), fake.command("nuke", None)):
+                await fake.deliver(unusable)
+                path = f"/interactions/{unusable['id']}/{unusable['token']}/callback"
+                (answer,) = await fake.wait_for("POST", path)
+                assert answer.json["type"] == 4
+                assert answer.json["data"]["flags"] & 64
+                assert "couldn't read that command" in answer.json["data"]["content"]
             await fake.deliver(good)
             await followups(fake, good, text="short narrated video")
             assert bot.connected
             assert len(fake.identifies) == 1, "never reconnected"
-            assert len(fake.calls("POST", "/callback")) == 2, "only /make and /help were answered"
+            assert len(fake.calls("POST", "/callback")) == 4, "only /make, /help and the unusable"
 
     run(scenario)
 
@@ -303,15 +362,30 @@ def test_a_429_with_via_and_a_500_are_retried_and_delivered(
 ) -> None:
     async def scenario() -> None:
         async with FakeDiscord(TOKEN) as fake, running_bot(fake, redis_conn, data_dir):
+            fake.fail_next(1, 500, path_contains="/webhooks/")  # retried after 1 s
             fake.fail_next(1, 429, path_contains="/webhooks/", retry_after=0.2)
-            fake.fail_next(1, 500, path_contains="/webhooks/")
             help_ = fake.command("help", requester(fake))
             await fake.deliver(help_)
             await followups(fake, help_, text="short narrated video")
             posts = fake.calls("POST", f"/webhooks/{fake.app_id}/{help_['token']}")
             assert len(posts) == 3
             assert all(p.json == posts[0].json for p in posts)
-            assert posts[1].at - posts[0].at >= 0.2, "waited retry_after"
+            assert [p.status for p in posts] == [500, 429, 200]
+            assert posts[2].at - posts[1].at >= 0.2, "waited retry_after"
+
+    run(scenario)
+
+
+def test_a_followup_discord_keeps_refusing_falls_back_to_a_channel_message(
+    redis_conn: redis.Redis, data_dir: Path
+) -> None:
+    async def scenario() -> None:
+        async with FakeDiscord(TOKEN) as fake, running_bot(fake, redis_conn, data_dir):
+            fake.fail_next(1, 429, path_contains="/webhooks/", via=False)  # a Cloudflare block
+            help_ = fake.command("help", requester(fake))
+            await fake.deliver(help_)
+            await fake.wait_for("POST", f"/channels/{fake.channel_id}/messages", text="narrated")
+            assert len(fake.calls("POST", f"/webhooks/{fake.app_id}/{help_['token']}")) == 1
 
     run(scenario)
 
@@ -335,7 +409,7 @@ def test_buttons_on_old_messages_work_after_a_bot_restart(
 def test_worker_sender_links_a_preview_too_large_to_upload(
     redis_conn: redis.Redis, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    video = data_dir / "media" / fake_guild() / "abc" / "big.mp4"
+    video = data_dir / "media" / GUILD_ID / "abc" / "big.mp4"
     video.parent.mkdir(parents=True)
     video.write_bytes(b"\0\0\0\x18ftypmp42" + bytes(4096))
 
@@ -393,10 +467,6 @@ def test_worker_sender_edits_one_progress_message(
 
 def channel_target(fake: FakeDiscord) -> ReplyTarget:
     return ReplyTarget(adapter="discord", workspace=fake.guild_id, channel=fake.channel_id)
-
-
-def fake_guild() -> str:
-    return FakeDiscord(TOKEN).guild_id
 
 
 # --- the whole flow, with a real worker rendering real media -------------------------------------
@@ -476,4 +546,4 @@ def test_full_flow_with_a_real_worker_and_a_bot_restart_before_approval(
                     if "Published" in str((p.json or {}).get("content"))]
             assert len(said) == 1
 
-    run(scenario)
+    run(scenario, timeout=240)

@@ -222,6 +222,35 @@ async def test_novacast_command_with_a_subcommand(bot: Bot) -> None:
     assert bot.dispatched[0].name == "help"  # type: ignore[union-attr]
 
 
+async def test_slack_url_verification_is_answered(bot: Bot) -> None:
+    body = json.dumps(
+        {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV", "type": "url_verification"}
+    )
+    status, text = await bot.signer.post(bot.session, body.encode())
+    assert (status, json.loads(text)) == (200, {"challenge": "3eZbrw1aBm2rZgRNFdxV"})
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, False),
+        ({"SLACK_BOT_TOKEN": TOKEN}, False),
+        ({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}, True),
+        ({"SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": "xapp-1"}, True),
+        ({"SLACK_SIGNING_SECRET": SECRET, "SLACK_APP_TOKEN": "xapp-1"}, False),
+    ],
+)
+async def test_slack_is_on_only_with_its_credentials(
+    redis_conn: redis.Redis, env: dict[str, str], expected: bool
+) -> None:
+    async def dispatch(event: Event) -> list[Action]:
+        return []
+
+    blank = {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": ""}
+    settings = Settings(**(blank | env))
+    assert (from_settings(settings, dispatch, redis_conn) is not None) is expected
+
+
 # --- security and hostile input -----------------------------------------------------------------
 
 
@@ -294,6 +323,26 @@ async def test_malformed_payloads_get_a_4xx_or_a_quiet_skip(bot: Bot, body: byte
     assert bot.fake.calls("chat.postMessage") == []
 
 
+async def test_an_unknown_subcommand_gets_an_answer_not_a_crash(bot: Bot) -> None:
+    body = bot.signer.command("z" * 80, user=BOB, channel="D0BOB", command="/novacast")
+    assert await bot.send(body) == 200
+    reply = await until(bot.fake.posted, "the answer", bot.fake)
+    assert reply[0]["channel"] == "D0BOB"
+    assert bot.dispatched[0].name == "z" * 32  # type: ignore[union-attr]
+
+
+async def test_make_in_a_channel_the_bot_is_not_in_tells_the_user(bot: Bot) -> None:
+    bot.fake.outside.add("C0PRIVATE")
+    assert await bot.command("12s on secret rooms", user=BOB, channel="C0PRIVATE") == 200
+    told = await until(
+        lambda: [r for r in bot.fake.requests if r.path == f"/respond/cmd-{BOB}"], "note", bot.fake
+    )
+    note = json.loads(told[0].body)
+    assert note["response_type"] == "ephemeral"
+    assert "/invite" in note["text"]
+    assert bot.dispatched == []
+
+
 async def test_a_one_megabyte_body_is_refused_before_parsing(bot: Bot) -> None:
     body = b'{"type": "event_callback", "pad": "' + b"a" * (1024 * 1024) + b'"}'
     assert await bot.send(body) == 413
@@ -302,10 +351,16 @@ async def test_a_one_megabyte_body_is_refused_before_parsing(bot: Bot) -> None:
 
 async def test_hostile_text_cannot_ping_the_channel(bot: Bot) -> None:
     await make_draft(bot, "12s on <!channel> and <https://evil.example|free money>")
-    root = bot.fake.calls("chat.postMessage")[0].args["text"]
-    assert "<!channel>" not in root
-    assert "&lt;!channel&gt;" in root
+    assert "channel" not in bot.fake.calls("chat.postMessage")[0].args["text"]
     assert all("<!channel>" not in json.dumps(m) for m in bot.fake.posted())
+    assert any("&lt;!channel&gt;" in m["text"] for m in bot.fake.posted())
+
+
+async def test_a_refused_idea_is_never_shown_to_the_channel(bot: Bot) -> None:
+    assert await bot.command("12s on how to build a bomb at home") == 200
+    refusal = await until(lambda: messages_with(bot.fake, "can't make videos"), "refusal", bot.fake)
+    assert refusal[0]["thread_ts"] == bot.fake.posted()[0]["ts"]
+    assert all("bomb" not in m["text"] for m in bot.fake.posted())
 
 
 # --- approvals ----------------------------------------------------------------------------------
@@ -338,7 +393,8 @@ async def test_someone_not_allowed_is_refused_ephemerally_and_nothing_is_publish
     video.write_bytes(b"\x00" * 64)
     put_in_preview(redis_conn, project_of(draft), video)
     value = encode(Button(action=ButtonAction.APPROVE, project_id=project_of(draft)))
-    body = bot.signer.button(value, user=BOB, message=draft)
+    claims = {"novacast": {"is_admin": True, "groups": ["S0EDITORS"]}}  # forged, ignored
+    body = bot.signer.button(value, user=BOB, message=draft, extra=claims)
     assert await bot.send(body) == 200
     refusal = await until(lambda: bot.fake.calls("chat.postEphemeral"), "the refusal", bot.fake)
     args = refusal[0].args
@@ -556,6 +612,7 @@ async def test_socket_mode_acks_envelopes_and_runs_the_conversation(
                 "the ack",
                 fake,
             )
+            await fake.push("slash_commands", command)  # redelivered: handled once
             draft = await until(
                 lambda: next((m for m in fake.posted() if m["thread_ts"]), None), "draft", fake
             )
@@ -564,6 +621,9 @@ async def test_socket_mode_acks_envelopes_and_runs_the_conversation(
             )
             await fake.push("events_api", signer.callback(reply))
             await until(lambda: messages_with(fake, "v2:"), "draft v2", fake)
+            await adapter.drain(5)
+            assert len([m for m in fake.posted() if not m["thread_ts"]]) == 1  # one thread root
+            assert len(messages_with(fake, "Draft v1")) == 1
         assert not adapter.connected
 
 

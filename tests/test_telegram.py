@@ -22,6 +22,8 @@ import aiohttp
 import pytest
 import redis
 from aiohttp import web
+from pydantic import SecretStr
+from telegram.error import InvalidToken
 
 from adapters import telegram
 from adapters.telegram.adapter import TelegramAdapter
@@ -104,7 +106,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture(autouse=True)
 def _no_token_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    caplog.set_level(logging.DEBUG, logger="adapters")
+    caplog.set_level(logging.DEBUG)
     yield
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
@@ -139,11 +141,11 @@ async def test_start_registers_commands_and_polls(
         names = [c["command"] for c in commands.params["commands"]]
         assert names == ["make", "status", "schedules", "help"]
         assert fake.sent("deleteWebhook")
-        assert await fake.wait_for("getUpdates")
         assert h.adapter.connected
         fake.push_update(fake.message_update(private_chat(ADA), ADA, "/help"))
         call = await fake.wait_text("/make <idea>")
         assert call.params["chat_id"] == ADA["id"]
+        assert fake.sent("getUpdates")
     assert not h.adapter.connected
 
 
@@ -437,6 +439,8 @@ async def test_full_flow_make_refine_render_preview_approve_publish(
     assert len(published) == 1
     assert len(fake.sent("answerCallbackQuery")) == 2
     assert json.loads(published[0].with_suffix(".json").read_text())["version"] == 2
+    worker_logs = "".join(p.read_text(errors="replace") for p in (data_dir / "logs").iterdir())
+    assert TOKEN.split(":")[1] not in worker_logs
 
 
 @pytest.mark.slow
@@ -473,3 +477,40 @@ async def test_group_approve_refused_for_others_and_once_across_replicas_after_r
     assert len(approvals) == 1
     published = list((data_dir / "published" / str(GROUP["id"])).glob("*.mp4"))
     assert len(published) == 1
+
+
+def test_from_settings_needs_a_token_and_a_secret_for_webhooks(
+    redis_conn: redis.Redis, data_dir: Path
+) -> None:
+    async def dispatch(_event: Event) -> list[Action]:
+        return []
+
+    assert (
+        telegram.from_settings(Settings(NOVACAST_DATA_DIR=str(data_dir)), dispatch, redis_conn)
+        is None
+    )
+    hook = Settings(
+        TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_URL="https://x.example/telegram/webhook"
+    )
+    with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET") as refused:
+        telegram.from_settings(hook, dispatch, redis_conn)
+    assert TOKEN not in str(refused.value)
+
+
+async def test_a_rejected_token_fails_start_plainly(
+    fake: FakeTelegram, redis_conn: redis.Redis, data_dir: Path
+) -> None:
+    settings = _settings(fake, data_dir, None).model_copy(
+        update={"telegram_bot_token": SecretStr("999:not-the-token")}
+    )
+
+    async def dispatch(_event: Event) -> list[Action]:
+        return []
+
+    adapter = telegram.from_settings(settings, dispatch, redis_conn)
+    assert adapter is not None
+    with pytest.raises(InvalidToken) as refused:
+        async with adapter:
+            pass
+    assert "not-the-token" not in str(refused.value)
+    assert not adapter.connected

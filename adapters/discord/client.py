@@ -17,12 +17,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
+import aiohttp
 import discord
 from discord import app_commands
 
 from adapters.base import Dispatch
 from adapters.discord import inbound
-from adapters.discord.components import ActionButton, fit, view_for
+from adapters.discord.components import NO_PINGS, ActionButton, fit, view_for
 from adapters.discord.outbound import ChannelSender
 from bot.actions import Action, Button, JobsStarted, Say
 from bot.events import Event
@@ -33,6 +34,7 @@ ALREADY_ACKNOWLEDGED = 40060
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
 UNREADABLE = "I couldn't read that command; try `/help`."
 Deferred = discord.InteractionCallbackResponse[discord.Client]
+UNREACHABLE = (discord.HTTPException, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 CANT_DELIVER = "I couldn't post my answer here (Discord kept failing); please try again shortly."
 
 
@@ -48,14 +50,13 @@ class NovacastClient(discord.Client):
     """Turns interactions and messages into core events and renders the core's answers."""
 
     def __init__(self, dispatch: Dispatch, sender: Callable[[], ChannelSender]) -> None:
-        super().__init__(intents=intents())
+        super().__init__(intents=intents(), allowed_mentions=NO_PINGS)
         self.dispatch_event = dispatch
         self.channel_sender = sender
         self.tree = app_commands.CommandTree(self)
         self.tree.error(self.on_command_error)
         self.ready_once = asyncio.Event()
         self.gateway_up = False
-        self.inflight: set[asyncio.Task[None]] = set()
         _add_commands(self.tree, self)
 
     async def setup_hook(self) -> None:
@@ -152,7 +153,9 @@ class NovacastClient(discord.Client):
         view = view_for(action.buttons)
         extra: dict[str, Any] = {"view": view} if view is not None else {}
         try:
-            await interaction.followup.send(fit(action.text), ephemeral=action.ephemeral, **extra)
+            await interaction.followup.send(
+                fit(action.text), ephemeral=action.ephemeral, allowed_mentions=NO_PINGS, **extra
+            )
             return True
         except discord.HTTPException as error:
             log.warning("followup failed (HTTP %s); posting in the channel", error.status)
@@ -163,8 +166,8 @@ class NovacastClient(discord.Client):
     async def _deliver(self, send: Callable[[Action], Any], action: Action) -> None:
         try:
             await send(action)
-        except discord.HTTPException as error:
-            log.warning("could not deliver %s to Discord (HTTP %s)", action.kind, error.status)
+        except UNREACHABLE as error:
+            log.warning("could not deliver %s to Discord (%s)", action.kind, _why(error))
             if isinstance(action, Say):
                 return
             await self._quietly(send(Say(target=action.target, text=CANT_DELIVER)))
@@ -172,8 +175,8 @@ class NovacastClient(discord.Client):
     async def _quietly(self, call: Any) -> None:
         try:
             await call
-        except discord.HTTPException as error:
-            log.warning("Discord call failed (HTTP %s)", error.status)
+        except UNREACHABLE as error:
+            log.warning("Discord call failed (%s)", _why(error))
 
     async def on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -183,6 +186,13 @@ class NovacastClient(discord.Client):
             await self._quietly(
                 interaction.response.send_message(UNREADABLE, ephemeral=True)
             )
+
+
+def _why(error: Exception) -> str:
+    """An error in words that never include a token (no URLs, no request data)."""
+    if isinstance(error, discord.HTTPException):
+        return f"HTTP {error.status}"
+    return type(error).__name__
 
 
 def _thread_name(interaction: discord.Interaction) -> str:

@@ -24,7 +24,7 @@ import discord
 import redis
 from discord.http import HTTPClient, handle_message_parameters
 
-from adapters.discord.components import fit, progress_text, view_for
+from adapters.discord.components import NO_PINGS, fit, progress_text, view_for
 from adapters.discord.endpoints import point_discord_at
 from adapters.media_links import MediaLinks, link_secret
 from adapters.progress import ProgressMessages
@@ -81,7 +81,9 @@ class ChannelSender:
         view = view_for(buttons or [])
         if view is not None:
             extra["view"] = view
-        with handle_message_parameters(content=fit(text), **extra) as params:
+        with handle_message_parameters(
+            content=fit(text), allowed_mentions=NO_PINGS, **extra
+        ) as params:
             message = await self.http.send_message(channel_of(target), params=params)
         return dict(message)
 
@@ -107,24 +109,32 @@ class ChannelSender:
             await self.http.edit_message(channel, int(message_id), params=params)
 
     async def preview(self, action: Preview) -> None:
+        """Upload the video; a link (and why) when it is too large or Discord refuses it."""
         path = Path(action.path)
+        why = self._not_uploadable(path) or await self._upload(action, path)
+        if why:
+            await self.post(action.target, self._link_text(action, path, why), action.buttons)
+
+    def _not_uploadable(self, path: Path) -> str:
         size = path.stat().st_size if path.is_file() else 0
-        if 0 < size <= self.upload_limit:
-            try:
-                file = discord.File(path, filename=path.name)
-                await self.post(action.target, action.caption, action.buttons, file)
-                return
-            except discord.HTTPException as error:
-                log.warning("preview upload refused by Discord (HTTP %s)", error.status)
-                why = f"Discord refused the upload (HTTP {error.status})"
-        else:
-            why = (
+        if not size:
+            return "The video file is missing"
+        if size > self.upload_limit:
+            return (
                 f"The video is too large to upload here ({mib(size)}; Discord's limit for bots "
                 f"is {mib(self.upload_limit)})"
-                if size
-                else "The video file is missing"
             )
-        await self.post(action.target, self._link_text(action, path, why), action.buttons)
+        return ""
+
+    async def _upload(self, action: Preview, path: Path) -> str:
+        """Empty once uploaded, else why it was not."""
+        try:
+            file = discord.File(path, filename=path.name)
+            await self.post(action.target, action.caption, action.buttons, file)
+        except discord.HTTPException as error:
+            log.warning("preview upload refused by Discord (HTTP %s)", error.status)
+            return f"Discord refused the upload (HTTP {error.status})"
+        return ""
 
     def _link_text(self, action: Preview, path: Path, why: str) -> str:
         try:

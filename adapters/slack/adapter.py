@@ -16,7 +16,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import redis
-from aiohttp import ClientError, web
+from aiohttp import ClientError, ClientSession, web
+from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
@@ -25,7 +26,6 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.base import Dispatch
-from adapters.slack.identity import Identities
 from adapters.slack.inbound import (
     BlockActions,
     Envelope,
@@ -37,7 +37,7 @@ from adapters.slack.inbound import (
 )
 from adapters.slack.options import Credentials, SlackOptions, web_client
 from adapters.slack.outbound import ADAPTER, SlackSender
-from adapters.slack.threads import Threads
+from adapters.slack.workspace import Identities, Threads
 from bot.actions import Action
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
 from pipeline.settings import Settings
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 SHUTDOWN_GRACE_SECONDS = 10
+ACK_HEADROOM_SECONDS = 0.05
+"""Bolt looks for `ack()` every 10 ms; a listener steps aside this long after acking so that
+the HTTP answer goes out before the listener's own work competes with it for the loop."""
 DELIVERY_ERRORS = (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError, OSError)
 CANNOT_POST = (
     "I couldn't post in this channel. Invite me first (`/invite @NOVACAST`), or message me "
@@ -116,6 +119,7 @@ class SlackAdapter:
         return not client.closed and session is not None and not session.closed
 
     async def __aenter__(self) -> Self:
+        self._client.session = ClientSession()  # one connection pool for every Web API call
         app_token = self._credentials.app_token
         if app_token is not None:
             self._socket = AsyncSocketModeHandler(
@@ -135,6 +139,9 @@ class SlackAdapter:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         await self.drain(SHUTDOWN_GRACE_SECONDS)
+        session, self._client.session = self._client.session, None
+        if session is not None:
+            await session.close()
 
     async def drain(self, timeout: float) -> None:
         """Wait (bounded) for listeners still working after their ack."""
@@ -169,15 +176,17 @@ class SlackAdapter:
 
     # --- listeners ----------------------------------------------------------------------------
 
-    def _track(self) -> None:
+    async def _acked(self, ack: Any) -> None:
+        """Ack at once, then let the answer leave; the listener's task is tracked until done."""
+        await ack()
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        await asyncio.sleep(ACK_HEADROOM_SECONDS)
 
     async def _on_command(self, ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        self._track()
+        await self._acked(ack)
         command = read(SlashCommand, body)
         if command is None:
             return
@@ -210,10 +219,11 @@ class SlackAdapter:
         team, channel, user = command.team_id, command.channel_id, command.user_id
         if name != "make" or not args:
             return await asyncio.to_thread(self._threads.latest, team, channel, user)
+        first = self._threads.first_delivery
+        if command.trigger_id and not await asyncio.to_thread(first, team, command.trigger_id):
+            return None  # redelivered: the first delivery started the thread and the draft
         try:
-            root = await self._client.chat_postMessage(
-                channel=channel, text=f"🎬 <@{user}> asked for a video: {_escape(args)}"
-            )
+            root = await self._client.chat_postMessage(channel=channel, text=thread_root(user))
         except DELIVERY_ERRORS as error:
             log.warning("could not start a Slack thread: %s", _reason(error))
             await self._tell(respond, CANNOT_POST)
@@ -222,8 +232,7 @@ class SlackAdapter:
         return str(root["ts"])
 
     async def _on_action(self, ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        self._track()
+        await self._acked(ack)
         press = read(BlockActions, body)
         if press is None or press.type != "block_actions" or press.button is None:
             return
@@ -245,8 +254,7 @@ class SlackAdapter:
         )
 
     async def _on_mention(self, ack: Any, body: dict[str, Any]) -> None:
-        await ack()
-        self._track()
+        await self._acked(ack)
         envelope = read(Envelope, body)
         if envelope is None or not envelope.event.from_person:
             return
@@ -258,8 +266,7 @@ class SlackAdapter:
         await self._text(envelope, thread, body)
 
     async def _on_message(self, ack: Any, body: dict[str, Any], context: Any) -> None:
-        await ack()
-        self._track()
+        await self._acked(ack)
         envelope = read(Envelope, body)
         if envelope is None or not envelope.event.from_person:
             return
@@ -321,8 +328,12 @@ class SlackAdapter:
     ) -> None:
         """Mark who the user is, dispatch, and deliver every action the core answers with."""
         identity = await self._identities.of(where.workspace, where.user)
-        actions = await self._dispatch(build({**body, "novacast": identity.as_raw()}))
-        for action in actions:
+        try:  # the adapter's own view of the user replaces anything the payload claims
+            event = build({**body, "novacast": identity.as_raw()})
+        except ValidationError:
+            log.info("skipped a Slack payload that makes no valid event")
+            return
+        for action in await self._dispatch(event):
             await self._deliver(action, where.user, respond)
 
     async def _deliver(self, action: Action, user: str, respond: AsyncRespond | None) -> None:
@@ -342,16 +353,18 @@ class SlackAdapter:
             log.warning("could not tell the user either: %s", _reason(error))
 
 
+def thread_root(user: str) -> str:
+    """The message that starts a `/make` thread; it never repeats the idea (moderation comes
+    later, in the core, and a refused idea must not have been shown to the channel)."""
+    return f"🎬 <@{user}> is making a video with NOVACAST — the draft follows in this thread."
+
+
 def _bad_request() -> web.Response:
     return web.Response(status=400, text="malformed request")
 
 
 def _event_id(kind: str, trigger_id: str) -> str:
     return f"{kind}:{trigger_id}" if trigger_id else ""
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _reason(error: BaseException) -> str:

@@ -52,8 +52,8 @@ class SlashCommand(_Payload):
         text = self.text.strip()
         if name in COMMAND_PREFIXES:
             first, _, rest = text.partition(" ")
-            return (first.lower() or "help"), rest.strip()
-        return name, text
+            return (first.lower()[:32] or "help"), rest.strip()
+        return name[:32], text
 
 
 class MessageEventPayload(_Payload):

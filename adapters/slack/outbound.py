@@ -143,6 +143,7 @@ class SyncSlackSender:
         self._connection = connection
         self._settings = settings
         self._credentials = Credentials.from_settings(settings)
+        self._options = SlackOptions()
 
     def send(self, action: Action) -> None:
         if self._credentials is None:
@@ -150,9 +151,8 @@ class SyncSlackSender:
         asyncio.run(self._send(self._credentials, action))
 
     async def _send(self, credentials: Credentials, action: Action) -> None:
-        options = SlackOptions()
-        client = web_client(credentials, options)
-        await SlackSender(client, self._connection, self._settings, options).send(action)
+        client = web_client(credentials, self._options)
+        await SlackSender(client, self._connection, self._settings, self._options).send(action)
 
 
 def sync_sender(target: ReplyTarget, connection: redis.Redis) -> SyncSlackSender:

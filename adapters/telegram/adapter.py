@@ -37,7 +37,13 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 ALLOWED_UPDATES = ["message", "callback_query"]
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 ADMIN_CACHE_SECONDS = 60
-MAX_CONCURRENT_UPDATES = 64
+MAX_CONCURRENT_UPDATES = 256
+CORE_SLOTS = 2
+"""Events in the core at once: the core is CPU-bound Python in threads, and more threads only
+starve the event loop that acknowledges webhooks and answers button presses."""
+ANSWER_WITHIN = 1.0
+"""Seconds a button press waits for the core before its callback query is answered silently
+(a later refusal then arrives as a message instead of an alert)."""
 COMMANDS = [
     BotCommand("make", "Make a short video: /make 40s on octopus hearts, playful"),
     BotCommand("status", "Where your current video is"),
@@ -96,10 +102,12 @@ class TelegramAdapter:
         self._sender = TelegramSender(self._app.bot, connection, links)
         self._me: inbound.BotIdentity | None = None
         self._running = False
+        self._core_slots = asyncio.Semaphore(CORE_SLOTS)
 
     @property
     def connected(self) -> bool:
-        return self._running
+        updater = self._app.updater
+        return self._running and (updater is None or updater.running)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(WEBHOOK_PATH, self._webhook)] if self._config.webhook_url else []
@@ -107,14 +115,21 @@ class TelegramAdapter:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        await self._app.initialize()
+        try:
+            await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        self._running = True
+        return self
+
+    async def _start(self) -> None:
+        await retrying("getMe", self._app.initialize)
         me = self._app.bot.bot
         self._me = inbound.BotIdentity(me.id, me.username or "")
         await self._app.start()
         await retrying("setMyCommands", lambda: self._app.bot.set_my_commands(COMMANDS))
         await self._start_receiving()
-        self._running = True
-        return self
 
     async def _start_receiving(self) -> None:
         bot, config = self._app.bot, self._config
@@ -184,12 +199,16 @@ class TelegramAdapter:
                 await self._answer(query, STALE_BUTTON if query.data else "")
             return
         event = await self._with_roles(event, update)
-        actions = await self._run(event)
-        await self._deliver(event, actions, query)
+        running = asyncio.ensure_future(self._run(event))
+        if query is not None and not await _within(running, ANSWER_WITHIN):
+            await self._answer(query, "")
+            query = None
+        await self._deliver(event, await running, query)
 
     async def _run(self, event: Event) -> list[Action]:
         try:
-            return await self._dispatch(event)
+            async with self._core_slots:
+                return await self._dispatch(event)
         except Exception:
             log.exception("the core failed on a Telegram %s event", event.kind)
             return []
@@ -254,6 +273,12 @@ class TelegramAdapter:
         admin = member.status in ADMIN_STATUSES
         await asyncio.to_thread(self._redis.set, key, "1" if admin else "0", ex=ADMIN_CACHE_SECONDS)
         return admin
+
+
+async def _within(task: asyncio.Future[list[Action]], seconds: float) -> bool:
+    """True when `task` finished within `seconds` (it keeps running either way)."""
+    done, _pending = await asyncio.wait({task}, timeout=seconds)
+    return bool(done)
 
 
 def _name(error: BaseException | None) -> str:

@@ -70,6 +70,8 @@ class FakeSlack:
         self.uploads: dict[str, Upload] = {}
         self.admins: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}
+        self.outside: set[str] = set()
+        """Channels the bot is not a member of (chat.postMessage answers not_in_channel)."""
         self.failures: list[Failure] = []
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -224,6 +226,8 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        if args["channel"] in self.outside:
+            return {"ok": False, "error": "not_in_channel"}
         ts = self._next_ts()
         message = {
             "type": "message",
@@ -446,6 +450,7 @@ class SlackSigner:
         message: dict[str, Any],
         action_id: str = "",
         response_url: str = "",
+        extra: dict[str, Any] | None = None,
     ) -> bytes:
         """A block_actions interaction for a button on `message` (form field `payload`, JSON)."""
         n = next(self._ids)
@@ -487,7 +492,7 @@ class SlackSigner:
                 }
             ],
         }
-        return urlencode({"payload": json.dumps(payload)}).encode()
+        return urlencode({"payload": json.dumps(payload | (extra or {}))}).encode()
 
     async def post(
         self,

@@ -35,6 +35,7 @@ class Call:
     at: float = field(default_factory=time.monotonic)
     result: Any = None
     """What the fake answered (`ok: true` calls only), e.g. the Message a sendMessage made."""
+    answered: bool = False
 
 
 class ApiError(Exception):
@@ -182,7 +183,8 @@ class FakeTelegram:
         return self.messages[(result["chat"]["id"], result["message_id"])]
 
     def sent(self, method: str) -> list[Call]:
-        return [c for c in self.calls if c.method == method]
+        """Calls of `method` the fake has answered, in the order they arrived."""
+        return [c for c in self.calls if c.method == method and c.answered]
 
     async def wait_for(self, method: str, count: int = 1, timeout: float = 30) -> list[Call]:
         """The first `count` calls of `method`, waiting up to `timeout` seconds for them."""
@@ -204,7 +206,7 @@ class FakeTelegram:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for call in self.calls:
-                if needle in str(call.params.get("text", "")):
+                if call.answered and needle in str(call.params.get("text", "")):
                     return call
             async with self._changed:
                 try:
@@ -227,21 +229,26 @@ class FakeTelegram:
         params, files = await _read_params(request)
         call = Call(method, params, files)
         self.calls.append(call)
-        await self._notify()
-        failures = self._failures.get(method)
+        try:
+            return await self._answer(call)
+        finally:
+            call.answered = True
+            await self._notify()
+
+    async def _answer(self, call: Call) -> web.Response:
+        failures = self._failures.get(call.method)
         if failures:
             return _error(failures.pop(0))
-        handler = getattr(self, f"_api_{method}", None)
+        handler = getattr(self, f"_api_{call.method}", None)
         if handler is None:
             return _error(ApiError(404, "Not Found"))
         try:
-            result = await handler(params, files)
+            call.result = await handler(call.params, call.files)
         except ApiError as error:
             return _error(error)
         except (KeyError, ValueError, TypeError) as error:
             return _error(ApiError(400, f"Bad Request: {error}"))
-        call.result = result
-        return web.json_response({"ok": True, "result": result})
+        return web.json_response({"ok": True, "result": call.result})
 
     def _store(self, chat: JSONDict, sender: JSONDict, content: JSONDict) -> JSONDict:
         message_id = next(self._message_ids[chat["id"]])
