@@ -140,14 +140,18 @@ async def run_round(api: FakeTelegram, url: str, users: list[dict[str, Any]]) ->
     result = Round()
     started = time.monotonic()
     async with aiohttp.ClientSession() as session:
-        makes = [api.message_update(private_chat(u), u, "/make 20s on why cats purr") for u in users]
+        idea = "/make 20s on why cats purr"
+        makes = [api.message_update(private_chat(u), u, idea) for u in users]
         result.command_acks = await asyncio.gather(*(post(session, url, m) for m in makes))
         ids = {u["id"] for u in users}
 
         def is_draft(c: Call) -> bool:
-            return c.method == "sendMessage" and c.at >= started and "Draft v1" in str(
-                c.params.get("text")
-            ) and c.params.get("chat_id") in ids
+            return (
+                c.method == "sendMessage"
+                and c.at >= started
+                and "Draft v1" in str(c.params.get("text"))
+                and c.params.get("chat_id") in ids
+            )
 
         await wait_all(api, is_draft, len(users), 60)
         drafts = {c.params["chat_id"]: c for c in api.calls if is_draft(c)}

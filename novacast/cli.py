@@ -19,6 +19,8 @@ def main(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    # httpx logs every request URL at INFO, and Telegram's API URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @main.command()

@@ -13,6 +13,7 @@ import importlib
 import logging
 import signal
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from aiohttp import web
@@ -20,6 +21,7 @@ from aiohttp import web
 from adapters.base import ChatAdapter, Dispatch
 from adapters.media_links import MediaLinks, link_secret
 from bot.actions import Action
+from bot.engine import Engine
 from bot.events import Event
 from novacast.wiring import build_engine, redis_connection
 from pipeline.settings import Settings
@@ -92,13 +94,24 @@ def configured_adapters(
     return found
 
 
-async def serve(settings: Settings, connection: redis.Redis, stop: asyncio.Event) -> None:
-    """Run the adapters and the HTTP server until `stop` is set."""
-    engine = build_engine(connection)
+CORE_THREADS = 2
+"""Threads that run the (synchronous) core. Few on purpose: under a burst of events, more
+threads only starve the adapters' event loop, which must keep acknowledging within ms."""
+
+
+def make_dispatch(engine: Engine) -> Dispatch:
+    """The core as an async callable, run on its own small thread pool."""
+    pool = ThreadPoolExecutor(max_workers=CORE_THREADS, thread_name_prefix="core")
 
     async def dispatch(event: Event) -> list[Action]:
-        return await asyncio.to_thread(engine.handle, event)
+        return await asyncio.get_running_loop().run_in_executor(pool, engine.handle, event)
 
+    return dispatch
+
+
+async def serve(settings: Settings, connection: redis.Redis, stop: asyncio.Event) -> None:
+    """Run the adapters and the HTTP server until `stop` is set."""
+    dispatch = make_dispatch(build_engine(connection))
     adapters = configured_adapters(settings, dispatch, connection)
     runner = web.AppRunner(build_app(connection, adapters, media_links(settings, connection)))
     await runner.setup()

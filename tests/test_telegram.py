@@ -10,6 +10,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,10 +24,10 @@ import pytest
 import redis
 from aiohttp import web
 from pydantic import SecretStr
-from telegram.error import InvalidToken
 
 from adapters import telegram
-from adapters.telegram.adapter import TelegramAdapter
+from adapters.outbox import Sender, sender_for
+from adapters.telegram.adapter import StartFailed, TelegramAdapter
 from bot.actions import Action, Preview, Progress
 from bot.events import Event, ReplyTarget
 from bot.project import ProjectState, ProjectStore
@@ -35,6 +36,8 @@ from novacast.wiring import build_engine
 from pipeline.settings import Settings, load_settings
 from tests.fakes.telegram import (
     BOT_USERNAME,
+    HOSTILE_BODIES,
+    STICKER,
     TOKEN,
     Call,
     FakeTelegram,
@@ -269,38 +272,6 @@ async def _quiet(h: Harness, events: int, timeout: float = 10) -> None:
         await asyncio.sleep(0.05)
 
 
-STICKER = {
-    "file_id": "CAAC1",
-    "file_unique_id": "AgAD1",
-    "width": 512,
-    "height": 512,
-    "is_animated": False,
-    "is_video": False,
-    "type": "regular",
-}
-MALFORMED: list[bytes] = [
-    b"not json",
-    b"[1, 2, 3]",
-    b'"just a string"',
-    b"{}",
-    b'{"update_id": "seven"}',
-    b'{"update_id": 7, "message": "hello"}',
-    b'{"update_id": 8, "message": {"message_id": 1, "text": "/help"}}',
-    b'{"update_id": 9, "callback_query": {"id": "1", "data": "nc1:approve:ab"}}',
-    b'{"update_id": 10, "message": {"message_id": 1, "date": 1, "chat": {"id": 5}}}',
-    b'{"update_id": 11, "message": {"message_id": 1, "date": 1, "chat": {"id": 5, '
-    b'"type": "private"}, "text": "/make cats"}}',
-    b'{"update_id": 12, "poll_answer": {"poll_id": "1", "option_ids": [0]}}',
-    b'{"update_id": 13, "brand_new_kind": {"x": 1}}',
-    b'{"update_id": 14, "message": {"message_id": 1, "date": 1, "chat": {"id": 5, '
-    b'"type": "private"}, "from": {"id": 5, "is_bot": false, "first_name": "E"}, "text": 42}}',
-    b'{"update_id": 15, "callback_query": {"id": "2", "chat_instance": "c", "from": {"id": 5, '
-    b'"is_bot": false, "first_name": "E"}, "data": "nc1:approve:zz"}}',
-    b"\xff\xfe\x00garbage",
-    b'{"update_id": 16, "message": ' + b"[" * 5000 + b"]" * 5000 + b"}",
-]
-
-
 async def test_malformed_webhook_bodies_are_4xx_or_skipped_never_500(
     fake: FakeTelegram, redis_conn: redis.Redis, data_dir: Path
 ) -> None:
@@ -309,7 +280,7 @@ async def test_malformed_webhook_bodies_are_4xx_or_skipped_never_500(
         hook = f"{h.url}/telegram/webhook"
         statuses = []
         async with aiohttp.ClientSession(headers=headers) as session:
-            for body in [*MALFORMED, b'{"update_id": 17, "x": "' + b"a" * 1024 * 1024 + b'"}']:
+            for body in [*HOSTILE_BODIES, b'{"update_id": 17, "x": "' + b"a" * 1024 * 1024 + b'"}']:
                 async with session.post(hook, data=io.BytesIO(body)) as response:
                     statuses.append(response.status)
         assert all(s < 500 for s in statuses), statuses
@@ -332,9 +303,11 @@ async def test_malformed_polled_updates_are_skipped(
         sticker = fake.message_update(private_chat(ADA), ADA, "x")
         del sticker["message"]["text"]
         fake.push_update({"message": sticker["message"] | {"sticker": STICKER}})
+        fake.push_update({"message": {"message_id": 1, "chat": {"id": 5}}})  # no date, no type
         fake.push_update(fake.message_update(private_chat(ADA), ADA, "/help"))
         await fake.wait_text("/make <idea>")
         assert [e.kind for e in h.events] == ["command"]
+        assert len(fake.sent("getUpdates")) < 10  # the bad batch was read twice, not forever
 
 
 async def test_429_is_retried_after_retry_after(
@@ -365,35 +338,59 @@ async def test_500s_are_retried_then_the_user_is_told(
     assert "could not deliver a say on Telegram" in caplog.text
 
 
-async def test_worker_side_sender_edits_one_progress_message_and_links_big_videos(
-    fake: FakeTelegram,
-    redis_conn: redis.Redis,
-    data_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def worker_sender(
+    fake: FakeTelegram, redis_conn: redis.Redis, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Sender]:
+    """The worker's side, as `sender_for` builds it: credentials from the environment only."""
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("TELEGRAM_API_URL", fake.url)
     monkeypatch.setenv("NOVACAST_PUBLIC_URL", "https://novacast.example")
+    assert os.environ["NOVACAST_DATA_DIR"] == str(data_dir)
     load_settings.cache_clear()
-    target = ReplyTarget(adapter="telegram", workspace="1001", channel="1001")
-    sender = telegram.sync_sender(target, redis_conn)
-    for stage, percent in (("voice", 5), ("voice", 20), ("video", 50)):
-        action = Progress(target=target, key="ab12:v1", stage=stage, percent=percent)
-        await asyncio.to_thread(sender.send, action)
+    yield sender_for(TARGET, redis_conn)
+    load_settings.cache_clear()
+
+
+TARGET = ReplyTarget(adapter="telegram", workspace="1001", channel="1001")
+
+
+async def test_worker_side_progress_is_one_message_edited_in_place(
+    fake: FakeTelegram, worker_sender: Sender
+) -> None:
+    for stage, percent in (("voice", 5), ("voice", 20), ("video", 50), ("video", 50)):
+        action = Progress(target=TARGET, key="ab12:v1", stage=stage, percent=percent)
+        await asyncio.to_thread(worker_sender.send, action)  # "not modified" is not an error
     assert len(fake.sent("sendMessage")) == 1
     edits = fake.sent("editMessageText")
-    assert len(edits) == 2
+    assert len(edits) == 3
     assert {e.params["message_id"] for e in edits} == {1}
-    big = data_dir / "media" / "1001" / "ab12" / "big.mp4"
-    big.parent.mkdir(parents=True)
+    assert fake.messages[(1001, 1)]["text"].startswith("⏳ Rendering: video — 50%")
+
+
+async def test_worker_side_previews_fall_back_to_a_signed_link(
+    fake: FakeTelegram, worker_sender: Sender, data_dir: Path
+) -> None:
+    folder = data_dir / "media" / "1001" / "ab12"
+    folder.mkdir(parents=True)
+    big, small = folder / "big.mp4", folder / "small.mp4"
     with big.open("wb") as handle:
         handle.truncate(50 * 1024 * 1024 + 1)
-    await asyncio.to_thread(sender.send, Preview(target=target, path=str(big), caption="v1"))
-    load_settings.cache_clear()
+    small.write_bytes(b"\0\0\0\x18ftypmp42" + b"\0" * 20_000)
+    await asyncio.to_thread(worker_sender.send, Preview(target=TARGET, path=str(big), caption="v1"))
     assert not fake.sent("sendVideo")
     link = fake.sent("sendMessage")[-1].params["text"]
     assert "50 MB upload limit" in link
     assert "https://novacast.example/media/" in link
+
+    fake.fail_next("sendVideo", 500, times=4)
+    await asyncio.to_thread(
+        worker_sender.send, Preview(target=TARGET, path=str(small), caption="v2")
+    )
+    assert len(fake.sent("sendVideo")) == 4
+    told = fake.sent("sendMessage")[-1].params["text"]
+    assert "would not take the upload" in told
+    assert "/media/" in told
 
 
 # --- slow: a real worker renders real media -----------------------------------------------------
@@ -479,21 +476,18 @@ async def test_group_approve_refused_for_others_and_once_across_replicas_after_r
     assert len(published) == 1
 
 
+async def _ignore(_event: Event) -> list[Action]:
+    return []
+
+
 def test_from_settings_needs_a_token_and_a_secret_for_webhooks(
     redis_conn: redis.Redis, data_dir: Path
 ) -> None:
-    async def dispatch(_event: Event) -> list[Action]:
-        return []
-
-    assert (
-        telegram.from_settings(Settings(NOVACAST_DATA_DIR=str(data_dir)), dispatch, redis_conn)
-        is None
-    )
-    hook = Settings(
-        TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_URL="https://x.example/telegram/webhook"
-    )
+    bare: dict[str, Any] = {"NOVACAST_DATA_DIR": str(data_dir)}
+    assert telegram.from_settings(Settings(**bare), _ignore, redis_conn) is None
+    hook = Settings(**bare, TELEGRAM_BOT_TOKEN=SecretStr(TOKEN), TELEGRAM_WEBHOOK_URL="https://x/h")
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET") as refused:
-        telegram.from_settings(hook, dispatch, redis_conn)
+        telegram.from_settings(hook, _ignore, redis_conn)
     assert TOKEN not in str(refused.value)
 
 
@@ -504,13 +498,11 @@ async def test_a_rejected_token_fails_start_plainly(
         update={"telegram_bot_token": SecretStr("999:not-the-token")}
     )
 
-    async def dispatch(_event: Event) -> list[Action]:
-        return []
-
-    adapter = telegram.from_settings(settings, dispatch, redis_conn)
+    adapter = telegram.from_settings(settings, _ignore, redis_conn)
     assert adapter is not None
-    with pytest.raises(InvalidToken) as refused:
+    with pytest.raises(StartFailed, match="rejected TELEGRAM_BOT_TOKEN") as refused:
         async with adapter:
             pass
-    assert "not-the-token" not in str(refused.value)
+    assert "not-the-token" not in repr(refused.value)
+    assert refused.value.__context__ is None or refused.value.__suppress_context__
     assert not adapter.connected

@@ -9,6 +9,7 @@ through `TelegramSender`; every callback query is answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -19,14 +20,15 @@ from typing import Any, Self
 import redis
 from aiohttp import web
 from telegram import BotCommand, CallbackQuery, ChatMember, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
 from adapters.base import Dispatch
 from adapters.media_links import MediaLinks
 from adapters.telegram import inbound
-from adapters.telegram.ordering import ChatOrderedProcessor
 from adapters.telegram.outbound import DeliveryFailed, TelegramSender, retrying
+from adapters.telegram.receiving import PARSE_ERRORS, ChatOrderedProcessor, TolerantBot
 from bot.actions import Action, Say
 from bot.events import Event, ReplyTarget
 
@@ -37,11 +39,11 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 ALLOWED_UPDATES = ["message", "callback_query"]
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 ADMIN_CACHE_SECONDS = 60
-MAX_CONCURRENT_UPDATES = 256
+MAX_CONCURRENT = 256
 CORE_SLOTS = 2
 """Events in the core at once: the core is CPU-bound Python in threads, and more threads only
 starve the event loop that acknowledges webhooks and answers button presses."""
-ANSWER_WITHIN = 1.0
+ANSWER_WITHIN = 0.3
 """Seconds a button press waits for the core before its callback query is answered silently
 (a later refusal then arrives as a message instead of an alert)."""
 COMMANDS = [
@@ -54,6 +56,10 @@ NOT_DELIVERED = "Telegram did not accept my reply just now. Please try again in 
 STALE_BUTTON = "This button is not one I know any more."
 
 App = Application[Any, Any, Any, Any, Any, Any]
+
+
+class StartFailed(RuntimeError):
+    """The adapter could not start; the message says what to fix and holds no secret."""
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,14 @@ class TelegramConfig:
 
 
 def build_application(config: TelegramConfig) -> App:
-    builder = (
-        ApplicationBuilder()
-        .token(config.token)
-        .base_url(config.base_url)
-        .base_file_url(config.base_file_url)
-        .concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT_UPDATES))
-        .write_timeout(60)
+    bot = TolerantBot(
+        config.token,
+        base_url=config.base_url,
+        base_file_url=config.base_file_url,
+        request=HTTPXRequest(connection_pool_size=256, write_timeout=60),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
     )
+    builder = ApplicationBuilder().bot(bot).concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT))
     if config.webhook_url:
         builder = builder.updater(None)
     return builder.build()
@@ -119,12 +125,19 @@ class TelegramAdapter:
             await self._start()
         except BaseException:
             await self.__aexit__(None, None, None)
+            await self._app.bot.shutdown()  # closes the HTTP clients a failed getMe left open
             raise
         self._running = True
         return self
 
     async def _start(self) -> None:
-        await retrying("getMe", self._app.initialize)
+        try:
+            await retrying("getMe", self._app.initialize)
+        except InvalidToken:  # PTB's message quotes the token: never let it out
+            raise StartFailed(
+                "Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather "
+                "(and TELEGRAM_API_URL if you changed it)"
+            ) from None
         me = self._app.bot.bot
         self._me = inbound.BotIdentity(me.id, me.username or "")
         await self._app.start()
@@ -185,7 +198,7 @@ class TelegramAdapter:
             if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
                 return None
             return Update.de_json(payload, self._app.bot)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        except PARSE_ERRORS:
             return None
 
     # --- one update ---------------------------------------------------------------------------
@@ -193,7 +206,10 @@ class TelegramAdapter:
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert self._me is not None
         query = update.callback_query
-        event = inbound.to_event(update, self._me)
+        try:
+            event = inbound.to_event(update, self._me)
+        except ValueError:  # a payload our events refuse (pydantic's errors are ValueErrors)
+            event = None
         if event is None:
             if query is not None:
                 await self._answer(query, STALE_BUTTON if query.data else "")
@@ -223,7 +239,7 @@ class TelegramAdapter:
         for action in actions:
             try:
                 await self._sender.send(action)
-            except (DeliveryFailed, TelegramError) as error:
+            except (DeliveryFailed, TelegramError, OSError) as error:
                 log.warning("could not deliver a %s on Telegram: %s", action.kind, _name(error))
                 await self._tell_failure(ReplyTarget.of(event.conversation))
                 return
@@ -260,7 +276,10 @@ class TelegramAdapter:
 
     async def _is_admin(self, chat_id: int, user_id: int) -> bool:
         key = f"novacast:telegram:admin:{chat_id}:{user_id}"
-        cached = await asyncio.to_thread(self._redis.get, key)
+        try:
+            cached = await asyncio.to_thread(self._redis.get, key)
+        except redis.RedisError:
+            return False  # the core will say it cannot work without Redis
         if cached is not None:
             return bool(cached == b"1")
         try:
@@ -271,7 +290,8 @@ class TelegramAdapter:
             log.warning("could not look up a Telegram chat member: %s", _name(error))
             return False
         admin = member.status in ADMIN_STATUSES
-        await asyncio.to_thread(self._redis.set, key, "1" if admin else "0", ex=ADMIN_CACHE_SECONDS)
+        with contextlib.suppress(redis.RedisError):
+            await asyncio.to_thread(self._redis.set, key, int(admin), ex=ADMIN_CACHE_SECONDS)
         return admin
 
 
@@ -285,6 +305,8 @@ def _name(error: BaseException | None) -> str:
     """An error for the log: its class and Telegram's description, never a URL or token."""
     if isinstance(error, DeliveryFailed):
         return str(error)
+    if isinstance(error, InvalidToken):
+        return "InvalidToken"  # PTB may quote the token in this one
     if isinstance(error, TelegramError):
         return f"{type(error).__name__}: {error.message[:200]}"
     return type(error).__name__

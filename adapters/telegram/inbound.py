@@ -17,7 +17,10 @@ from adapters import buttons
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
 
 ADAPTER = "telegram"
-_COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?$")
+_COMMAND = re.compile(
+    r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?:\s+(?P<args>.*))?$",
+    re.DOTALL,
+)
 COMMAND_ALIASES = {"start": "help"}
 """Telegram clients send /start when a user opens the bot; it means "what can you do"."""
 
@@ -85,8 +88,7 @@ def _sender(message: Message) -> Conversation:
 
 
 def _command(update: Update, message: Message, text: str, me: BotIdentity) -> Event | None:
-    word, _, args = text.partition(" ")
-    match = _COMMAND.match(word.split("\n", 1)[0])
+    match = _COMMAND.match(text)
     if match is None:
         return None
     addressed = match["bot"]
@@ -94,14 +96,13 @@ def _command(update: Update, message: Message, text: str, me: BotIdentity) -> Ev
         return None  # another bot's command
     if addressed is None and is_group(message):
         return None  # in groups, only /cmd@our_bot is ours
-    rest = args if "\n" not in word else word.split("\n", 1)[1] + " " + args
     name = match["name"].lower()
     return CommandEvent(
         conversation=_sender(message),
         event_id=event_id(update),
         raw=_raw(update),
         name=COMMAND_ALIASES.get(name, name),
-        args=rest.strip(),
+        args=(match["args"] or "").strip(),
     )
 
 

@@ -68,6 +68,40 @@ def _entities(text: str) -> list[JSONDict]:
     return found
 
 
+STICKER = {
+    "file_id": "CAAC1",
+    "file_unique_id": "AgAD1",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+    "type": "regular",
+}
+HOSTILE_BODIES: list[bytes] = [
+    # What a webhook must survive: not JSON, wrong shapes, missing fields, wrong types,
+    # update kinds nobody asked for, buttons we never sent, bytes, deep nesting.
+    b"not json",
+    b"[1, 2, 3]",
+    b'"just a string"',
+    b"{}",
+    b'{"update_id": "seven"}',
+    b'{"update_id": 7, "message": "hello"}',
+    b'{"update_id": 8, "message": {"message_id": 1, "text": "/help"}}',
+    b'{"update_id": 9, "callback_query": {"id": "1", "data": "nc1:approve:ab"}}',
+    b'{"update_id": 10, "message": {"message_id": 1, "date": 1, "chat": {"id": 5}}}',
+    b'{"update_id": 11, "message": {"message_id": 1, "date": 1, "chat": {"id": 5, '
+    b'"type": "private"}, "text": "/make cats"}}',
+    b'{"update_id": 12, "poll_answer": {"poll_id": "1", "option_ids": [0]}}',
+    b'{"update_id": 13, "brand_new_kind": {"x": 1}}',
+    b'{"update_id": 14, "message": {"message_id": 1, "date": 1, "chat": {"id": 5, '
+    b'"type": "private"}, "from": {"id": 5, "is_bot": false, "first_name": "E"}, "text": 42}}',
+    b'{"update_id": 15, "callback_query": {"id": "2", "chat_instance": "c", "from": {"id": 5, '
+    b'"is_bot": false, "first_name": "E"}, "data": "nc1:approve:zz"}}',
+    b"\xff\xfe\x00garbage",
+    b'{"update_id": 16, "message": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+]
+
+
 class FakeTelegram:
     """The fake server; `async with FakeTelegram() as api:` listens on 127.0.0.1:<ephemeral>."""
 
