@@ -33,6 +33,9 @@ class Narration(BaseModel):
     duration: float = Field(gt=0)
     sample_rate: int = Field(gt=0)
     cues: list[Cue] = Field(min_length=1)
+    words: list[Cue] = Field(default_factory=list)
+    """Per-word timing, when the voice provides it (ElevenLabs timestamps, Piper alignments);
+    empty means sentence-level timing only, and captions fall back to whole sentences."""
 
 
 class Voice(Protocol):
