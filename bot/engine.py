@@ -4,6 +4,11 @@ Every event goes the same way: dedupe by delivery id, per-user rate limit, text 
 moderation, session memory, then the handler for what the user asked. The engine is synchronous
 and keeps no state of its own (everything lives in Redis), so adapters may call it from threads
 and several bot processes may share one Redis.
+
+Long-term memory is optional: with a `VectorMemory`, projects are remembered per workspace
+("like the last one", a heads-up on topics already made) and unsure lines are classified by
+embedding similarity. Without one, intents come from the rules alone. Preferences set by talking
+("always 45 seconds") live in Redis and work either way.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from bot import replies
 from bot.actions import Action, ButtonAction, Say
 from bot.events import ButtonEvent, CommandEvent, Event, MessageEvent
 from bot.handlers import Context, Handlers
-from bot.intents import COMMANDS, Intent, IntentKind, classify, command_intent
+from bot.intents import COMMANDS, Intent, IntentKind, Kind, MemoryKind, classify, command_intent
 from bot.jobs import JobQueue
 from bot.memory import Role, SessionMemory
 from bot.moderation import Moderator, rate_limited_reply
+from bot.preferences import PreferenceStore, read_statement
 from bot.project import Project, ProjectStore
+from bot.recall import Recall
+from pipeline.memory import VectorMemory
 from pipeline.script import Writer
 from pipeline.text import clean_text
 from policy import Policy
@@ -32,6 +40,8 @@ DEDUPE_SECONDS = 24 * 3600
 """How long a delivery id is remembered (platforms retry within minutes)."""
 
 ProjectHandler = Callable[[Context, Project, str], list[Action]]
+FreeHandler = Callable[[Context, str], list[Action]]
+Classifier = Callable[[str], Intent]
 
 
 class Engine:
@@ -44,14 +54,30 @@ class Engine:
         jobs: JobQueue,
         policy: Policy,
         prefix: str = "novacast",
+        *,
+        memory: VectorMemory | None = None,
+        classifier: Classifier | None = None,
     ) -> None:
+        """`memory` turns on long-term memory; `classifier` defaults to the rules, or to the
+        rules with the embedding fallback (`bot.intent_model.IntentModel`) when memory is on."""
         self.redis = redis
         self.prefix = prefix
         self.policy = policy
         self.store = ProjectStore(redis, prefix)
         self.memory = SessionMemory(redis, prefix)
         self.moderator = Moderator(redis, policy, prefix)
-        self.handlers = Handlers(self.store, writer, jobs, policy, self.moderator)
+        self.preferences = PreferenceStore(redis, prefix)
+        self.recall = Recall(memory) if memory is not None else None
+        self.classify = classifier or _default_classifier(memory)
+        self.handlers = Handlers(
+            self.store,
+            writer,
+            jobs,
+            policy,
+            self.moderator,
+            preferences=self.preferences,
+            recall=self.recall,
+        )
 
     def handle(self, event: Event) -> list[Action]:
         """Answer one event. An unexpected failure is logged and becomes an apology."""
@@ -101,26 +127,41 @@ class Engine:
             if event.name.lower() not in COMMANDS:
                 return ctx.say(replies.unknown_command(event.name))
             return self._intent(ctx, command_intent(event.name, text))
-        return self._intent(ctx, classify(text))
+        return self._intent(ctx, self.classify(text))
 
     def _intent(self, ctx: Context, intent: Intent) -> list[Action]:
         kind = intent.kind
-        if kind is IntentKind.MAKE:
-            return self.handlers.make(ctx, intent.argument)
-        if kind is IntentKind.HELP:
-            return ctx.say(replies.HELP)
-        if kind is IntentKind.SCHEDULE:
-            return self.handlers.schedule(ctx)
+        free = self._free_handler(kind)
+        if free is not None:
+            return free(ctx, intent.argument)
         project = self.store.active(ctx.conversation)
         if kind is IntentKind.SMALLTALK:
             return ctx.say(replies.smalltalk(project))
         if project is None:
-            return ctx.say(replies.NO_PROJECT)
+            return self._without_project(ctx, intent)
         return self._project_handler(kind)(ctx, project, intent.argument)
 
-    def _project_handler(self, kind: IntentKind) -> ProjectHandler:
+    def _without_project(self, ctx: Context, intent: Intent) -> list[Action]:
+        """With nothing to refine, a bare "square videos" or "45 seconds" sets a default."""
+        bare = intent.kind in (IntentKind.UNKNOWN, IntentKind.REFINE) and intent.argument
+        if bare and read_statement(intent.argument, bare=True) is not None:
+            return self.handlers.preference(ctx, intent.argument)
+        return ctx.say(replies.NO_PROJECT)
+
+    def _free_handler(self, kind: Kind) -> FreeHandler | None:
+        """The handler for an intent that needs no project."""
         h = self.handlers
-        table: dict[IntentKind, ProjectHandler] = {
+        table: dict[Kind, FreeHandler] = {
+            IntentKind.MAKE: h.make,
+            IntentKind.HELP: h.help,
+            IntentKind.SCHEDULE: lambda ctx, _: h.schedule(ctx),
+            MemoryKind.PREFERENCE: h.preference,
+        }
+        return table.get(kind)
+
+    def _project_handler(self, kind: Kind) -> ProjectHandler:
+        h = self.handlers
+        table: dict[Kind, ProjectHandler] = {
             IntentKind.RENDER: h.render,
             IntentKind.APPROVE: h.approve,
             IntentKind.REJECT: h.reject,
@@ -154,6 +195,14 @@ class Engine:
             ButtonAction.REJECT: h.reject,
         }
         return table[action]
+
+
+def _default_classifier(memory: VectorMemory | None) -> Classifier:
+    if memory is None:
+        return classify
+    from bot.intent_model import IntentModel  # numpy + the embedding model: only when asked
+
+    return IntentModel()
 
 
 def _text_of(event: Event) -> str:

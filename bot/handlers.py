@@ -14,10 +14,14 @@ from datetime import UTC, datetime
 from bot import replies
 from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
 from bot.events import ButtonEvent, CommandEvent, Conversation, MessageEvent, ReplyTarget
+from bot.intents import is_like_last
 from bot.jobs import JobQueue
 from bot.moderation import Moderator, render_limited_reply
+from bot.preferences import Action as Said
+from bot.preferences import Preferences, PreferenceStore, apply, read_statement
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal
-from pipeline.brief import parse_brief
+from bot.recall import Recall
+from pipeline.brief import Brief, parse_brief
 from pipeline.errors import PipelineError
 from pipeline.script import Aspect, Revision, Script, Writer
 from policy import Approval, Policy, approval_permission, groups_of, is_admin
@@ -67,33 +71,80 @@ class Handlers:
         jobs: JobQueue,
         policy: Policy,
         moderator: Moderator,
+        *,
+        preferences: PreferenceStore | None = None,
+        recall: Recall | None = None,
     ) -> None:
         self.store = store
         self.writer = writer
         self.jobs = jobs
         self.policy = policy
         self.moderator = moderator
+        self.preferences = preferences
+        self.recall = recall
 
     # --- a new project ------------------------------------------------------------------------
 
     def make(self, ctx: Context, idea: str) -> list[Action]:
-        idea = idea.strip()
+        idea, lead = self._resolve(ctx, idea.strip())
         if not idea:
-            return ctx.say(replies.ASK_IDEA)
+            return ctx.say(lead or replies.ASK_IDEA)
         refusal = self.moderator.check_idea(idea)
         if refusal is not None:
             return ctx.say(refusal.reason)
-        brief = parse_brief(idea)
+        brief, used = self._brief(ctx, idea)
         if not brief.topic:
             return ctx.say(replies.ASK_IDEA)
+        if not lead:
+            lead = self._heads_up(ctx, brief.topic)
         seconds = self.policy.limits.clamp_seconds(brief.seconds)
         script = self._write(brief.topic, brief.tone.value, seconds, brief.aspect)
         if isinstance(script, str):
             return ctx.say(script)
         project = self.store.create(Project.start(ctx.conversation, script))
         self.store.set_active(ctx.conversation, project.id)
+        if self.recall is not None:
+            self.recall.created(project, idea, brief.topic)
         note = replies.seconds_note(brief.seconds, seconds, self.policy.limits)
+        note = replies.joined(lead, replies.using_preferences(used), note)
         return ctx.say(replies.new_draft(project, note), replies.draft_buttons(project.id))
+
+    def _resolve(self, ctx: Context, idea: str) -> tuple[str, str]:
+        """The idea to make and a note to lead the draft: "like the last one" is looked up."""
+        if not idea or not is_like_last(idea):
+            return idea, ""
+        last = self.recall.last(ctx.conversation) if self.recall is not None else None
+        if last is None:
+            return "", replies.NO_LAST_PROJECT
+        return last.idea, replies.like_last(last)
+
+    def _brief(self, ctx: Context, idea: str) -> tuple[Brief, Preferences]:
+        """What was asked for, with the user's preferences filling what the idea left open."""
+        brief = parse_brief(idea)
+        if self.preferences is None:
+            return brief, Preferences()
+        return apply(brief, self.preferences.get(ctx.conversation))
+
+    def _heads_up(self, ctx: Context, topic: str) -> str:
+        similar = self.recall.similar(ctx.conversation, topic) if self.recall else None
+        return replies.heads_up(similar) if similar is not None else ""
+
+    # --- preferences --------------------------------------------------------------------------
+
+    def preference(self, ctx: Context, text: str) -> list[Action]:
+        """Set, forget or show the user's defaults, as `text` says."""
+        statement = read_statement(text) or read_statement(text, lenient=True)
+        if statement is None or self.preferences is None:
+            return ctx.say(replies.ASK_PREFERENCE)
+        conversation = ctx.conversation
+        if statement.action is Said.SET:
+            now = self.preferences.update(conversation, statement.preferences)
+            return ctx.say(replies.preferences_saved(statement.preferences, now))
+        if statement.action is Said.FORGET:
+            self.preferences.forget(conversation, statement.fields)
+            now = self.preferences.get(conversation)
+            return ctx.say(replies.preferences_forgotten(statement.fields, now))
+        return ctx.say(replies.preferences_shown(self.preferences.get(conversation)))
 
     def _write(self, topic: str, tone: str, seconds: int, aspect: Aspect | None) -> Script | str:
         """A first draft, or the writer's plain-words reason for not producing one."""
@@ -125,6 +176,8 @@ class Handlers:
             return ctx.say(replies.refusal("change", refused.project))
         except DraftChanged:
             return ctx.say(replies.DRAFT_CHANGED)
+        if self.recall is not None:
+            self.recall.revised(project)
         return ctx.say(
             replies.new_version(project, revision.summary), replies.draft_buttons(project.id)
         )
@@ -277,6 +330,9 @@ class Handlers:
             log.warning("project %s moved on before its rollback", project.id)
 
     # --- telling ------------------------------------------------------------------------------
+
+    def help(self, ctx: Context, _: str = "") -> list[Action]:
+        return ctx.say(replies.HELP)
 
     def status(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         return ctx.say(replies.status(project), _buttons_for(project))

@@ -3,8 +3,9 @@
 Short command-like lines ("render it", "looks good, publish", "undo") are read by vocabulary:
 every word must belong to the intent's words or to polite filler, and one word must be a strong
 marker. That keeps "render it but shorter" out of RENDER. Requests for a new video and schedules
-are read by pattern. Anything else is UNKNOWN, which the engine treats as a refinement when the
-conversation has a draft.
+are read by pattern, and so are preference statements ("always 45 seconds", "from now on square
+videos") and "another one like the last". Anything else is UNKNOWN, which the engine treats as a
+refinement when the conversation has a draft. `bot.intent_model` adds an embedding fallback.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from bot.preferences import read_statement
 
 
 class IntentKind(StrEnum):
@@ -29,12 +32,21 @@ class IntentKind(StrEnum):
     UNKNOWN = "unknown"
 
 
+class MemoryKind(StrEnum):
+    """Intents that lean on what the bot remembers about a user, apart from the core set."""
+
+    PREFERENCE = "preference"
+
+
+Kind = IntentKind | MemoryKind
+
+
 @dataclass(frozen=True)
 class Intent:
-    """`argument` is the idea (make), the instruction (refine), the time (schedule) or a
-    version number (undo "back to v2"); empty when there is none."""
+    """`argument` is the idea (make), the instruction (refine), the time (schedule), a
+    version number (undo "back to v2") or the statement (preference); empty when there is none."""
 
-    kind: IntentKind
+    kind: Kind
     argument: str = ""
 
 
@@ -176,6 +188,13 @@ _DONT_PUBLISH = re.compile(
     r"(?:\s+(?:it|this|that))?\W*$",
     re.IGNORECASE,
 )
+_LIKE_LAST = re.compile(
+    r"^(?:(?:please|ok(?:ay)?|so|now)[,!]?\s+)*(?:(?:can\s+you\s+)?(?:make|do|create|give)\s+"
+    r"(?:me\s+|us\s+)?)?(?:(?:another|one\s+more|a\s+new|a)\s+)?(?:one|video|clip|short)?\s*"
+    r"(?:just\s+)?(?:like|same\s+as|similar\s+to)\s+(?:the\s+|my\s+)?(?:last|previous)"
+    r"(?:\s+(?:one|video|clip|short|time))?\W*$",
+    re.IGNORECASE,
+)
 _VERSION = re.compile(r"\bv(?:ersion)?\s*(\d{1,3})\b", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z0-9']+|\?")
 
@@ -187,7 +206,18 @@ def classify(text: str) -> Intent:
         return _command(stripped[1:])
     if not stripped:
         return Intent(IntentKind.UNKNOWN)
-    return _make(stripped) or _schedule(stripped) or _by_words(stripped)
+    return (
+        _preference(stripped)
+        or _like_last(stripped)
+        or _make(stripped)
+        or _schedule(stripped)
+        or _by_words(stripped)
+    )
+
+
+def is_like_last(text: str) -> bool:
+    """True for "like the last one", "another one like the last", "same as last time"."""
+    return bool(_LIKE_LAST.match(text.strip().replace("’", "'")))
 
 
 def command_intent(name: str, args: str = "") -> Intent:
@@ -204,6 +234,14 @@ def _command(body: str) -> Intent:
     name, _, args = body.partition(" ")
     name = name.split("@", 1)[0]  # Telegram's /make@novacast_bot
     return command_intent(name, args)
+
+
+def _preference(text: str) -> Intent | None:
+    return None if read_statement(text) is None else Intent(MemoryKind.PREFERENCE, text)
+
+
+def _like_last(text: str) -> Intent | None:
+    return Intent(IntentKind.MAKE, text) if _LIKE_LAST.match(text.replace("’", "'")) else None
 
 
 def _make(text: str) -> Intent | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from bot.actions import Button, ButtonAction
+from bot.preferences import Preferences
 from bot.project import Project, ProjectState
+from pipeline.memory import Hit
 from pipeline.script import Script
 from policy import Limits
 
@@ -226,3 +228,61 @@ def no_such_version(project: Project, wanted: int) -> str:
     if wanted == project.current:
         return f"You're already on v{wanted}."
     return f"There's no v{wanted}; this project has versions 1 to {project.latest}."
+
+
+# --- memory: preferences, the last project, similar topics ---------------------------------------
+
+ASK_PREFERENCE = (
+    "Which default should I keep? For example “always 45 seconds”, “from now on square videos”, "
+    "“I prefer a playful tone” or “calm voice”."
+)
+NO_PREFERENCES = (
+    "You have no defaults set. Tell me one, e.g. “always 45 seconds” or “from now on 16:9”."
+)
+NO_LAST_PROJECT = (
+    "I don't remember an earlier video of yours in this workspace. Tell me the idea: "
+    f"/make {EXAMPLE_IDEA}"
+)
+_VOICE_NOTE = " (I've noted the voice; this install narrates with its one bundled voice for now.)"
+_FORGET_HINT = "Say “forget my preferences” to drop them."
+
+
+def preferences_saved(said: Preferences, now: Preferences) -> str:
+    voice = _VOICE_NOTE if said.voice else ""
+    return (
+        f"Got it — from now on: {said.describe()}.{voice}\n"
+        f"Your defaults: {now.describe()}. Words in an idea still win. {_FORGET_HINT}"
+    )
+
+
+def preferences_forgotten(fields: frozenset[str], now: Preferences) -> str:
+    if not fields or now.empty:
+        return "Done — I've forgotten your preferences. New videos use the workspace defaults."
+    left = now.describe()
+    return (
+        f"Done — I've forgotten your {' and '.join(sorted(fields))} preference. Still set: {left}."
+    )
+
+
+def preferences_shown(now: Preferences) -> str:
+    if now.empty:
+        return NO_PREFERENCES
+    return f"Your defaults: {now.describe()}. {_FORGET_HINT}"
+
+
+def using_preferences(used: Preferences) -> str:
+    return f"Using your defaults: {used.describe()}." if not used.empty else ""
+
+
+def heads_up(hit: Hit) -> str:
+    when = f" on {hit.created_at.day} {hit.created_at:%b %Y}" if hit.created_at else ""
+    return f"Heads-up: this workspace made a similar video{when}: “{hit.title or hit.idea}”."
+
+
+def like_last(hit: Hit) -> str:
+    return f"Same idea as your last video here, “{hit.title or hit.idea}”."
+
+
+def joined(*notes: str) -> str:
+    """Notes that lead a reply, one per line, empty ones left out."""
+    return "\n".join(n for n in notes if n)

@@ -5,7 +5,10 @@ lines of at most `max_chars` display columns and groups them into cues of at mos
 a long sentence becomes several consecutive cues whose time is divided by character share.
 The writers escape what each format treats specially. `write_ass` also owns the burned-in
 style: bold Lato, white with a thick black outline and a slight shadow, centred in the lower
-third, sized from the frame so the longest line fits.
+third, sized from the frame so the longest line fits. In the "words" style each caption is
+repeated once per spoken word with that word recoloured (`HIGHLIGHT_RGB`), timed from the
+narration's word cues; captions inside one sentence change at their first word. Without word
+cues, or when they do not match the caption text, it writes the plain sentence style.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import itertools
 import math
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,9 +28,18 @@ from pipeline.text import one_line
 CAPTION_FONT = "Lato"
 """Family name in font_lato's TTFs; the ASS style asks for it bold (Lato Bold)."""
 MAX_LINES = 2
+HIGHLIGHT_RGB = (255, 221, 0)
+"""The spoken word's colour in the "words" style: a warm yellow that reads on any scene."""
 _GLYPH_EM = 0.46
 """Average advance of a Lato Bold character in ems (measured on rendered captions);
 used to size the font so a full line fits the frame."""
+
+
+class CaptionStyle(StrEnum):
+    """Burned-in captions: whole sentences, or the same with the spoken word highlighted."""
+
+    SENTENCE = "sentence"
+    WORDS = "words"
 
 
 class Caption(BaseModel):
@@ -192,11 +205,11 @@ def vtt_text(line: str) -> str:
 
 def ass_text(lines: Iterable[str]) -> str:
     """ASS dialogue text: braces escaped, backslashes kept literal, lines joined with \\N."""
-    escaped = (
-        line.replace("\\", "\\\u2060").replace("{", "\\{").replace("}", "\\}")
-        for line in lines
-    )
-    return "\\N".join(escaped)
+    return "\\N".join(_ass_escape(line) for line in lines)
+
+
+def _ass_escape(text: str) -> str:
+    return text.replace("\\", "\\\u2060").replace("{", "\\{").replace("}", "\\}")
 
 
 def write_srt(captions: Iterable[Caption], path: Path) -> Path:
@@ -223,13 +236,107 @@ def caption_font_size(width: int, height: int) -> int:
     return int(min(fits, 0.07 * height))
 
 
-def write_ass(captions: Iterable[Caption], path: Path, width: int, height: int) -> Path:
-    """Write an ASS script styled for burning in at `width`×`height` to `path`."""
-    events = [
-        f"Dialogue: 0,{_ass_clock(c.start)},{_ass_clock(c.end)},Caption,,0,0,0,,{ass_text(c.lines)}"
-        for c in captions
-    ]
+def write_ass(
+    captions: Iterable[Caption],
+    path: Path,
+    width: int,
+    height: int,
+    *,
+    style: str = CaptionStyle.SENTENCE,
+    words: Sequence[Cue] = (),
+) -> Path:
+    """Write an ASS script styled for burning in at `width`×`height` to `path`.
+
+    `style="words"` highlights each word while it is spoken, timed by `words` (the narration's
+    word cues); with no word cues, or cues that do not match the captions, it is "sentence"."""
+    captions = list(captions)
+    events = None
+    if CaptionStyle(style) is CaptionStyle.WORDS and words:
+        events = _word_events(captions, list(words))
+    if events is None:
+        events = [_dialogue(c.start, c.end, ass_text(c.lines)) for c in captions]
     return _write(path, _ass_header(width, height) + "\n".join(events) + "\n")
+
+
+def _dialogue(start: float, end: float, text: str) -> str:
+    return f"Dialogue: 0,{_ass_clock(start)},{_ass_clock(end)},Caption,,0,0,0,,{text}"
+
+
+def _word_events(captions: list[Caption], words: list[Cue]) -> list[str] | None:
+    """One event per spoken word of each caption, or None when the words do not match."""
+    spoken = _attach_words(captions, words)
+    if spoken is None:
+        return None
+    events: list[str] = []
+    for caption, cues in zip(_retimed(captions, spoken), spoken, strict=True):
+        events.extend(_highlight_events(caption, cues))
+    return events
+
+
+def _attach_words(captions: list[Caption], words: list[Cue]) -> list[list[Cue]] | None:
+    """The word cue of every token of every caption, matching text in order (a word cut into
+    pieces by wrapping gives each piece the same cue); None on any mismatch."""
+    attached: list[list[Cue]] = []
+    index, heard = 0, ""
+    for caption in captions:
+        cues: list[Cue] = []
+        for token in _tokens(caption):
+            target = "".join(one_line(words[index].text).split()) if index < len(words) else ""
+            heard += token
+            if not target.startswith(heard):
+                return None
+            cues.append(words[index])
+            if heard == target:
+                index, heard = index + 1, ""
+        attached.append(cues)
+    return attached if index == len(words) else None
+
+
+def _tokens(caption: Caption) -> list[str]:
+    return [token for line in caption.lines for token in line.split()]
+
+
+def _retimed(captions: list[Caption], spoken: list[list[Cue]]) -> list[Caption]:
+    """Captions that follow each other within a sentence change when the next one's first word
+    starts, instead of at the character-share estimate."""
+    starts = [c.start for c in captions]
+    ends = [c.end for c in captions]
+    for index in range(1, len(captions)):
+        if abs(ends[index - 1] - starts[index]) < 1e-6 and spoken[index]:
+            change = min(max(spoken[index][0].start, starts[index - 1] + 0.05), ends[index] - 0.05)
+            ends[index - 1] = starts[index] = change
+    return [c.model_copy(update={"start": s, "end": e})
+            for c, s, e in zip(captions, starts, ends, strict=True)]
+
+
+def _highlight_events(caption: Caption, cues: list[Cue]) -> list[str]:
+    """The caption shown once per word, from that word's start to the next word's."""
+    runs = itertools.groupby(range(len(cues)), key=lambda k: id(cues[k]))
+    groups = [list(group) for _, group in runs]
+    bounds = [caption.start] + [
+        min(max(cues[group[0]].start, caption.start), caption.end) for group in groups[1:]
+    ] + [caption.end]
+    return [
+        _dialogue(bounds[k], bounds[k + 1], _highlighted(caption, set(group)))
+        for k, group in enumerate(groups)
+        if bounds[k + 1] - bounds[k] >= 0.01
+    ]
+
+
+def _highlighted(caption: Caption, chosen: set[int]) -> str:
+    """ASS text of the caption with the tokens numbered in `chosen` recoloured."""
+    red, green, blue = HIGHLIGHT_RGB
+    colour = f"{{\\1c&H{blue:02X}{green:02X}{red:02X}&}}"
+    numbers = itertools.count()
+    lines = []
+    for line in caption.lines:
+        tokens = [
+            f"{colour}{_ass_escape(token)}{{\\r}}" if next(numbers) in chosen
+            else _ass_escape(token)
+            for token in line.split()
+        ]
+        lines.append(" ".join(tokens))
+    return "\\N".join(lines)
 
 
 def _ass_clock(seconds: float) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.captions import caption_cues, chars_per_line, wrap, write_ass
+from pipeline.captions import CaptionStyle, caption_cues, chars_per_line, wrap, write_ass
 from pipeline.errors import PermanentError
 from pipeline.ffmpeg import filter_escape, run_ffmpeg
 from pipeline.narration import Narration
@@ -132,13 +132,17 @@ def render(
     profile: Profile = Profile.FULL,
     music: Path | None = None,
     on_progress: Callable[[float], None] | None = None,
+    caption_style: str = CaptionStyle.SENTENCE,
 ) -> Path:
-    """Render `script` with `narration` (and optional ducked `music`) into the MP4 `out`."""
+    """Render `script` with `narration` (and optional ducked `music`) into the MP4 `out`.
+
+    `caption_style="words"` highlights each word as it is spoken when the narration has word
+    timing (and shows plain sentence captions when it has none)."""
     out = Path(out).resolve()
     encoding = ENCODINGS[Profile(profile)]
     width, height = frame_size(script.aspect, profile)
     spans = scene_spans(script, narration, encoding.fps)
-    ass = _write_captions(narration, out, width, height)
+    ass = _write_captions(narration, out, (width, height), caption_style)
     graph = video_graph(spans, ass.name, width, height, encoding.fps)
     if music is not None:
         graph += ";" + music_graph(_music_gain_db(Path(music)), encoding.sample_rate)
@@ -150,9 +154,15 @@ def render(
     return out
 
 
-def _write_captions(narration: Narration, out: Path, width: int, height: int) -> Path:
+def _write_captions(
+    narration: Narration, out: Path, size: tuple[int, int], style: str
+) -> Path:
+    width, height = size
+    if style not in [known.value for known in CaptionStyle]:
+        raise PermanentError(f"there is no caption style {style!r}; use sentence or words")
     captions = caption_cues(narration.cues, chars_per_line(width, height))
-    return write_ass(captions, out.with_suffix(".ass"), width, height)
+    return write_ass(captions, out.with_suffix(".ass"), width, height, style=style,
+                     words=narration.words)
 
 
 def _inputs(voice: Path, music: Path | None) -> list[str]:

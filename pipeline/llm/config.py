@@ -1,0 +1,104 @@
+"""`models.yaml` as validated data: per-agent routes, A/B experiments and the price table.
+
+The packaged file sits next to this module; NOVACAST_MODELS names a replacement. A broken file
+fails at load with an error naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+MODELS_ENV = "NOVACAST_MODELS"
+PACKAGED_MODELS = Path(__file__).with_name("models.yaml")
+ProviderName = Literal["openai", "anthropic", "ollama"]
+
+
+class ModelsError(ValueError):
+    """models.yaml is missing, is not YAML, or has a wrong field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Step(_Strict):
+    """One link of a route: which model, and how to call it."""
+
+    provider: ProviderName
+    model: str = Field(min_length=1)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=1024, ge=16, le=32000)
+    timeout: float = Field(default=30.0, gt=0, le=600)
+
+
+class Price(_Strict):
+    """USD per one million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class Variant(_Strict):
+    """One arm of an experiment: a prompt version and/or its own chain of models."""
+
+    name: str = Field(min_length=1, max_length=60)
+    weight: int = Field(default=1, ge=0)
+    prompt_version: int | None = Field(default=None, ge=1)
+    chain: list[Step] | None = Field(default=None, min_length=1)
+
+
+class Experiment(_Strict):
+    name: str = Field(min_length=1, max_length=60)
+    variants: list[Variant] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _weighted(self) -> Experiment:
+        if sum(v.weight for v in self.variants) <= 0:
+            raise ValueError("at least one variant needs a positive weight")
+        if len({v.name for v in self.variants}) != len(self.variants):
+            raise ValueError("variant names must be unique")
+        return self
+
+
+class ModelsConfig(_Strict):
+    default: list[Step] = Field(min_length=1)
+    """The chain for any agent without a route of its own."""
+    agents: dict[str, list[Step]] = Field(default_factory=dict)
+    experiments: dict[str, Experiment] = Field(default_factory=dict)
+    """agent -> its running experiment."""
+    prices: dict[str, Price] = Field(default_factory=dict)
+    """model name -> price; models not listed cost nothing (local models)."""
+
+    def chain(self, agent: str) -> list[Step]:
+        return self.agents.get(agent, self.default)
+
+
+def load_models(path: Path | None = None) -> ModelsConfig:
+    """Read `path`, else $NOVACAST_MODELS, else the packaged models.yaml."""
+    if path is None:
+        env = os.environ.get(MODELS_ENV, "").strip()
+        path = Path(env) if env else PACKAGED_MODELS
+    return parse_models(_read_yaml(path), source=str(path))
+
+
+def parse_models(data: Any, *, source: str = "models.yaml") -> ModelsConfig:
+    try:
+        return ModelsConfig.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ModelsError(f"{source}: field {field}: {first['msg']}") from None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ModelsError(f"{path}: cannot read it ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ModelsError(f"{path}: not valid YAML ({error})") from None

@@ -1,0 +1,234 @@
+"""Long-term memory of projects: one vector per project in Qdrant, searchable per workspace.
+
+Local mode (files under `$NOVACAST_DATA_DIR/qdrant`) is the default; a Qdrant server is used when
+`QDRANT_URL` is set. Every read filters on the workspace, so one workspace never sees another's
+projects. Local mode on disk locks its directory: hold ONE `VectorMemory` per path per process
+(`shared_memory()` hands out that one) and `close()` it before opening the path again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from pipeline.memory.embeddings import DIMENSIONS, Embedder, embed
+
+COLLECTION = "novacast_projects"
+_ID_NAMESPACE = uuid.UUID("5b0c8f7e-3f4a-4d55-9a57-2f6f1d1c0a11")
+_KEYWORDS = ("workspace", "user", "project_id")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A remembered project; `score` is the cosine similarity to the query (1.0 for lookups)."""
+
+    score: float
+    project_id: str
+    idea: str
+    user: str
+    title: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    """What is remembered about a project. `topic` is what gets embedded."""
+
+    workspace: str
+    user: str
+    project_id: str
+    idea: str
+    topic: str
+    title: str = ""
+    script: str = ""
+    created_at: datetime | None = None
+
+
+def default_path() -> Path:
+    return Path(os.environ.get("NOVACAST_DATA_DIR", "./var")) / "qdrant"
+
+
+class VectorMemory:
+    """Projects by workspace: remember them, find similar ones, find a user's last one."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        url: str | None = None,
+        embedder: Embedder = embed,
+        collection: str = COLLECTION,
+    ) -> None:
+        url = url if url is not None or path is not None else os.environ.get("QDRANT_URL") or None
+        self.local = url is None
+        self.collection = collection
+        self._embed = embedder
+        self._lock = threading.Lock()
+        self._client = _client(path, url)
+        self._ensure_collection()
+
+    def __enter__(self) -> VectorMemory:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _ensure_collection(self) -> None:
+        if self._client.collection_exists(self.collection):
+            return
+        vectors = models.VectorParams(size=DIMENSIONS, distance=models.Distance.COSINE)
+        self._client.create_collection(self.collection, vectors_config=vectors)
+        if not self.local:  # payload indexes have no effect (and warn) in local mode
+            self._create_indexes()
+
+    def _create_indexes(self) -> None:
+        for field in _KEYWORDS:
+            self._client.create_payload_index(
+                self.collection, field, models.PayloadSchemaType.KEYWORD
+            )
+        self._client.create_payload_index(
+            self.collection, "created_ts", models.PayloadSchemaType.FLOAT
+        )
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def remember_project(self, record: ProjectRecord) -> None:
+        """Store (or replace) a project's idea, title and script, embedded by its topic."""
+        created = record.created_at or datetime.now(UTC)
+        payload = {
+            "workspace": record.workspace,
+            "user": record.user,
+            "project_id": record.project_id,
+            "idea": record.idea,
+            "topic": record.topic,
+            "title": record.title,
+            "script": record.script,
+            "created_at": created.isoformat(),
+            "created_ts": created.timestamp(),
+        }
+        (vector,) = self._embed([record.topic])
+        point = models.PointStruct(id=_point_id(record), vector=vector, payload=payload)
+        with self._lock:
+            self._client.upsert(self.collection, points=[point])
+
+    def remember_revision(
+        self, workspace: str, project_id: str, title: str, script: str, topic: str | None = None
+    ) -> bool:
+        """Update a remembered project's title and script; re-embed it when `topic` is given.
+
+        False when the project was never remembered (nothing is written then)."""
+        point_id = _point_key(workspace, project_id)
+        vectors = [] if topic is None else self._embed([topic])
+        payload: dict[str, Any] = {"title": title, "script": script}
+        with self._lock:
+            if not self._client.retrieve(self.collection, [point_id], with_payload=False):
+                return False
+            self._client.set_payload(self.collection, payload=payload, points=[point_id])
+            if topic is not None:
+                self._client.set_payload(self.collection, {"topic": topic}, points=[point_id])
+                point = models.PointVectors(id=point_id, vector=vectors[0])
+                self._client.update_vectors(self.collection, points=[point])
+        return True
+
+    def get(self, workspace: str, project_id: str) -> dict[str, Any] | None:
+        """The remembered payload of one project of `workspace`, or None."""
+        with self._lock:
+            found = self._client.retrieve(self.collection, [_point_key(workspace, project_id)])
+        return dict(found[0].payload or {}) if found else None
+
+    def forget_workspace(self, workspace: str) -> None:
+        with self._lock:
+            self._client.delete(self.collection, models.FilterSelector(filter=_only(workspace)))
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def similar(
+        self, workspace: str, text: str, limit: int = 3, exclude: Sequence[str] = ()
+    ) -> list[Hit]:
+        """The workspace's projects nearest in meaning to `text`, best first."""
+        (vector,) = self._embed([text])
+        query = _only(workspace, exclude=exclude)
+        with self._lock:
+            found = self._client.query_points(
+                self.collection, query=vector, query_filter=query, limit=limit, with_payload=True
+            )
+        return [_hit(p.score, p.payload) for p in found.points]
+
+    def last_project(self, workspace: str, user: str) -> Hit | None:
+        """The most recent project `user` started in `workspace`, if any."""
+        order = models.OrderBy(key="created_ts", direction=models.Direction.DESC)
+        with self._lock:
+            points, _ = self._client.scroll(
+                self.collection, scroll_filter=_only(workspace, user), limit=1, order_by=order
+            )
+        return _hit(1.0, points[0].payload) if points else None
+
+    def count(self, workspace: str) -> int:
+        with self._lock:
+            return self._client.count(self.collection, count_filter=_only(workspace)).count
+
+
+_SHARED: dict[str, VectorMemory] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_memory(path: str | Path | None = None) -> VectorMemory:
+    """The process's one `VectorMemory` for `path` (or QDRANT_URL / the default path)."""
+    key = str(path or os.environ.get("QDRANT_URL") or default_path())
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = VectorMemory(path=path)
+        return _SHARED[key]
+
+
+def _client(path: str | Path | None, url: str | None) -> QdrantClient:
+    if url is not None:
+        return QdrantClient(url=url)
+    location = str(path or default_path())
+    if location == ":memory:":
+        return QdrantClient(location=":memory:")
+    Path(location).mkdir(parents=True, exist_ok=True)
+    return QdrantClient(path=location)
+
+
+def _only(workspace: str, user: str | None = None, exclude: Sequence[str] = ()) -> models.Filter:
+    must: list[models.Condition] = [_match("workspace", workspace)]
+    if user is not None:
+        must.append(_match("user", user))
+    must_not: list[models.Condition] = [_match("project_id", p) for p in exclude]
+    return models.Filter(must=must, must_not=must_not or None)
+
+
+def _match(key: str, value: str) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _point_id(record: ProjectRecord) -> str:
+    return _point_key(record.workspace, record.project_id)
+
+
+def _point_key(workspace: str, project_id: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{workspace}\x00{project_id}"))
+
+
+def _hit(score: float, payload: dict[str, Any] | None) -> Hit:
+    data = payload or {}
+    created = data.get("created_at")
+    return Hit(
+        score=float(score),
+        project_id=str(data.get("project_id", "")),
+        idea=str(data.get("idea", "")),
+        user=str(data.get("user", "")),
+        title=str(data.get("title", "")),
+        created_at=datetime.fromisoformat(created) if isinstance(created, str) else None,
+    )
