@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from redis import Redis
 
@@ -29,10 +30,12 @@ from bot.moderation import Moderator, rate_limited_reply
 from bot.preferences import PreferenceStore, read_statement
 from bot.project import Project, ProjectStore
 from bot.recall import Recall
-from pipeline.memory import VectorMemory
 from pipeline.script import Writer
 from pipeline.text import clean_text
 from policy import Policy
+
+if TYPE_CHECKING:
+    from pipeline.memory.store import VectorMemory
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,12 @@ class Engine:
             preferences=self.preferences,
             recall=self.recall,
         )
+
+    def warm(self) -> None:
+        """Load the embedding model and intent examples now, not on the first unsure message."""
+        warm = getattr(self.classify, "warm", None)
+        if callable(warm):
+            warm()
 
     def handle(self, event: Event) -> list[Action]:
         """Answer one event. An unexpected failure is logged and becomes an apology."""

@@ -95,8 +95,11 @@ class Handlers:
         brief, used = self._brief(ctx, idea)
         if not brief.topic:
             return ctx.say(replies.ASK_IDEA)
-        if not lead:
-            lead = self._heads_up(ctx, brief.topic)
+        lead = lead or self._heads_up(ctx, brief.topic)
+        return self._draft(ctx, idea, brief, replies.joined(lead, replies.using_preferences(used)))
+
+    def _draft(self, ctx: Context, idea: str, brief: Brief, lead: str) -> list[Action]:
+        """Write, store and post the first draft of `brief`; `lead` goes above it."""
         seconds = self.policy.limits.clamp_seconds(brief.seconds)
         script = self._write(brief.topic, brief.tone.value, seconds, brief.aspect)
         if isinstance(script, str):
@@ -105,8 +108,9 @@ class Handlers:
         self.store.set_active(ctx.conversation, project.id)
         if self.recall is not None:
             self.recall.created(project, idea, brief.topic)
-        note = replies.seconds_note(brief.seconds, seconds, self.policy.limits)
-        note = replies.joined(lead, replies.using_preferences(used), note)
+        note = replies.joined(
+            lead, replies.seconds_note(brief.seconds, seconds, self.policy.limits)
+        )
         return ctx.say(replies.new_draft(project, note), replies.draft_buttons(project.id))
 
     def _resolve(self, ctx: Context, idea: str) -> tuple[str, str]:

