@@ -243,7 +243,7 @@ NO_LAST_PROJECT = (
     "I don't remember an earlier video of yours in this workspace. Tell me the idea: "
     f"/make {EXAMPLE_IDEA}"
 )
-_VOICE_NOTE = " (I've noted the voice; this install narrates with its one bundled voice for now.)"
+_VOICE_NOTE = " (Your next render uses it: Piper changes its pace; ElevenLabs changes voice.)"
 _FORGET_HINT = "Say “forget my preferences” to drop them."
 
 

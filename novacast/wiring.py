@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import redis
 
 from bot.engine import Engine
 from novacast.embedded_redis import EmbeddedRedis, running_server
+from pipeline.memory import memory_from_env
 from pipeline.settings import Settings
 from pipeline.writers.choose import writer_from_env
 from policy import load_policy
@@ -60,6 +62,16 @@ def redis_connection(settings: Settings) -> Iterator[RedisHandle]:
 
 
 def build_engine(connection: redis.Redis) -> Engine:
-    """The core with RQ behind it, and the LLM writer when a provider is configured (else the
-    offline writer). Prompts and models.yaml are validated here, so broken files fail at start."""
-    return Engine(connection, writer_from_env(connection), RQJobQueue(connection), load_policy())
+    """The core with RQ behind it; the LLM writer when a provider is configured (else the
+    offline writer); long-term memory unless NOVACAST_MEMORY=off (Qdrant local under the data
+    dir, or QDRANT_URL), its model loading in the background. Prompts and models.yaml are
+    validated here, so broken files fail at start."""
+    engine = Engine(
+        connection,
+        writer_from_env(connection),
+        RQJobQueue(connection),
+        load_policy(),
+        memory=memory_from_env(),
+    )
+    threading.Thread(target=engine.warm, name="memory-warm-up", daemon=True).start()
+    return engine

@@ -16,15 +16,16 @@ from rq import get_current_job
 
 from bot import replies
 from bot.events import ReplyTarget
+from bot.preferences import PreferenceStore
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.errors import PermanentError
 from pipeline.music import bed_path
-from pipeline.narration import Narration
+from pipeline.narration import Narration, Voice
 from pipeline.produce import Workdir, fingerprint, make_captions, make_video, make_voice, run_checks
 from pipeline.render import Profile
 from pipeline.script import Script
 from pipeline.settings import load_settings
-from pipeline.voice import PiperTTS
+from pipeline.voice.select import VoiceChoice, voice_for
 from workers.reporting import ProgressSpan, Reporter
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,12 @@ class RenderStep:
     report: Reporter
 
     def narration(self) -> Narration:
-        return make_voice(self.script, self.work, PiperTTS())
+        return make_voice(self.script, self.work, self.voice())
+
+    def voice(self) -> Voice:
+        """The requester's voice preference ("calm voice"), else the default Piper voice."""
+        preferred = PreferenceStore(self.connection).get(self.project.conversation).voice
+        return voice_for(VoiceChoice(preference=preferred) if preferred else None)
 
     def video(self, profile: Profile, on_progress: ProgressSpan) -> Path:
         music = bed_path(self.script.music) if self.script.music else None
