@@ -19,11 +19,11 @@ from bot.jobs import JobQueue
 from bot.moderation import Moderator, render_limited_reply
 from bot.preferences import Action as Said
 from bot.preferences import Preferences, PreferenceStore, apply, read_statement
-from bot.project import Project, ProjectState, ProjectStore, StateRefusal
+from bot.project import Project, ProjectState, ProjectStore, StateRefusal, new_project_id
 from bot.recall import Recall
 from pipeline.brief import Brief, parse_brief
 from pipeline.errors import PipelineError
-from pipeline.script import Aspect, Revision, Script, Writer
+from pipeline.script import Aspect, Revision, Script, Writer, for_project, variants_of
 from policy import Approval, Policy, approval_permission, groups_of, is_admin
 
 log = logging.getLogger(__name__)
@@ -101,10 +101,15 @@ class Handlers:
     def _draft(self, ctx: Context, idea: str, brief: Brief, lead: str) -> list[Action]:
         """Write, store and post the first draft of `brief`; `lead` goes above it."""
         seconds = self.policy.limits.clamp_seconds(brief.seconds)
-        script = self._write(brief.topic, brief.tone.value, seconds, brief.aspect)
+        project_id = new_project_id()
+        writer = for_project(self.writer, project_id)
+        script = self._write(writer, brief.topic, brief.tone.value, seconds, brief.aspect)
         if isinstance(script, str):
             return ctx.say(script)
-        project = self.store.create(Project.start(ctx.conversation, script))
+        started = Project.start(
+            ctx.conversation, script, project_id=project_id, experiments=variants_of(writer)
+        )
+        project = self.store.create(started)
         self.store.set_active(ctx.conversation, project.id)
         if self.recall is not None:
             self.recall.created(project, idea, brief.topic)
@@ -150,11 +155,14 @@ class Handlers:
             return ctx.say(replies.preferences_forgotten(statement.fields, now))
         return ctx.say(replies.preferences_shown(self.preferences.get(conversation)))
 
-    def _write(self, topic: str, tone: str, seconds: int, aspect: Aspect | None) -> Script | str:
+    @staticmethod
+    def _write(
+        writer: Writer, topic: str, tone: str, seconds: int, aspect: Aspect | None
+    ) -> Script | str:
         """A first draft, or the writer's plain-words reason for not producing one."""
         idea = topic if tone == "neutral" else f"{topic}, {tone}"
         try:
-            return self.writer.script(idea, seconds, aspect or Aspect.VERTICAL)
+            return writer.script(idea, seconds, aspect or Aspect.VERTICAL)
         except PipelineError as error:
             return f"I couldn't write that draft: {error}"
 
@@ -166,7 +174,7 @@ class Handlers:
         if not instruction.strip():
             return ctx.say(replies.ASK_CHANGE)
         try:
-            revision = self.writer.revise(project.script, instruction)
+            revision = for_project(self.writer, project.id).revise(project.script, instruction)
         except PipelineError as error:
             return ctx.say(f"I couldn't make that change: {error}")
         if not revision.changed:

@@ -63,6 +63,8 @@ class Project(BaseModel):
     approved_at: datetime | None = None
     published_to: list[str] = Field(default_factory=list)
     last_error: str = ""
+    experiments: dict[str, str] = Field(default_factory=dict)
+    """A/B experiments this project is in: experiment name -> the variant it got (sticky)."""
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 
@@ -77,13 +79,22 @@ class Project(BaseModel):
         return self
 
     @classmethod
-    def start(cls, conversation: Conversation, script: Script) -> Project:
+    def start(
+        cls,
+        conversation: Conversation,
+        script: Script,
+        *,
+        project_id: str | None = None,
+        experiments: dict[str, str] | None = None,
+    ) -> Project:
         """A new draft (v1) requested by the conversation's user."""
         return cls(
+            id=project_id or new_project_id(),
             conversation=conversation,
             workspace=conversation.workspace,
             requester=conversation.user,
             versions=[script],
+            experiments=experiments or {},
         )
 
     @property

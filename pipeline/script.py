@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -99,3 +100,26 @@ class Writer(Protocol):
     def revise(self, script: Script, instruction: str) -> Revision:
         """Apply a plain-words instruction ("shorter", "add a joke at the end")."""
         ...
+
+
+@runtime_checkable
+class ProjectWriter(Writer, Protocol):
+    """A writer that keeps per-project state: sticky A/B variants and token accounting."""
+
+    def bound(self, project_key: str) -> Writer:
+        """This writer, with experiment choices and usage kept under `project_key`."""
+        ...
+
+    @property
+    def variants(self) -> Mapping[str, str]:
+        """Experiment name -> the variant chosen, for the bound project."""
+        ...
+
+
+def for_project(writer: Writer, project_key: str) -> Writer:
+    """`writer` bound to a project when it keeps per-project state; else `writer` itself."""
+    return writer.bound(project_key) if isinstance(writer, ProjectWriter) else writer
+
+
+def variants_of(writer: Writer) -> dict[str, str]:
+    return dict(writer.variants) if isinstance(writer, ProjectWriter) else {}

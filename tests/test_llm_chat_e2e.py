@@ -14,6 +14,7 @@ import redis
 from adapters.console import ConsoleAdapter
 from bot.project import ProjectState, ProjectStore
 from novacast.wiring import build_engine
+from pipeline.llm.usage import UsageLedger
 from tests.fakes.openai_api import FakeOpenAI
 from tests.workers_support import worker_process
 
@@ -52,8 +53,24 @@ def cards(count: int) -> dict[str, object]:
     }
 
 
+EXPERIMENT = """
+default:
+  - {provider: openai, model: gpt-4o-mini, temperature: 0.7, max_tokens: 1200, timeout: 30}
+experiments:
+  script:
+    name: script-model
+    variants:
+      - {name: mini, weight: 1, chain: [{provider: openai, model: gpt-4o-mini}]}
+prices:
+  gpt-4o-mini: {input: 0.15, output: 0.60}
+"""
+
+
 @pytest.fixture
-def openai_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+def openai_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeOpenAI]:
+    models = tmp_path / "models.yaml"
+    models.write_text(EXPERIMENT)
+    monkeypatch.setenv("NOVACAST_MODELS", str(models))
     with FakeOpenAI() as fake:
         monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
@@ -90,6 +107,11 @@ def test_a_model_writes_and_revises_the_video(
     assert project is not None
     assert project.state is ProjectState.PUBLISHED
     assert project.script.sentences == SENTENCES[:3]
+    assert project.experiments == {"script-model": "mini"}  # the A/B variant, kept on the project
+    usage = UsageLedger(redis_conn).totals(project.id)
+    assert usage.calls == 6
+    assert usage.input_tokens > 0
+    assert usage.cost_usd > 0
     (video,) = (data_dir / "published" / "local").glob("*.mp4")
     sidecar = json.loads(video.with_suffix(".json").read_text())
     assert sidecar["title"] == "Three Hearts, Blue Blood"
