@@ -117,7 +117,7 @@ def test_talking_sets_shows_and_forgets(engine: Engine, redis_conn: redis.Redis)
         "Got it — from now on: 45 s.\nYour defaults: 45 s. Words in an idea still win. "
         "Say “forget my preferences” to drop them."
     )
-    assert "I've noted the voice" in say(engine, "deep voice from now on")
+    assert "Your next render uses it" in say(engine, "deep voice from now on")
     assert say(engine, "show my preferences") == (
         "Your defaults: 45 s, deep voice. Say “forget my preferences” to drop them."
     )
