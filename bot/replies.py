@@ -121,7 +121,9 @@ def draft(project: Project) -> str:
             *(_scene_line(n, title, sentences) for n, (title, sentences) in _scenes(script)),
             "",
             f"About {script.estimated_seconds:g} s (aim {script.target_seconds} s) · "
-            f"{script.aspect.value}" + (" · soft background music" if script.music else ""),
+            f"{script.aspect.value}"
+            + (" · soft background music" if script.music else "")
+            + (" · word-highlight captions" if script.captions == "words" else ""),
             f"Written by the {_writer_name(script)}.",
         ]
     )

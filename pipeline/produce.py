@@ -115,7 +115,15 @@ def make_video(
     out = work.video(profile)
     if out.exists():
         return out
-    return render(script, narration, out, profile=profile, music=music, on_progress=on_progress)
+    return render(
+        script,
+        narration,
+        out,
+        profile=profile,
+        music=music,
+        on_progress=on_progress,
+        caption_style=script.captions,
+    )
 
 
 def run_checks(narration: Narration, video: Path, work: Workdir) -> CheckReport:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -46,6 +46,8 @@ class Script(BaseModel):
     writer: str = Field(min_length=1, description="who wrote it, e.g. 'offline template writer'")
     music: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,31}$")
     """A bundled background-music bed by name (see pipeline.music), ducked under the voice."""
+    captions: Literal["sentence", "words"] = "sentence"
+    """Burned-in caption style: whole lines, or lines with the spoken word highlighted."""
 
     @field_validator("sentences")
     @classmethod

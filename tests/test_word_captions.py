@@ -190,3 +190,19 @@ def test_an_unknown_caption_style_is_refused(tmp_path: Path, spoken: Narration) 
     with pytest.raises(PermanentError, match="caption style"):
         render(_script(), spoken, tmp_path / "x.mp4", profile=Profile.PREVIEW,
                caption_style="karaoke")
+
+
+@pytest.mark.parametrize(
+    "instruction", ["highlight the words", "word captions", "use karaoke captions"]
+)
+def test_word_captions_are_asked_for_in_words(instruction: str) -> None:
+    from pipeline.writers import OfflineWriter
+
+    writer = OfflineWriter()
+    script = writer.script("why bread rises", 20)
+    revision = writer.revise(script, instruction)
+    assert revision.changed
+    assert revision.script.captions == "words"
+    assert revision.script.sentences == script.sentences
+    back = writer.revise(revision.script, "plain captions")
+    assert back.script.captions == "sentence"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Literal
 
 from pipeline.brief import Tone, parse_brief
 from pipeline.script import Aspect, Script
@@ -52,6 +53,7 @@ class Draft:
     target_seconds: int
     aspect: Aspect
     music: str | None = None
+    captions: Literal["sentence", "words"] = "sentence"
 
     def sentences(self) -> list[str]:
         return [render(line, self.topic) for line in self.lines]
@@ -101,6 +103,7 @@ def to_script(draft: Draft) -> Script:
         aspect=draft.aspect,
         writer=WRITER_NAME,
         music=draft.music,
+        captions=draft.captions,
     )
 
 
@@ -125,6 +128,7 @@ def from_script(script: Script) -> Draft:
         target_seconds=script.target_seconds,
         aspect=script.aspect,
         music=script.music,
+        captions=script.captions,
     )
 
 

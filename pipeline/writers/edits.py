@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from pipeline.brief import Tone
 from pipeline.text import one_line
@@ -289,3 +290,18 @@ def set_music(name: str | None) -> Edit:
         return Outcome(replace(draft, music=name), note, changed=True)
 
     return edit
+
+
+def set_captions(style: Literal["sentence", "words"]) -> Edit:
+    """Highlight each word as it is spoken, or show plain caption lines."""
+
+    def edit(draft: Draft) -> Outcome:
+        if draft.captions == style:
+            return Outcome(draft, f"The captions are already {_CAPTION_NAMES[style]}", False)
+        note = f"Captions will be {_CAPTION_NAMES[style]}"
+        return Outcome(replace(draft, captions=style), note, changed=True)
+
+    return edit
+
+
+_CAPTION_NAMES = {"sentence": "plain lines", "words": "word-by-word highlighted"}

@@ -26,7 +26,7 @@ HELP = (
     "I can: make it shorter or longer, set a length (“30s”), change the tone (more formal, "
     "playful, calm, dramatic), add a joke, add <your sentence> (at the start), remove the "
     "first/last sentence or sentence N, change the title to <text>, change the hook to <text>, "
-    "add background music (or no music)."
+    "add background music (or no music), highlight words in the captions (or plain captions)."
 )
 Reader = Callable[[str], tuple[Edit, int] | None]
 
@@ -135,6 +135,16 @@ _READERS: tuple[Reader, ...] = (
         r"(?:(?:change|set|make|update|switch)\s+(?:the\s+)?(?:hook|opening\s+line)\s+(?:to|as|into)"
         r"|hook\s*[:=])\s*:?\s*(?P<text>.+)$",
         lambda m: edits.set_hook(m["text"]),
+    ),
+    _rule(
+        r"(?:(?:highlight|karaoke)\s+(?:the\s+|each\s+|every\s+)?words?\b(?:\s+as\s+(?:they\s+are|it\s+is)\s+spoken)?"
+        r"|(?:use\s+)?(?:word[-\s]by[-\s]word|karaoke|highlighted)\s+captions\b"
+        r"|word\s+captions\b)",
+        lambda _: edits.set_captions("words"),
+    ),
+    _rule(
+        r"(?:(?:use\s+)?(?:plain|normal|simple)\s+captions\b|(?:stop|no)\s+(?:highlighting|highlights?)\b)",
+        lambda _: edits.set_captions("sentence"),
     ),
     _rule(
         rf"(?:{_VERB_REMOVE}|no|without|mute|stop)\s+(?:the\s+|any\s+)?(?:background\s+)?music\b"
