@@ -125,6 +125,7 @@ def draft(project: Project) -> str:
             + (" · soft background music" if script.music else "")
             + (" · word-highlight captions" if script.captions == "words" else ""),
             f"Written by the {_writer_name(script)}.",
+            *_review_lines(script),
         ]
     )
 
@@ -288,3 +289,9 @@ def like_last(hit: Hit) -> str:
 def joined(*notes: str) -> str:
     """Notes that lead a reply, one per line, empty ones left out."""
     return "\n".join(n for n in notes if n)
+
+
+def _review_lines(script: Script) -> list[str]:
+    if not script.review:
+        return []
+    return ["", "Check before publishing:", *(f"• {note}" for note in script.review)]

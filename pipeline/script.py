@@ -48,6 +48,8 @@ class Script(BaseModel):
     """A bundled background-music bed by name (see pipeline.music), ducked under the voice."""
     captions: Literal["sentence", "words"] = "sentence"
     """Burned-in caption style: whole lines, or lines with the spoken word highlighted."""
+    review: list[str] = Field(default_factory=list, max_length=20)
+    """What a reviewer (the QC agent) asks a person to check before publishing."""
 
     @field_validator("sentences")
     @classmethod

@@ -84,7 +84,8 @@ def test_a_model_writes_and_revises_the_video(
 ) -> None:
     openai_api.answer(DRAFT, schema="ScriptDraft")
     openai_api.answer(cards(len(SENTENCES)), schema="SceneCards")
-    openai_api.answer({"uncertain_claims": []}, schema="ReviewNotes")
+    flagged = {"sentence": 3, "claim": "copper makes it blue", "reason": "worth a source"}
+    openai_api.answer({"uncertain_claims": [flagged]}, schema="ReviewNotes")
     openai_api.answer(SHORTER, schema="RewriteDraft")
     openai_api.answer(cards(3), schema="SceneCards")
     openai_api.answer({"uncertain_claims": []}, schema="ReviewNotes")
@@ -103,6 +104,8 @@ def test_a_model_writes_and_revises_the_video(
     assert "Three Hearts, Blue Blood" in shown
     assert "via openai" in shown
     assert "Dropped the copper sentence." in shown
+    claim = "• Sentence 4: “copper makes it blue” — worth a source"
+    assert f"Check before publishing:\n{claim}" in shown
     project = ProjectStore(redis_conn).active(adapter.conversation)
     assert project is not None
     assert project.state is ProjectState.PUBLISHED

@@ -122,7 +122,7 @@ class LLMWriter:
         except ProviderError:
             revision = self.fallback.revise(script, instruction)
             return revision.model_copy(update={"summary": f"{revision.summary} ({FALLBACK_NOTE})"})
-        frame = script.model_dump(include={"idea", "target_seconds", "aspect", "music"})
+        frame = script.model_dump(include={"idea", "target_seconds", "aspect", "music", "captions"})
         revised = self._finish(result.value, result.completion, **frame)
         return Revision(script=revised, summary=result.value.summary, changed=result.value.changed)
 
@@ -134,8 +134,9 @@ class LLMWriter:
         title, hook, sentences = text.title, text.hook, list(text.sentences)
         check_policy(self.policy, title, hook, *sentences)
         cards = self._cards(title, sentences, parse_brief(frame["idea"]).tone.value)
-        self.review(title, hook, sentences, frame["target_seconds"])
+        report = self.review(title, hook, sentences, frame["target_seconds"])
         return Script(
+            review=review_notes(report, frame["target_seconds"]),
             title=title,
             hook=hook,
             sentences=sentences,
@@ -197,3 +198,18 @@ def _clean_idea(idea: str) -> str:
 
 def _signed_fallback(script: Script) -> Script:
     return script.model_copy(update={"writer": f"{script.writer} ({FALLBACK_NOTE})"})
+
+
+def review_notes(report: QCReport | None, seconds: int) -> list[str]:
+    """The QC report as lines a person reads before approving."""
+    if report is None:
+        return []
+    notes = [
+        f"Sentence {claim.sentence + 1}: “{claim.claim}” — {claim.reason}"
+        for claim in report.uncertain_claims
+    ]
+    if not report.length_ok:
+        notes.append(
+            f"Length: {report.words} words, where {seconds} s wants about {report.word_budget}"
+        )
+    return (notes + list(report.notes))[:20]
