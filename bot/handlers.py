@@ -102,7 +102,7 @@ class Handlers:
         """Write, store and post the first draft of `brief`; `lead` goes above it."""
         seconds = self.policy.limits.clamp_seconds(brief.seconds)
         project_id = new_project_id()
-        writer = for_project(self.writer, project_id)
+        writer = for_project(self.writer, project_id, _workspace_key(ctx.conversation))
         script = self._write(writer, brief.topic, brief.tone.value, seconds, brief.aspect)
         if isinstance(script, str):
             return ctx.say(script)
@@ -174,7 +174,8 @@ class Handlers:
         if not instruction.strip():
             return ctx.say(replies.ASK_CHANGE)
         try:
-            revision = for_project(self.writer, project.id).revise(project.script, instruction)
+            writer = for_project(self.writer, project.id, _workspace_key(project.conversation))
+            revision = writer.revise(project.script, instruction)
         except PipelineError as error:
             return ctx.say(f"I couldn't make that change: {error}")
         if not revision.changed:
@@ -383,3 +384,8 @@ def _go_to(version: int) -> Callable[[Project], Project]:
         return project.evolve(current=version, state=ProjectState.DRAFT)
 
     return apply
+
+
+def _workspace_key(conversation: Conversation) -> str:
+    """How models.yaml names a workspace (prompt pins): `<adapter>:<workspace id>`."""
+    return f"{conversation.adapter}:{conversation.workspace}"

@@ -93,6 +93,7 @@ class Prompt:
 class PromptRegistry:
     def __init__(self, prompts: list[Prompt]) -> None:
         self._prompts: dict[str, dict[int, Prompt]] = {}
+        self._pins: dict[str, int] = {}
         for prompt in prompts:
             versions = self._prompts.setdefault(prompt.agent, {})
             if prompt.version in versions:
@@ -121,11 +122,21 @@ class PromptRegistry:
     def versions(self, agent: str) -> list[int]:
         return sorted(self._prompts.get(agent, {}))
 
+    def pinned(self, pins: Mapping[str, int]) -> PromptRegistry:
+        """This registry with `pins` (agent -> version) as the default versions; an experiment's
+        own version still wins. Unknown agents or versions fail here, naming them."""
+        for agent, version in pins.items():
+            self.get(agent, version)
+        copy = PromptRegistry([])
+        copy._prompts, copy._pins = self._prompts, dict(pins)
+        return copy
+
     def get(self, agent: str, version: int | None = None) -> Prompt:
-        """The prompt for `agent`: `version` when pinned, else the latest."""
+        """The prompt for `agent`: `version` when given, else the pinned one, else the latest."""
         versions = self._prompts.get(agent)
         if not versions:
             raise PromptError(f"no prompt for agent {agent!r}")
+        version = self._pins.get(agent) if version is None else version
         chosen = max(versions) if version is None else version
         if chosen not in versions:
             raise PromptError(f"agent {agent!r} has no prompt version {chosen}")

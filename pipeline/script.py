@@ -110,8 +110,9 @@ class Writer(Protocol):
 class ProjectWriter(Writer, Protocol):
     """A writer that keeps per-project state: sticky A/B variants and token accounting."""
 
-    def bound(self, project_key: str) -> Writer:
-        """This writer, with experiment choices and usage kept under `project_key`."""
+    def bound(self, project_key: str, workspace: str = "") -> Writer:
+        """This writer, with experiment choices and usage kept under `project_key`, and the
+        prompt versions `workspace` pins."""
         ...
 
     @property
@@ -120,9 +121,11 @@ class ProjectWriter(Writer, Protocol):
         ...
 
 
-def for_project(writer: Writer, project_key: str) -> Writer:
+def for_project(writer: Writer, project_key: str, workspace: str = "") -> Writer:
     """`writer` bound to a project when it keeps per-project state; else `writer` itself."""
-    return writer.bound(project_key) if isinstance(writer, ProjectWriter) else writer
+    if isinstance(writer, ProjectWriter):
+        return writer.bound(project_key, workspace)
+    return writer
 
 
 def variants_of(writer: Writer) -> dict[str, str]:

@@ -16,7 +16,7 @@ from pipeline.errors import PermanentError
 from pipeline.llm.config import load_models, parse_models
 from pipeline.llm.routing import Endpoints, Router
 from pipeline.llm.usage import UsageLedger
-from pipeline.prompting import REPO_PROMPTS, PromptRegistry
+from pipeline.prompting import REPO_PROMPTS, PromptError, PromptRegistry
 from pipeline.script import Aspect, Script, Writer
 from pipeline.writers import WRITER_NAME, OfflineWriter
 from pipeline.writers.choose import writer_from_env
@@ -291,3 +291,28 @@ def test_qc_review_flags_claims_and_checks_length(api: FakeOpenAI) -> None:
     assert report.words == sum(len(s.split()) for s in [HOOK, *SENTENCES])
     assert not report.length_ok
     assert "budget for 60 seconds is 150" in user_message(api, 0)
+
+
+def test_a_workspace_keeps_its_pinned_prompt_version(api: FakeOpenAI, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    shutil.copytree(REPO_PROMPTS, prompts)
+    v2 = (prompts / "script.yaml").read_text().replace("version: 1", "version: 2")
+    (prompts / "script@2.yaml").write_text(v2.replace("Write a {tone}", "V2: write a {tone}"))
+    config = {
+        "default": [{"provider": "openai", "model": "gpt-4o-mini"}],
+        "prompt_pins": {"slack:T-pinned": {"script": 1}},
+    }
+    writer = make_writer(api, prompts=prompts, **config)
+    for workspace, expect_v2 in (("slack:T-pinned", False), ("slack:T-other", True)):
+        api.answer(DRAFT, schema="ScriptDraft")
+        api.answer(CARDS, schema="SceneCards")
+        api.answer(REVIEW, schema="ReviewNotes")
+        writer.bound("p1", workspace).script("octopus hearts", 30)
+        assert user_message(api, -3).startswith("V2:") == expect_v2
+
+
+def test_pinning_an_unknown_version_fails_plainly() -> None:
+    registry = PromptRegistry.load()
+    with pytest.raises(PromptError, match="agent 'script' has no prompt version 9"):
+        registry.pinned({"script": 9})
+    assert registry.pinned({"script": 1}).get("script").version == 1

@@ -73,6 +73,8 @@ class ModelsConfig(_Strict):
     """agent -> its running experiment."""
     prices: dict[str, Price] = Field(default_factory=dict)
     """model name -> price; models not listed cost nothing (local models)."""
+    prompt_pins: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """Workspace (`<adapter>:<workspace id>`) -> agent -> the prompt version it keeps using."""
 
     def chain(self, agent: str) -> list[Step]:
         return self.agents.get(agent, self.default)

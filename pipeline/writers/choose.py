@@ -23,5 +23,8 @@ def writer_from_env(redis: Redis | None = None) -> Writer:
     if not endpoints.any_configured:
         return OfflineWriter()
     router = Router(load_models(), endpoints)
+    registry = PromptRegistry.load()
+    for pins in router.config.prompt_pins.values():
+        registry.pinned(pins)  # an unknown pinned agent or version fails at start
     usage = UsageLedger(redis, prices=router.config.prices) if redis is not None else None
-    return LLMWriter(router, PromptRegistry.load(), fallback=OfflineWriter(), usage=usage)
+    return LLMWriter(router, registry, fallback=OfflineWriter(), usage=usage)

@@ -72,11 +72,15 @@ class LLMWriter:
         self.project_key: str | None = None
         self._variants: dict[str, str] = {}
 
-    def bound(self, project_key: str) -> LLMWriter:
-        """A copy sticky to `project_key` for experiments, recording usage under it."""
+    def bound(self, project_key: str, workspace: str = "") -> LLMWriter:
+        """A copy sticky to `project_key` for experiments, recording usage under it, with the
+        prompt versions `workspace` (`<adapter>:<id>`) pins in models.yaml."""
         bound = copy.copy(self)
         bound.project_key = project_key
         bound._variants = {}
+        pins = self.router.config.prompt_pins.get(workspace)
+        if pins:
+            bound.registry = self.registry.pinned(pins)
         return bound
 
     @property
