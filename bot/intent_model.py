@@ -120,7 +120,9 @@ class IntentModel:
         best = guesses[0]
         if self.tie_breaker is not None and self._doubtful(guesses):
             chosen = self._tie_break(text, guesses)
-            if chosen is not None:
+            if chosen is not None and (
+                chosen.kind not in RISKY or _risky_allowed(text, chosen.kind, rules)
+            ):
                 return chosen
         if not self._convinced(text, rules, guesses):
             return rules
@@ -136,8 +138,7 @@ class IntentModel:
             return False
         if best.kind in RISKY:
             lead = best.score - second.score >= RISKY_LEAD
-            negated = best.kind is IntentKind.APPROVE and _NEGATION.search(text) is not None
-            return lead and not negated and rules.kind is not IntentKind.SMALLTALK
+            return lead and _risky_allowed(text, best.kind, rules)
         return True
 
     def _needed(self, kind: Kind, ruled: Kind = IntentKind.UNKNOWN) -> float:
@@ -158,6 +159,13 @@ class IntentModel:
         if chosen is None or chosen not in candidates:
             return None
         return intent_for(parse_kind(chosen), text)
+
+
+def _risky_allowed(text: str, kind: Kind, rules: Intent) -> bool:
+    """Publishing, rejecting or dropping work never comes from small talk or a negated line
+    ("don't publish yet"), whoever guessed it: the examples or an LLM tie-breaker."""
+    negated = kind is IntentKind.APPROVE and _NEGATION.search(text) is not None
+    return not negated and rules.kind is not IntentKind.SMALLTALK
 
 
 def intent_for(kind: Kind, text: str) -> Intent:

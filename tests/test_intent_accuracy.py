@@ -111,3 +111,10 @@ def test_a_tie_breaker_is_asked_only_when_unsure_and_may_abstain(model: IntentMo
     assert abstains("decline").kind is IntentKind.UNKNOWN
     off_list = IntentModel(tie_breaker=pick("approve"))
     assert off_list("decline").kind is IntentKind.UNKNOWN
+
+
+def test_a_tie_breaker_cannot_turn_a_refusal_into_an_approval(model: IntentModel) -> None:
+    del model  # loaded once for the session; the tie-breaker model shares the embeddings
+    eager = IntentModel(tie_breaker=lambda text, candidates: "approve")
+    for text in ("don't publish it yet", "not approved, hold on"):
+        assert eager(text).kind is not IntentKind.APPROVE
