@@ -23,13 +23,15 @@ GREETING = (
 
 
 def _exit_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so the embedded Redis and the worker child are stopped."""
+    """SIGTERM, and SIGHUP (the terminal closed), unwind like Ctrl-C, so the embedded Redis and
+    the worker child are stopped instead of being left running."""
 
     def leave(signum: int, frame: object) -> None:
         del frame
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, leave)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, leave)
 
 
 @contextmanager

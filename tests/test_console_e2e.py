@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +181,26 @@ def test_up_runs_redis_worker_and_bot_and_chat_joins_them(tmp_path: Path) -> Non
         assert up.stdout is not None
         up.stdout.close()
     assert up.returncode == 0
+
+
+def test_closing_the_terminal_stops_the_embedded_redis_and_worker(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["NOVACAST_DATA_DIR"] = str(tmp_path / "var")
+    env["NOVACAST_MEMORY"] = "off"
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "novacast", "chat"], env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url_file = tmp_path / "var" / "redis" / "url"
+    for _ in range(200):
+        if url_file.exists():
+            break
+        time.sleep(0.05)
+    url = url_file.read_text()
+    chat.send_signal(signal.SIGHUP)
+    assert chat.wait(timeout=30) != 0
+    assert chat.stdin is not None
+    chat.stdin.close()
+    assert not url_file.exists()
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
