@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from pipeline.config_files import read_yaml, validated
 from pipeline.llm.base import Message
 
 PROMPTS_ENV = "NOVACAST_PROMPTS"
@@ -157,7 +157,7 @@ def default_outputs() -> Mapping[str, type[BaseModel]]:
 def load_prompt(path: Path, outputs: Mapping[str, type[BaseModel]]) -> Prompt:
     """One prompt file, validated; errors name the file and the field."""
     agent, _, pinned = path.stem.partition("@")
-    spec = _spec(path, _read_yaml(path))
+    spec = _spec(path, read_yaml(path, PromptError))
     if pinned and pinned != str(spec.version):
         raise PromptError(f"{path}: field version: {spec.version} does not match the file name")
     if spec.output not in outputs:
@@ -167,18 +167,4 @@ def load_prompt(path: Path, outputs: Mapping[str, type[BaseModel]]) -> Prompt:
 
 
 def _spec(path: Path, data: Any) -> PromptSpec:
-    try:
-        return PromptSpec.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise PromptError(f"{path}: field {field}: {first['msg']}") from None
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PromptError(f"{path}: cannot read it ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise PromptError(f"{path}: not valid YAML ({error})") from None
+    return validated(PromptSpec, data, path, PromptError)

@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipeline.config_files import read_yaml, validated
 
 MODELS_ENV = "NOVACAST_MODELS"
 PACKAGED_MODELS = Path(__file__).with_name("models.yaml")
@@ -85,22 +86,8 @@ def load_models(path: Path | None = None) -> ModelsConfig:
     if path is None:
         env = os.environ.get(MODELS_ENV, "").strip()
         path = Path(env) if env else PACKAGED_MODELS
-    return parse_models(_read_yaml(path), source=str(path))
+    return parse_models(read_yaml(path, ModelsError), source=str(path))
 
 
 def parse_models(data: Any, *, source: str = "models.yaml") -> ModelsConfig:
-    try:
-        return ModelsConfig.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ModelsError(f"{source}: field {field}: {first['msg']}") from None
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ModelsError(f"{path}: cannot read it ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ModelsError(f"{path}: not valid YAML ({error})") from None
+    return validated(ModelsConfig, data, source, ModelsError)
