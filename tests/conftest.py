@@ -12,7 +12,8 @@ import redis
 from novacast.embedded_redis import EmbeddedRedis
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-TEST_DB = 13
+TEST_DB = int(os.environ.get("NOVACAST_TEST_DB", "13"))
+"""Which database of REDIS_URL's server tests flush; parallel runs each take their own."""
 
 
 @pytest.fixture(scope="session")

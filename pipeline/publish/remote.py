@@ -1,0 +1,203 @@
+"""What every platform uploader shares: OAuth2 refresh, checkpoints, errors in plain words.
+
+A platform publisher is built from a typed config whose credentials are `SecretStr`, so a
+repr, a log line or an error message never shows them. Long uploads save their progress
+(a resumable session URL, an upload id, a publish id) through `Checkpoints` after every step,
+so a retried job — or a second worker after a crash — continues where the first stopped
+instead of posting the video twice.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from pydantic import SecretStr
+
+from pipeline.errors import PermanentError, TransientError
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+CHUNK_BYTES = 8 * 1024 * 1024
+"""Upload chunk size: a multiple of 256 KiB (YouTube's rule) and within TikTok's 5–64 MB."""
+
+
+class Checkpoints(Protocol):
+    """Small JSON-able progress records, keyed per (project version, target)."""
+
+    def load(self, key: str) -> dict[str, Any] | None: ...
+
+    def save(self, key: str, value: dict[str, Any]) -> None: ...
+
+    def clear(self, key: str) -> None: ...
+
+
+class MemoryCheckpoints:
+    """Checkpoints in a dict: for one process (tests, `novacast make`)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, dict[str, Any]] = {}
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        value = self._values.get(key)
+        return dict(value) if value is not None else None
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        self._values[key] = dict(value)
+
+    def clear(self, key: str) -> None:
+        self._values.pop(key, None)
+
+
+def secret_from_env(name: str) -> SecretStr | None:
+    """`$NAME`, else the contents of the file `$NAME_FILE` (Docker/compose secrets)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        path = os.environ.get(f"{name}_FILE", "").strip()
+        if path:
+            try:
+                value = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise PermanentError(
+                    f"cannot read the secret file named by {name}_FILE ({error.strerror})"
+                ) from None
+    return SecretStr(value) if value else None
+
+
+def check_response(response: httpx.Response, service: str) -> httpx.Response:
+    """`response` if it succeeded; else TransientError (429, 5xx) or PermanentError, in words.
+
+    The message names the service, the status and the platform's own short reason, never a
+    header or a token.
+    """
+    if response.is_success or response.status_code == 308:
+        return response
+    reason = _platform_reason(response)
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise TransientError(f"{service} is busy or failing right now (HTTP {status}{reason})")
+    if status in (401, 403):
+        raise PermanentError(
+            f"{service} refused our credentials (HTTP {status}{reason}); "
+            "an admin needs to reconnect the account"
+        )
+    raise PermanentError(f"{service} rejected the upload (HTTP {status}{reason})")
+
+
+def _platform_reason(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    message: Any = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("code")
+        elif isinstance(error, str):
+            message = body.get("error_description") or error
+        message = message or body.get("detail") or body.get("title")
+    if not isinstance(message, str) or not message.strip():
+        return ""
+    return f": {message.strip()[:160]}"
+
+
+def network_error(service: str, error: httpx.HTTPError) -> TransientError:
+    """A dropped connection or timeout, as a retryable error without URLs or tokens."""
+    kind = "timed out" if isinstance(error, httpx.TimeoutException) else "connection failed"
+    return TransientError(f"{service}: {kind} ({type(error).__name__})")
+
+
+class OAuthRefresher:
+    """An OAuth2 access token from a long-lived refresh token, renewed before it expires.
+
+    `fields` are sent with the refresh request as form data besides the grant (client ids
+    and secrets are `SecretStr` and only revealed into that request body).
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        token_url: str,
+        service: str,
+        *,
+        refresh_token: SecretStr,
+        fields: dict[str, str | SecretStr],
+        basic_auth: tuple[str, SecretStr] | None = None,
+    ) -> None:
+        self._client = client
+        self._token_url = token_url
+        self._service = service
+        self._refresh_token = refresh_token
+        self._fields = fields
+        self._basic_auth = basic_auth
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+
+    def token(self) -> str:
+        """A valid access token (refreshed when missing or within 60 s of expiry)."""
+        with self._lock:
+            if self._token is None or time.monotonic() > self._expires_at - 60:
+                self._refresh()
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self) -> None:
+        """Forget the token (after a 401), so the next `token()` refreshes."""
+        with self._lock:
+            self._token = None
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}"}
+
+    def _refresh(self) -> None:
+        data = {
+            key: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for key, value in self._fields.items()
+        }
+        data["grant_type"] = "refresh_token"
+        data["refresh_token"] = self._refresh_token.get_secret_value()
+        auth = None
+        if self._basic_auth is not None:
+            auth = (self._basic_auth[0], self._basic_auth[1].get_secret_value())
+        try:
+            response = self._client.post(self._token_url, data=data, auth=auth)
+        except httpx.HTTPError as error:
+            raise network_error(f"{self._service} sign-in", error) from None
+        check_response(response, f"{self._service} sign-in")
+        try:
+            body = response.json()
+            token = str(body["access_token"])
+            lifetime = float(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError):
+            raise TransientError(f"{self._service} sign-in answered without a token") from None
+        self._token = token
+        self._expires_at = time.monotonic() + lifetime
+
+
+def chunks(path: Path, start: int, size: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) pieces of the file from `start` to its end."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        offset = start
+        while piece := handle.read(size):
+            yield offset, piece
+            offset += len(piece)
+
+
+__all__ = [
+    "CHUNK_BYTES",
+    "DEFAULT_TIMEOUT",
+    "Checkpoints",
+    "MemoryCheckpoints",
+    "OAuthRefresher",
+    "check_response",
+    "chunks",
+    "network_error",
+    "secret_from_env",
+]
