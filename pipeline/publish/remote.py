@@ -162,11 +162,13 @@ class OAuthRefresher:
         }
         data["grant_type"] = "refresh_token"
         data["refresh_token"] = self._refresh_token.get_secret_value()
-        auth = None
-        if self._basic_auth is not None:
-            auth = (self._basic_auth[0], self._basic_auth[1].get_secret_value())
         try:
-            response = self._client.post(self._token_url, data=data, auth=auth)
+            if self._basic_auth is None:
+                response = self._client.post(self._token_url, data=data)
+            else:
+                user, password = self._basic_auth
+                auth = (user, password.get_secret_value())
+                response = self._client.post(self._token_url, data=data, auth=auth)
         except httpx.HTTPError as error:
             raise network_error(f"{self._service} sign-in", error) from None
         check_response(response, f"{self._service} sign-in")
