@@ -12,7 +12,8 @@ import re
 from bot.actions import Button, ButtonAction
 
 PREFIX = "nc1"
-_PATTERN = re.compile(rf"^{PREFIX}:(?P<action>[a-z]{{1,16}}):(?P<project>[0-9a-f]{{1,32}})$")
+_PROJECT_ID = re.compile(r"[0-9a-f]{1,32}")
+_PATTERN = re.compile(rf"^{PREFIX}:(?P<action>[a-z]{{1,16}}):(?P<project>[0-9A-Za-z_-]{{1,32}})$")
 
 
 def encode(button: Button) -> str:
@@ -28,4 +29,7 @@ def decode(data: str) -> Button | None:
         action = ButtonAction(match["action"])
     except ValueError:
         return None
-    return Button(action=action, project_id=match["project"])
+    subject = match["project"]
+    if action is not ButtonAction.UNSCHEDULE and not _PROJECT_ID.fullmatch(subject):
+        return None  # only Cancel schedule carries a schedule id; every other button a project
+    return Button(action=action, project_id=subject)

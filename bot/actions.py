@@ -19,6 +19,8 @@ class ButtonAction(StrEnum):
     APPROVE = "approve"
     SCHEDULE = "schedule"
     REJECT = "reject"
+    RETRY = "retry"
+    UNSCHEDULE = "unschedule"
 
 
 BUTTON_LABELS: dict[ButtonAction, str] = {
@@ -28,6 +30,8 @@ BUTTON_LABELS: dict[ButtonAction, str] = {
     ButtonAction.APPROVE: "Approve & publish",
     ButtonAction.SCHEDULE: "Schedule",
     ButtonAction.REJECT: "Reject",
+    ButtonAction.RETRY: "Retry publishing",
+    ButtonAction.UNSCHEDULE: "Cancel schedule",
 }
 
 

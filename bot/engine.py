@@ -30,6 +30,7 @@ from bot.moderation import Moderator, rate_limited_reply
 from bot.preferences import PreferenceStore, read_statement
 from bot.project import Project, ProjectStore
 from bot.recall import Recall
+from bot.scheduling import Scheduling, split_show
 from pipeline.script import Writer
 from pipeline.text import clean_text
 from policy import Policy
@@ -80,6 +81,9 @@ class Engine:
             self.moderator,
             preferences=self.preferences,
             recall=self.recall,
+        )
+        self.scheduling = Scheduling(
+            redis, self.store, policy, self.moderator, self.handlers.may_approve, prefix=prefix
         )
 
     def warm(self) -> None:
@@ -136,7 +140,12 @@ class Engine:
             if event.name.lower() not in COMMANDS:
                 return ctx.say(replies.unknown_command(event.name))
             return self._intent(ctx, command_intent(event.name, text))
-        return self._intent(ctx, self.classify(text))
+        intent = self.classify(text)
+        if intent.kind in (IntentKind.UNKNOWN, IntentKind.REFINE):
+            answered = self.scheduling.answer_pending(ctx, text)
+            if answered is not None:
+                return answered
+        return self._intent(ctx, intent)
 
     def _intent(self, ctx: Context, intent: Intent) -> list[Action]:
         kind = intent.kind
@@ -159,14 +168,34 @@ class Engine:
 
     def _free_handler(self, kind: Kind) -> FreeHandler | None:
         """The handler for an intent that needs no project."""
-        h = self.handlers
+        h, s = self.handlers, self.scheduling
         table: dict[Kind, FreeHandler] = {
-            IntentKind.MAKE: h.make,
+            IntentKind.MAKE: self._make,
             IntentKind.HELP: h.help,
-            IntentKind.SCHEDULE: lambda ctx, _: h.schedule(ctx),
+            IntentKind.SCHEDULE: lambda ctx, when: s.schedule(ctx, None, when),
+            IntentKind.SCHEDULES: s.list_schedules,
+            IntentKind.UNSCHEDULE: self._unschedule,
+            IntentKind.TIMEZONE: s.set_timezone,
             MemoryKind.PREFERENCE: h.preference,
         }
         return table.get(kind)
+
+    def _make(self, ctx: Context, idea: str) -> list[Action]:
+        """A new draft now, or a show: "/make every monday 9:00, a space-news recap"."""
+        show = split_show(idea)
+        if show is not None and self.scheduling.reads_as_time(ctx, show[0]):
+            return self.scheduling.schedule_show(ctx, *show)
+        return self.handlers.make(ctx, idea)
+
+    def _unschedule(self, ctx: Context, schedule_id: str) -> list[Action]:
+        """ "cancel schedule 3fa9…", or "unschedule it" for the current project's schedule."""
+        if schedule_id:
+            return self.scheduling.unschedule(ctx, schedule_id)
+        project = self.store.active(ctx.conversation)
+        pending = self.scheduling.schedules.for_project(project.id) if project else []
+        if len(pending) != 1:
+            return self.scheduling.list_schedules(ctx)
+        return self.scheduling.unschedule(ctx, pending[0].id)
 
     def _project_handler(self, kind: Kind) -> ProjectHandler:
         h = self.handlers
@@ -185,6 +214,8 @@ class Engine:
             action = ButtonAction(event.action)
         except ValueError:
             return ctx.say(replies.UNKNOWN_BUTTON)
+        if action is ButtonAction.UNSCHEDULE:
+            return self.scheduling.unschedule(ctx, event.project_id)
         conversation = event.conversation
         project = self.store.get_for(
             conversation.workspace, event.project_id, adapter=conversation.adapter
@@ -200,8 +231,11 @@ class Engine:
             ButtonAction.REVISE: h.revise_button,
             ButtonAction.CANCEL: h.cancel,
             ButtonAction.APPROVE: h.approve,
-            ButtonAction.SCHEDULE: h.schedule,
+            ButtonAction.SCHEDULE: lambda ctx, project, _: self.scheduling.schedule(
+                ctx, project, ""
+            ),
             ButtonAction.REJECT: h.reject,
+            ButtonAction.RETRY: h.retry,
         }
         return table[action]
 

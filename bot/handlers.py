@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot import replies
-from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
+from bot.actions import (
+    Action,
+    AskApproval,
+    Button,
+    ButtonAction,
+    JobsStarted,
+    Preview,
+    Progress,
+    Say,
+)
 from bot.events import ButtonEvent, CommandEvent, Conversation, MessageEvent, ReplyTarget
 from bot.intents import is_like_last
 from bot.jobs import JobQueue
@@ -267,9 +276,11 @@ class Handlers:
         ]
 
     def approve(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
-        denied = self._may_approve(ctx, project)
+        denied = self.may_approve(ctx, project)
         if denied:
             return ctx.tell(denied)
+        if project.state is ProjectState.APPROVED:
+            return self._publish_again(ctx, project)
         try:
             project = self.store.transition(
                 project.id,
@@ -282,22 +293,48 @@ class Handlers:
             return ctx.say(replies.refusal("approve", refused.project))
         return self._enqueue_publish(ctx, project)
 
-    def _enqueue_publish(self, ctx: Context, project: Project) -> list[Action]:
-        user = ctx.conversation.user
+    def retry(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
+        """Retry publishing: the targets that failed are tried again, done ones are kept."""
+        if project.state is not ProjectState.APPROVED:
+            return ctx.say(replies.refusal("approve", project))
+        return self.approve(ctx, project)
+
+    def _publish_again(self, ctx: Context, project: Project) -> list[Action]:
+        """Approved already: after a failure (or a cancelled schedule), publish what is missing.
+        Otherwise the publish job is running; asking again never starts a second one."""
+        if not project.last_error:
+            return ctx.say(replies.refusal("approve", project))
         try:
-            job_ids = self.jobs.publish(project.id, project.current, user, ctx.target)
+            project = self.store.transition(
+                project.id, {ProjectState.APPROVED}, ProjectState.APPROVED, last_error=""
+            )
+        except StateRefusal as refused:
+            return ctx.say(replies.refusal("approve", refused.project))
+        return self._enqueue_publish(ctx, project, retrying=True)
+
+    def _enqueue_publish(
+        self, ctx: Context, project: Project, *, retrying: bool = False
+    ) -> list[Action]:
+        approver = project.approved_by or ctx.conversation.user
+        try:
+            job_ids = self.jobs.publish(project.id, project.current, approver, ctx.target)
         except Exception:
             log.exception("could not enqueue publishing of project %s", project.id)
-            self._rollback(project, ProjectState.APPROVED, ProjectState.PREVIEW)
+            if retrying:
+                self._rollback(project, ProjectState.APPROVED, ProjectState.APPROVED)
+            else:
+                self._rollback(project, ProjectState.APPROVED, ProjectState.PREVIEW)
             return ctx.say(replies.PUBLISH_FAILED_TO_START)
         targets = self.policy.publish_targets(project.conversation.adapter, project.workspace)
-        return [
-            *ctx.say(replies.publishing(project, ctx.who, targets)),
-            JobsStarted(target=ctx.target, job_ids=job_ids),
-        ]
+        text = (
+            replies.retrying_publish(project, targets)
+            if retrying
+            else replies.publishing(project, ctx.who, targets)
+        )
+        return [*ctx.say(text), JobsStarted(target=ctx.target, job_ids=job_ids)]
 
     def reject(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
-        denied = self._may_approve(ctx, project)
+        denied = self.may_approve(ctx, project)
         if denied:
             return ctx.tell(denied)
         try:
@@ -310,7 +347,7 @@ class Handlers:
 
     def cancel(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         if ctx.conversation.user != project.requester:
-            denied = self._may_approve(ctx, project)
+            denied = self.may_approve(ctx, project)
             if denied:
                 return ctx.tell(denied)
         try:
@@ -319,7 +356,7 @@ class Handlers:
             return ctx.say(replies.refusal("cancel", refused.project))
         return ctx.say(replies.cancelled(project))
 
-    def _may_approve(self, ctx: Context, project: Project) -> str:
+    def may_approve(self, ctx: Context, project: Project) -> str:
         conversation = ctx.conversation
         check = approval_permission(self.policy, conversation.adapter, conversation.workspace)
         refusal = check(
@@ -350,17 +387,14 @@ class Handlers:
     def status(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         return ctx.say(replies.status(project), _buttons_for(project))
 
-    def schedule(
-        self, ctx: Context, _project: Project | None = None, _argument: str = ""
-    ) -> list[Action]:
-        return ctx.say(replies.SCHEDULE_SOON)
-
 
 def _buttons_for(project: Project) -> list[Button]:
     if project.state is ProjectState.DRAFT:
         return replies.draft_buttons(project.id)
     if project.state is ProjectState.PREVIEW:
         return replies.preview_buttons(project.id)
+    if project.state is ProjectState.APPROVED and project.last_error:
+        return [Button(action=ButtonAction.RETRY, project_id=project.id)]
     return []
 
 

@@ -176,6 +176,7 @@ def intent_for(kind: Kind, text: str) -> Intent:
     if kind is IntentKind.UNDO:
         version = _VERSION.search(text)
         return Intent(kind, version.group(1) if version else "")
-    if kind in (IntentKind.REFINE, IntentKind.SCHEDULE, IntentKind.UNKNOWN, MemoryKind.PREFERENCE):
+    if kind in (IntentKind.REFINE, IntentKind.SCHEDULE, IntentKind.TIMEZONE, IntentKind.UNKNOWN,
+                MemoryKind.PREFERENCE):
         return Intent(kind, text)
     return Intent(kind)

@@ -28,6 +28,9 @@ class IntentKind(StrEnum):
     STATUS = "status"
     HELP = "help"
     SCHEDULE = "schedule"
+    SCHEDULES = "schedules"
+    UNSCHEDULE = "unschedule"
+    TIMEZONE = "timezone"
     SMALLTALK = "smalltalk"
     UNKNOWN = "unknown"
 
@@ -65,7 +68,10 @@ COMMANDS: dict[str, IntentKind] = {
     "help": IntentKind.HELP,
     "start": IntentKind.HELP,
     "schedule": IntentKind.SCHEDULE,
-    "schedules": IntentKind.SCHEDULE,
+    "schedules": IntentKind.SCHEDULES,
+    "unschedule": IntentKind.UNSCHEDULE,
+    "timezone": IntentKind.TIMEZONE,
+    "tz": IntentKind.TIMEZONE,
     "revise": IntentKind.REFINE,
     "edit": IntentKind.REFINE,
 }
@@ -165,6 +171,25 @@ _SCHEDULE = re.compile(
     r"(?:\s+(?:for|on|at))?\s*(?P<when>.*?)\W*$",
     re.IGNORECASE | re.DOTALL,
 )
+_TIMEZONE = re.compile(
+    r"^(?:please\s+)?(?:set\s+|change\s+)?(?:my\s+)?time\s*zone"
+    r"(?:\s+(?:is|to|as|=)|\s*[:=])?\s*(?P<zone>[\w/+:. -]*?)\W*$"
+    r"|^what'?s\s+my\s+time\s*zone\W*$",
+    re.IGNORECASE,
+)
+_LIST_SCHEDULES = re.compile(
+    r"^(?:please\s+)?(?:(?:show|list|see)\s+(?:me\s+)?)?(?:my\s+|the\s+|all\s+)?"
+    r"(?:schedules|scheduled\s+(?:posts|videos|shows))\W*$"
+    r"|^(?:show\s+me\s+)?(?:what'?s|what\s+is|anything|is\s+anything)\s+(?:been\s+)?"
+    r"scheduled\b[\w\s]{0,30}\W*$",
+    re.IGNORECASE,
+)
+_UNSCHEDULE = re.compile(
+    r"^(?:please\s+)?(?:cancel|delete|remove|drop|stop)\s+(?:the\s+|my\s+|that\s+)?"
+    r"(?:schedule|scheduled\s+post|show)(?:\s+(?P<id>[\w-]{4,32}))?\W*$"
+    r"|^unschedule(?:\s+(?:it|this|that))?(?:\s+(?P<id2>[\w-]{4,32}))?\W*$",
+    re.IGNORECASE,
+)
 _POST_LATER = re.compile(
     r"^(?:please\s+)?(?:post|publish|send|release)(?:\s+(?:it|this|that|the\s+video))?\s+"
     r"(?:(?:for|on|at)\s+)?(?P<when>(?:tomorrow|today|tonight|next|every|this|mon|tue|wed|thu|"
@@ -209,6 +234,7 @@ def classify(text: str) -> Intent:
     return (
         _preference(stripped)
         or _like_last(stripped)
+        or _schedules(stripped)
         or _make(stripped)
         or _schedule(stripped)
         or _by_words(stripped)
@@ -255,6 +281,20 @@ def _make(text: str) -> Intent | None:
         return None
     spec, idea = " ".join(match["spec"].split()), match["idea"].strip()
     return Intent(IntentKind.MAKE, f"a {spec} video about {idea}" if spec else idea)
+
+
+def _schedules(text: str) -> Intent | None:
+    """Time zone, the list of schedules, cancelling one — before make, schedule and cancel."""
+    text = text.replace("’", "'")
+    zone = _TIMEZONE.match(text)
+    if zone is not None:
+        return Intent(IntentKind.TIMEZONE, (zone["zone"] or "").strip())
+    if _LIST_SCHEDULES.match(text):
+        return Intent(IntentKind.SCHEDULES)
+    gone = _UNSCHEDULE.match(text)
+    if gone is not None:
+        return Intent(IntentKind.UNSCHEDULE, gone["id"] or gone["id2"] or "")
+    return None
 
 
 def _schedule(text: str) -> Intent | None:

@@ -63,6 +63,9 @@ class Project(BaseModel):
     approved_at: datetime | None = None
     published_to: list[str] = Field(default_factory=list)
     last_error: str = ""
+    auto_publish_by: str | None = None
+    """Set on a show's video where policy lets it publish without asking: the approver who set
+    the show up. The render's last step approves in their name and publishes."""
     experiments: dict[str, str] = Field(default_factory=dict)
     """A/B experiments this project is in: experiment name -> the variant it got (sticky)."""
     created_at: datetime = Field(default_factory=_now)

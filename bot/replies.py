@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.actions import Button, ButtonAction
 from bot.preferences import Preferences
 from bot.project import Project, ProjectState
+from bot.schedules import Schedule, ScheduleKind
 from pipeline.memory import Hit
 from pipeline.script import Script
 from policy import Limits
@@ -26,10 +29,6 @@ ASK_CHANGE = (
     "Tell me what to change, in plain words: for example “shorter”, “add a joke at the end” "
     "or “more formal”."
 )
-SCHEDULE_SOON = (
-    "Scheduling is coming soon. For now, press Approve & publish when you're ready and the "
-    "video goes out right away."
-)
 DRAFT_CHANGED = "The draft changed while I was working on it. Please ask again."
 RENDER_FAILED_TO_START = (
     "I couldn't start the render just now; your draft is safe. Please press Render again in a "
@@ -46,6 +45,9 @@ HELP = (
     "Each change is a new version; “undo” goes back one.\n"
     "• Render makes the video and posts a preview here.\n"
     "• Approve & publish sends it out; Reject drops it.\n"
+    "• Schedule it: “schedule it for tomorrow 9am”, “fri 18:00”, “in 2 hours”. "
+    "A show: /make every monday 9:00, a 30s space-news recap. /schedules lists them.\n"
+    "• “my time zone is Europe/Berlin” sets the zone times are read in.\n"
     "• “status” tells you where things stand; /cancel drops the current project."
 )
 
@@ -204,7 +206,9 @@ def _state_line(project: Project) -> str:
         + (f" v{rendered} was rendered earlier." if rendered else ""),
         ProjectState.RENDERING: f"v{project.current} is rendering — I'll post the preview here.",
         ProjectState.PREVIEW: "The preview is ready and waiting for approval.",
-        ProjectState.APPROVED: f"Approved by {project.approved_by}; publishing is under way.",
+        ProjectState.APPROVED: f"Approved by {project.approved_by}; "
+        + ("publishing stopped — press Retry publishing." if project.last_error
+           else "publishing is under way."),
         ProjectState.PUBLISHED: f"Published to {', '.join(project.published_to) or 'its targets'}.",
     }
     return lines.get(project.state, f"It was {project.state.value}.")
@@ -295,3 +299,125 @@ def _review_lines(script: Script) -> list[str]:
     if not script.review:
         return []
     return ["", "Check before publishing:", *(f"• {note}" for note in script.review)]
+
+
+# --- publishing again ---------------------------------------------------------------------------
+
+
+def retrying_publish(project: Project, targets: list[str]) -> str:
+    return f"Trying again: publishing v{project.current} to {', '.join(targets)}…"
+
+
+# --- scheduling -------------------------------------------------------------------------------
+
+NOTHING_TO_SCHEDULE = (
+    "There's no video here to schedule yet. Make one with /make <idea>, or set up a show: "
+    "/make every monday 9:00, a 30s space-news recap"
+)
+ONE_VIDEO_ONCE = (
+    "A video goes out once, so give me one time (like “tomorrow 9am”). For a new video every "
+    "week, set up a show: /make every monday 9:00, <idea>"
+)
+NO_SCHEDULES = (
+    "Nothing is scheduled in this workspace. Schedule a preview with “schedule it for tomorrow "
+    "9am”, or set up a show with /make every monday 9:00, <idea>"
+)
+UNKNOWN_SCHEDULE = "I can't find that schedule here. /schedules lists what's scheduled."
+NOT_YOUR_SCHEDULE = "Only the person who set up this schedule, or an approver, can cancel it."
+
+
+def cannot_schedule(project: Project) -> str:
+    if project.state in (ProjectState.DRAFT, ProjectState.RENDERING):
+        return "Render it first: I schedule a video once you've seen its preview."
+    return refusal("approve", project)
+
+
+def ask_when(zone: str) -> str:
+    return (
+        "When should it go out? For example “tomorrow 9am”, “fri 18:00”, “in 2 hours” or "
+        f"2026-12-01T09:00+01:00. I read times in {zone} (say “my time zone is …” to change it)."
+    )
+
+
+def scheduled_publish(project: Project, schedule: Schedule, targets: list[str], who: str) -> str:
+    return (
+        f"Scheduled “{project.script.title}” (v{project.current}) for {schedule.description}, "
+        f"to {', '.join(targets)}. Approved by {who}. /schedules lists it; Cancel schedule "
+        "takes it back to the preview."
+    )
+
+
+def scheduled_show(schedule: Schedule, auto_targets: list[str]) -> str:
+    then = (
+        f"render it and publish it to {', '.join(auto_targets)}"
+        if auto_targets
+        else "render it and ask for approval here"
+    )
+    return (
+        f"Show set up: {schedule.description}. Each time I'll write a fresh draft of "
+        f"“{schedule.idea}”, {then}. /schedules lists it."
+    )
+
+
+def too_often(minutes: int) -> str:
+    every = "hour" if minutes == 60 else f"{minutes} minutes"
+    return (
+        f"A show can run at most once every {every} here. "
+        "Try “every day at 9” or “weekdays at 8”."
+    )
+
+
+def schedules_header(count: int, zone: str) -> str:
+    noun = "schedule" if count == 1 else "schedules"
+    return (
+        f"{count} {noun} in this workspace "
+        f"(each time in its own zone; yours is {zone}):"
+    )
+
+
+def schedule_line(schedule: Schedule, project: Project | None) -> str:
+    by = schedule.created_by_name or schedule.created_by
+    if schedule.kind is ScheduleKind.PUBLISH:
+        title = project.script.title if project else "a video that no longer exists"
+        what = f"publish “{title}” (v{schedule.version})"
+    else:
+        what = f"make “{schedule.idea}”"
+    when = schedule.description
+    nxt = schedule.next_at.strftime("%a %d %b %H:%M UTC") if schedule.next_at else "—"
+    extra = f" — next {nxt}" if schedule.cron else ""
+    return f"• {when}: {what}, set by {by}{extra}"
+
+
+def schedule_gone(schedule: Schedule) -> str:
+    return f"That schedule is already {schedule.state.value}; nothing to cancel."
+
+
+def unscheduled(schedule: Schedule, project: Project | None) -> str:
+    if schedule.kind is ScheduleKind.MAKE:
+        return f"Cancelled the show “{schedule.idea}” ({schedule.description})."
+    title = project.script.title if project else "the video"
+    return (
+        f"Cancelled: “{title}” won't go out {schedule.description}. It's back to the preview — "
+        "approve it, schedule it again, or reject it."
+    )
+
+
+def timezone_is(zone: str) -> str:
+    return (
+        f"I read your times in {zone}. Change it with “my time zone is Europe/Berlin” "
+        "(any IANA name or a big city)."
+    )
+
+
+def unknown_timezone(name: str, current: str) -> str:
+    return (
+        f"I don't know the time zone “{name[:40]}”. Use an IANA name like Europe/Berlin, "
+        f"America/New_York or Asia/Tokyo, or a big city. Yours is still {current}."
+    )
+
+
+def timezone_set(zone: str, now: datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+    return f"Time zone set to {zone} (it's {local} there now). I'll read your times in it."

@@ -91,5 +91,24 @@ def bot() -> None:
 
 @main.command()
 def scheduler() -> None:
-    """The schedule runner. Scheduling arrives with its own issue."""
-    raise click.ClickException("Scheduling is not available yet; nothing to run.")
+    """Fire due schedules into the queues until SIGTERM or Ctrl-C (several may run at once)."""
+    import signal
+    import threading
+
+    from novacast.embedded_redis import running_server
+    from novacast.wiring import redis_connection
+    from workers.scheduler import Scheduler
+
+    settings = load_settings()
+    if not settings.redis_url and running_server(settings.data_dir) is None:
+        raise click.UsageError(
+            "REDIS_URL is not set and no embedded Redis runs for this data dir; "
+            "`novacast up` starts Redis and the scheduler together."
+        )
+    # Each firing is one line worth seeing, even without --verbose.
+    logging.getLogger("workers.scheduler").setLevel(logging.INFO)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    with redis_connection(settings) as handle:
+        Scheduler(handle.connection).run(stop)

@@ -93,7 +93,8 @@ def _alive_check(
 
 
 def run_up(settings: Settings) -> int:
-    """Redis, one worker and the bot until Ctrl-C, their logs prefixed by process."""
+    """Redis, one worker, the scheduler and the bot until Ctrl-C, their logs prefixed by
+    process."""
     _exit_on_sigterm()
     out = sys.stdout
     with (
@@ -105,9 +106,13 @@ def run_up(settings: Settings) -> int:
             return 1
         print(f"[up] redis {handle.url}", flush=True)
         print(f"[up] worker pid {worker.pid}", flush=True)
-        with prefixed_process("bot", out) as bot:
+        with (
+            prefixed_process("scheduler", out) as scheduler,
+            prefixed_process("bot", out) as bot,
+        ):
+            print(f"[up] scheduler pid {scheduler.pid}", flush=True)
             print(f"[up] bot pid {bot.pid} on port {settings.http_port}", flush=True)
-            return _watch(worker, bot)
+            return _watch(worker, scheduler, bot)
 
 
 def _watch(*children: subprocess.Popen[bytes]) -> int:

@@ -16,6 +16,7 @@ from policy.checks import (
     is_admin,
 )
 from policy.model import (
+    BUILTIN_TARGETS,
     POLICY_ENV,
     Approvers,
     BlockedTopic,
@@ -24,13 +25,16 @@ from policy.model import (
     Policy,
     PolicyError,
     Publish,
+    PublishTarget,
     RateLimit,
+    Schedules,
     load_policy,
     parse_policy,
 )
 
 __all__ = [
     "ADMIN_FLAG",
+    "BUILTIN_TARGETS",
     "GROUPS_FLAG",
     "POLICY_ENV",
     "Approval",
@@ -44,9 +48,11 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Publish",
+    "PublishTarget",
     "RateLimit",
     "Refusal",
     "Rule",
+    "Schedules",
     "approval_permission",
     "content_rule",
     "fold_variants",

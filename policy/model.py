@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -93,10 +93,83 @@ class Approvers(_Strict):
         return self.requester_may_approve if override is None else override
 
 
+TargetKind = Literal["folder", "youtube", "tiktok", "x", "chat"]
+
+
+class PublishTarget(_Strict):
+    """One place approved videos go. Secrets are never here: `credentials` names the
+    environment prefix they are read from (`<PREFIX>_CLIENT_ID`, `<PREFIX>_REFRESH_TOKEN`, … or
+    the same names with `_FILE` for Docker secrets)."""
+
+    kind: TargetKind
+    credentials: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]{0,40}$")
+    """Environment prefix of the account's secrets; default YOUTUBE, TIKTOK or X by kind."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Kind-specific settings: privacy, tags, category_id, text_template, privacy_level …"""
+    adapter: str | None = None
+    """chat: the platform to post into (telegram, slack, discord, console)."""
+    workspace: str | None = None
+    """chat: the team, guild or chat id; default the approving workspace."""
+    channel: str | None = None
+    """chat: the channel (or chat id) that receives the final video."""
+    thread: str = ""
+
+    @model_validator(mode="after")
+    def _chat_needs_channel(self) -> PublishTarget:
+        if self.kind == "chat" and (not self.adapter or not self.channel):
+            raise ValueError("a chat target needs an adapter and a channel")
+        if self.kind != "chat" and (self.adapter or self.channel or self.thread):
+            raise ValueError("only a chat target takes adapter, channel or thread")
+        return self
+
+    @property
+    def secrets_prefix(self) -> str:
+        return self.credentials or {"youtube": "YOUTUBE", "tiktok": "TIKTOK", "x": "X"}.get(
+            self.kind, ""
+        )
+
+
+BUILTIN_TARGETS: dict[str, PublishTarget] = {
+    "folder": PublishTarget(kind="folder"),
+    "youtube": PublishTarget(kind="youtube"),
+    "tiktok": PublishTarget(kind="tiktok"),
+    "x": PublishTarget(kind="x"),
+}
+"""Targets usable by name without a definition (platform ones read the default secrets)."""
+
+
 class Publish(_Strict):
     default: list[str] = Field(default_factory=lambda: ["folder"], min_length=1)
     workspaces: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
     """adapter -> workspace id -> target names."""
+    targets: dict[str, PublishTarget] = Field(default_factory=dict)
+    """Named targets beyond the built-in folder, youtube, tiktok and x."""
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> Publish:
+        named = [*self.default]
+        for workspaces in self.workspaces.values():
+            for names in workspaces.values():
+                named.extend(names)
+        unknown = sorted({name for name in named if self.target(name) is None})
+        if unknown:
+            raise ValueError(f"unknown publish targets {unknown}: define them under targets")
+        return self
+
+    def target(self, name: str) -> PublishTarget | None:
+        return self.targets.get(name) or BUILTIN_TARGETS.get(name)
+
+
+class Schedules(_Strict):
+    max_active_per_workspace: int = Field(default=50, ge=1, le=1000)
+    min_recurring_minutes: int = Field(default=60, ge=1)
+    """A recurring schedule may not fire more often than this (a /make every minute is abuse)."""
+    auto_publish: dict[str, list[str]] = Field(default_factory=dict)
+    """adapter -> workspaces whose recurring /make publishes without waiting for approval
+    (the person who set up the schedule must be an approver). Everywhere else it asks."""
+
+    def may_auto_publish(self, adapter: str, workspace: str) -> bool:
+        return workspace in self.auto_publish.get(adapter, [])
 
 
 class Policy(_Strict):
@@ -105,6 +178,7 @@ class Policy(_Strict):
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     approvers: Approvers = Field(default_factory=Approvers)
     publish: Publish = Field(default_factory=Publish)
+    schedules: Schedules = Field(default_factory=Schedules)
 
     def publish_targets(self, adapter: str, workspace: str) -> list[str]:
         """Where an approved video of this workspace goes."""

@@ -85,19 +85,3 @@ def test_permanent_failure_is_reported_and_the_draft_kept(
     assert project.state is ProjectState.DRAFT
     assert project.last_error
     assert not list(data_dir.rglob("*.mp4"))  # nothing half-written stays behind
-
-
-def test_a_policy_naming_an_unknown_target_fails_publishing_plainly(
-    redis_url: str, redis_conn: redis.Redis, data_dir: Path, tmp_path: Path
-) -> None:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text("publish:\n  default: [folder, moon-base]\n")
-    env = {"NOVACAST_POLICY": str(policy)}
-    with worker_process(redis_url, data_dir, env):
-        adapter, shown = _run(redis_conn, ["/make 10s on tides", "Render", "Approve & publish"])
-    assert "Publishing failed: the policy names publish targets that do not exist" in shown
-    assert "moon-base" in shown
-    project = ProjectStore(redis_conn).active(adapter.conversation)
-    assert project is not None
-    assert project.state is ProjectState.PREVIEW  # back where Approve can be pressed again
-    assert not list((data_dir / "published").rglob("*.mp4"))

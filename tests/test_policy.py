@@ -65,6 +65,11 @@ def test_explicit_path_wins_over_the_environment(
         ("moderation:\n  blocked_topics:\n    - name: x\n", "moderation.blocked_topics.0.phrases"),
         ("approvers:\n  requester_may_aprove: true\n", "approvers.requester_may_aprove"),
         ("publish:\n  default: []\n", "publish.default"),
+        ("publish:\n  default: [folder, vimeo]\n", "publish"),
+        ("publish:\n  targets:\n    team:\n      kind: chat\n", "publish.targets.team"),
+        ("publish:\n  targets:\n    yt:\n      kind: youtube\n      credentials: a-b\n",
+         "publish.targets.yt.credentials"),
+        ("schedules:\n  min_recurring_minutes: 0\n", "schedules.min_recurring_minutes"),
     ],
 )
 def test_a_broken_file_names_the_file_and_the_field(tmp_path: Path, text: str, field: str) -> None:
@@ -252,3 +257,28 @@ def test_members_of_listed_roles_or_groups_may_approve() -> None:
     assert refusal is not None
     assert "approver roles or groups" in refusal.reason
     assert groups_of({"novacast": {"groups": "R-editors"}}) == frozenset()
+
+
+def test_named_targets_and_their_secret_prefixes(tmp_path: Path) -> None:
+    path = tmp_path / "targets.yaml"
+    path.write_text(
+        "publish:\n"
+        "  default: [folder]\n"
+        "  workspaces:\n    slack:\n      T1: [brand-yt, team-channel, x]\n"
+        "  targets:\n"
+        "    brand-yt: {kind: youtube, credentials: BRAND_YT, options: {privacy: unlisted}}\n"
+        "    team-channel: {kind: chat, adapter: slack, channel: C0FINAL}\n"
+    )
+    policy = load_policy(path)
+    names = policy.publish_targets("slack", "T1")
+    assert names == ["brand-yt", "team-channel", "x"]
+    brand = policy.publish.target("brand-yt")
+    assert brand is not None
+    assert brand.secrets_prefix == "BRAND_YT"
+    assert brand.options == {"privacy": "unlisted"}
+    x_target = policy.publish.target("x")
+    assert x_target is not None
+    assert x_target.secrets_prefix == "X"
+    channel = policy.publish.target("team-channel")
+    assert channel is not None
+    assert (channel.adapter, channel.channel) == ("slack", "C0FINAL")

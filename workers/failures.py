@@ -78,9 +78,10 @@ def on_failure(
 
 
 def _restore_state(connection: redis.Redis, failure: Failure) -> None:
-    """Back to where the user can try again: preview after a failed publish, else the draft."""
+    """Back to where the user can try again: a failed publish stays approved (Retry publishes
+    what is missing), a failed render goes back to the draft."""
     back_from, back_to = (
-        (ProjectState.APPROVED, ProjectState.PREVIEW)
+        (ProjectState.APPROVED, ProjectState.APPROVED)
         if failure.publishing
         else (ProjectState.RENDERING, ProjectState.DRAFT)
     )
@@ -100,9 +101,9 @@ def _tell_user(connection: redis.Redis, failure: Failure) -> None:
         connection, failure.target, progress_key(failure.project_id, failure.version)
     )
     if failure.publishing:
-        retry = [Button(action=ButtonAction.APPROVE, project_id=failure.project_id)]
+        retry = [Button(action=ButtonAction.RETRY, project_id=failure.project_id)]
         reporter.say(
-            f"Publishing failed: {failure.reason}. Press Approve & publish to try again.", retry
+            f"Publishing failed: {failure.reason}. Press Retry publishing to try again.", retry
         )
         return
     reporter.progress(f"failed at {failure.stage}", 0, done=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -156,4 +157,22 @@ def checks(project_id: str, version: int, target: dict[str, Any]) -> None:
     step.report.progress("ready", 100, done=True)
     caption = f"“{step.script.title}” — v{version}, {narration.duration:.0f}s, full quality."
     step.report.preview(str(video), caption)
+    if step.project.auto_publish_by:
+        _publish_show(step, ReplyTarget.model_validate(target))
+        return
     step.report.ask_approval(project_id, replies.ASK_APPROVAL, replies.preview_buttons(project_id))
+
+
+def _publish_show(step: RenderStep, target: ReplyTarget) -> None:
+    """A show allowed to publish by itself: approved in the name of whoever set it up."""
+    from workers.queues import RQJobQueue  # queues imports this module
+
+    approver = step.project.auto_publish_by or step.project.requester
+    ProjectStore(step.connection).transition(
+        step.project.id,
+        {ProjectState.PREVIEW},
+        ProjectState.APPROVED,
+        approved_by=approver,
+        approved_at=datetime.now(UTC),
+    )
+    RQJobQueue(step.connection).publish(step.project.id, step.version, approver, target)

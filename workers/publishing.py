@@ -1,36 +1,65 @@
-"""The publish job: send an approved version to the workspace's targets, once."""
+"""The publish job: an approved version to every target of its workspace, each exactly once.
+
+The ledger (`workers.publish_ledger`) makes a done target final: job retries, a second job for
+the same version, or a second bot replica never upload it again. Uploads that break midway
+resume from their checkpoint. Transient failures are retried by RQ with backoff; what still
+fails is reported in the chat with a Retry button, next to where the video did go.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
+from pydantic import ValidationError
+from rq import get_current_job
+
+from bot.actions import Button, ButtonAction
 from bot.events import ReplyTarget
-from bot.project import Project, ProjectState, ProjectStore
-from pipeline.errors import PermanentError
+from bot.project import Project, ProjectState, ProjectStore, StateRefusal
+from pipeline.errors import PermanentError, TransientError
 from pipeline.probe import probe
-from pipeline.publish import Publisher, PublishRequest, PublishResult
+from pipeline.publish import Publisher, PublishRequest
 from pipeline.publish.folder import FolderPublisher
 from pipeline.settings import load_settings
-from policy import load_policy
+from policy import PolicyError, PublishTarget, load_policy
+from workers.channel_publisher import ChatChannelPublisher
 from workers.jobs import _connection, _mark_stage, progress_key
+from workers.publish_ledger import Outcome, PublishLedger, RedisCheckpoints
 from workers.reporting import Reporter
 
-PUBLISHERS: dict[str, Callable[[], Publisher]] = {
-    "folder": lambda: FolderPublisher(load_settings().data_dir / "published"),
-}
-"""Publish targets by the name policy.yaml uses for them."""
+log = logging.getLogger(__name__)
 
 
-def publishers_for(project: Project) -> list[Publisher]:
-    """The targets policy names for the project's workspace; an unknown name fails plainly."""
-    names = load_policy().publish_targets(project.conversation.adapter, project.workspace)
-    unknown = [name for name in names if name not in PUBLISHERS]
-    if unknown:
-        raise PermanentError(f"the policy names publish targets that do not exist: {unknown}")
-    return [PUBLISHERS[name]() for name in names]
+def build_publisher(name: str, spec: PublishTarget, connection: redis.Redis) -> Publisher:
+    """The publisher for one named target; bad options or missing secrets fail plainly."""
+    checkpoints = RedisCheckpoints(connection, namespace=name)
+    try:
+        if spec.kind == "folder":
+            return FolderPublisher(load_settings().data_dir / "published")
+        if spec.kind == "chat":
+            return ChatChannelPublisher(name, spec, connection)
+        if spec.kind == "youtube":
+            from pipeline.publish.youtube import YouTubeConfig, YouTubePublisher
+
+            config = YouTubeConfig.from_env(spec.secrets_prefix, **spec.options)
+            return YouTubePublisher(config, checkpoints)
+        if spec.kind == "tiktok":
+            from pipeline.publish.tiktok import TikTokConfig, TikTokPublisher
+
+            return TikTokPublisher(
+                TikTokConfig.from_env(spec.secrets_prefix, **spec.options), checkpoints
+            )
+        from pipeline.publish.x import XConfig, XPublisher
+
+        return XPublisher(XConfig.from_env(spec.secrets_prefix, **spec.options), checkpoints)
+    except ValidationError as error:
+        fields = ", ".join(sorted({str(item["loc"][0]) for item in error.errors() if item["loc"]}))
+        raise PermanentError(f"the publish target “{name}” has bad options ({fields})") from None
 
 
 def _request(project: Project, version: int, approver: str) -> PublishRequest:
@@ -46,27 +75,176 @@ def _request(project: Project, version: int, approver: str) -> PublishRequest:
         sentences=script.narration,
         approved_by=approver,
         approved_at=project.approved_at or datetime.now(UTC),
-        metadata={"duration": round(probe(Path(project.video_path)).duration, 2)},
+        metadata={
+            "duration": round(probe(Path(project.video_path)).duration, 2),
+            "aspect": script.aspect.value,
+        },
     )
+
+
+class PublishRun:
+    """One attempt at publishing one version: each target once, under its lock."""
+
+    def __init__(self, connection: redis.Redis, project: Project, version: int) -> None:
+        self.connection = connection
+        self.project = project
+        self.version = version
+        self.ledger = PublishLedger(connection, project.id, version)
+        try:
+            policy = load_policy()
+        except PolicyError as error:
+            raise PermanentError(f"the policy file is broken: {error}") from None
+        self.names = policy.publish_targets(project.conversation.adapter, project.workspace)
+        self.specs = {name: policy.publish.target(name) for name in self.names}
+        self.pending: dict[str, str] = {}
+        """Targets not finished in this attempt → why (a retry may finish them)."""
+
+    def run(self, request: PublishRequest) -> None:
+        for name in self.names:
+            if self.ledger.outcome(name) is None:
+                self._one(name, request)
+
+    def _one(self, name: str, request: PublishRequest) -> None:
+        with self.ledger.lock(name) as mine:
+            if not mine:
+                self.pending[name] = "another worker is publishing it right now"
+                return
+            if self.ledger.outcome(name) is not None:
+                return
+            spec = self.specs[name]
+            try:
+                if spec is None:
+                    raise PermanentError("the policy no longer defines this target")
+                result = build_publisher(name, spec, self.connection).publish(request)
+            except PermanentError as error:
+                log.warning("publishing %s v%s to %s failed: %s", request.project_id,
+                            request.version, name, error)
+                self.ledger.failed(name, str(error))
+            except TransientError as error:
+                self.pending[name] = str(error)
+            except Exception:
+                log.exception("publishing %s v%s to %s crashed", request.project_id,
+                              request.version, name)
+                self.pending[name] = "something unexpected went wrong on our side (it is logged)"
+            else:
+                self.ledger.done(name, result)
+                log.info("published %s v%s to %s", request.project_id, request.version, name)
+
+    def give_up_pending(self) -> None:
+        """Last attempt: what is still pending counts as failed (unless someone else holds it)."""
+        for name, reason in self.pending.items():
+            if not reason.startswith("another worker"):
+                self.ledger.failed(name, reason)
+
+    def outcomes(self) -> dict[str, Outcome]:
+        known = self.ledger.outcomes()
+        return {name: known[name] for name in self.names if name in known}
+
+
+def _attempt() -> tuple[bool, bool]:
+    """(first run of this job, retries left) — outside RQ, a single final attempt."""
+    job = get_current_job()
+    if job is None:
+        return True, False
+    return int(job.meta.get("publish_attempts", 0)) == 0, bool(job.retries_left)
+
+
+def _count_attempt() -> None:
+    job = get_current_job()
+    if job is not None:
+        job.meta["publish_attempts"] = int(job.meta.get("publish_attempts", 0)) + 1
+        job.save_meta()  # type: ignore[no-untyped-call]
 
 
 def publish(project_id: str, version: int, approver: str, target: dict[str, Any]) -> list[str]:
     """Publish to every target; returns where the video went. Safe to run again."""
     _mark_stage("publish")
     connection = _connection()
+    project = ProjectStore(connection).get(project_id)
+    if project is None:
+        return []
+    if project.state is not ProjectState.APPROVED:
+        return project.published_to if project.state is ProjectState.PUBLISHED else []
+    return publish_approved(connection, project, version, approver, target)
+
+
+def publish_approved(
+    connection: redis.Redis, project: Project, version: int, approver: str, target: dict[str, Any]
+) -> list[str]:
+    """The publish job's work for a project known to be approved (also used by schedules)."""
+    first, retries_left = _attempt()
+    _count_attempt()
+    run = PublishRun(connection, project, version)
+    if first:
+        run.ledger.forget_failures()
+    run.run(_request(project, version, approver))
+    if run.pending and retries_left:
+        raise TransientError("; ".join(f"{name}: {why}" for name, why in run.pending.items()))
+    run.give_up_pending()
+    outcomes = run.outcomes()
+    if len(outcomes) < len(run.names):
+        return []  # another worker holds a target; it reports when it finishes
+    return _finish(connection, project, version, approver, outcomes=outcomes, target=target)
+
+
+def _finish(
+    connection: redis.Redis,
+    project: Project,
+    version: int,
+    approver: str,
+    *,
+    outcomes: dict[str, Outcome],
+    target: dict[str, Any],
+) -> list[str]:
+    done = [f"{name}: {o.location}" for name, o in outcomes.items() if o.state == "done"]
+    failed = {name: o.reason for name, o in outcomes.items() if o.state == "failed"}
     store = ProjectStore(connection)
-    project = store.get(project_id)
-    if project is None or project.state is not ProjectState.APPROVED:
-        return project.published_to if project is not None else []
-    request = _request(project, version, approver)
-    results: list[PublishResult] = [p.publish(request) for p in publishers_for(project)]
-    locations = [f"{r.target}: {r.location}" for r in results]
-    store.transition(
-        project_id, {ProjectState.APPROVED}, ProjectState.PUBLISHED, published_to=locations
-    )
+    try:
+        if failed:
+            reasons = "; ".join(f"{name}: {why}" for name, why in failed.items())
+            store.transition(
+                project.id, {ProjectState.APPROVED}, ProjectState.APPROVED,
+                published_to=done, last_error=f"publish: {reasons}",
+            )
+        else:
+            store.transition(
+                project.id, {ProjectState.APPROVED}, ProjectState.PUBLISHED,
+                published_to=done, last_error="",
+            )
+    except StateRefusal:
+        log.info("project %s already moved on; reporting only", project.id)
+    signature = hashlib.sha256(repr(sorted(outcomes.items())).encode()).hexdigest()[:16]
+    if PublishLedger(connection, project.id, version).first_report(signature):
+        _report(connection, project, version, approver, done=done, failed=failed, target=target)
+    return done
+
+
+def _report(
+    connection: redis.Redis,
+    project: Project,
+    version: int,
+    approver: str,
+    *,
+    done: list[str],
+    failed: dict[str, str],
+    target: dict[str, Any],
+) -> None:
+    title = project.versions[version - 1].title
     reporter = Reporter(
-        connection, ReplyTarget.model_validate(target), progress_key(project_id, version)
+        connection, ReplyTarget.model_validate(target), progress_key(project.id, version)
     )
-    where = "\n".join(f"• {line}" for line in locations)
-    reporter.say(f"Published “{request.title}” (v{version}), approved by {approver}:\n{where}")
-    return locations
+    lines = [f"• {line}" for line in done]
+    if not failed:
+        head = f"Published “{title}” (v{version}), approved by {approver}:\n"
+        reporter.say(head + "\n".join(lines))
+        return
+    lines += [f"• {name}: not published — {why}" for name, why in failed.items()]
+    head = (
+        f"Published “{title}” (v{version}) to {len(done)} of {len(done) + len(failed)} targets"
+        if done
+        else f"Couldn't publish “{title}” (v{version})"
+    )
+    reporter.say(
+        head + ":\n" + "\n".join(lines) + "\nPress Retry publishing to try the failed ones again.",
+        [Button(action=ButtonAction.RETRY, project_id=project.id)],
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,21 @@ QUEUES = (PUBLISH_QUEUE, RENDER_QUEUE)
 """What a worker listens to, in priority order (publishing is short and waited on by a person)."""
 
 RETRY = Retry(max=2, interval=[2, 6])
+PUBLISH_RETRY_ENV = "NOVACAST_PUBLISH_RETRY_SECONDS"
+"""Seconds between publish attempts, comma-separated (default 10,60,300: three retries)."""
+
+
+def publish_retry() -> Retry:
+    """Backoff for publishing: platforms' brief outages pass; then the user gets Retry."""
+    raw = os.environ.get(PUBLISH_RETRY_ENV, "").strip()
+    try:
+        intervals = [max(0, int(part)) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        intervals = []
+    intervals = intervals or [10, 60, 300]
+    return Retry(max=len(intervals), interval=intervals)
+
+
 RESULT_TTL = 24 * 3600
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
@@ -67,7 +83,9 @@ class RQJobQueue:
         if self._any_active([job_id]):
             return [job_id]
         args = (project_id, version, approver, target.model_dump())
-        self._enqueue(self._publish, publishing.publish, job_id, args, timeout=600)
+        self._enqueue(
+            self._publish, publishing.publish, job_id, args, timeout=900, retry=publish_retry()
+        )
         return [job_id]
 
     def _any_active(self, ids: list[str]) -> bool:
@@ -88,6 +106,7 @@ class RQJobQueue:
         *,
         timeout: int,
         after: Job | None = None,
+        retry: Retry = RETRY,
     ) -> Job:
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(job_id, connection=self._redis).delete()
@@ -99,7 +118,7 @@ class RQJobQueue:
             result_ttl=RESULT_TTL,
             failure_ttl=RESULT_TTL,
             depends_on=after,
-            retry=RETRY,
+            retry=retry,
             on_failure=Callback(on_failure),
         )
         return job

@@ -25,7 +25,7 @@ MAX_BUTTONS = 25
 """Five action rows of five buttons."""
 NO_PINGS = discord.AllowedMentions.none()
 """Text the bot posts often quotes users (their idea): it must never ping @everyone or roles."""
-TEMPLATE = re.compile(rf"{PREFIX}:(?P<action>[a-z]{{1,16}}):(?P<project>[0-9a-f]{{1,32}})")
+TEMPLATE = re.compile(rf"{PREFIX}:(?P<action>[a-z]{{1,16}}):(?P<project>[0-9A-Za-z_-]{{1,32}})")
 
 _STYLES = {
     ButtonAction.RENDER: discord.ButtonStyle.primary,

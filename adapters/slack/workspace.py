@@ -78,10 +78,12 @@ _LOOKUP_ERRORS = (
 class Identity:
     is_admin: bool = False
     groups: tuple[str, ...] = ()
+    timezone: str = ""
+    """The profile's IANA zone (users.info `tz`): how the core reads "tomorrow 9am"."""
 
     def as_raw(self) -> dict[str, Any]:
-        """The `raw["novacast"]` section policy checks read."""
-        return {"is_admin": self.is_admin, "groups": list(self.groups)}
+        """The `raw["novacast"]` section policy checks (and time-zone reading) use."""
+        return {"is_admin": self.is_admin, "groups": list(self.groups), "timezone": self.timezone}
 
 
 class Identities:
@@ -98,22 +100,30 @@ class Identities:
         cached = await asyncio.to_thread(self._redis.get, key)
         if isinstance(cached, bytes):
             data = json.loads(cached)
-            return Identity(bool(data["is_admin"]), tuple(data["groups"]))
+            return Identity(
+                bool(data["is_admin"]), tuple(data["groups"]), str(data.get("timezone", ""))
+            )
         try:
-            identity = Identity(await self._is_admin(user), await self._groups(team, user))
+            is_admin, timezone = await self._profile(user)
+            identity = Identity(is_admin, await self._groups(team, user), timezone)
         except _LOOKUP_ERRORS as error:
             log.warning("could not look up Slack user %s: %s", user, type(error).__name__)
             return Identity()
-        payload = json.dumps({"is_admin": identity.is_admin, "groups": identity.groups})
+        payload = json.dumps(
+            {"is_admin": identity.is_admin, "groups": identity.groups, "timezone": timezone}
+        )
         await asyncio.to_thread(self._redis.set, key, payload, ex=CACHE_SECONDS)
         return identity
 
-    async def _is_admin(self, user: str) -> bool:
+    async def _profile(self, user: str) -> tuple[bool, str]:
+        """(workspace admin or owner, the profile's time zone) from users.info."""
         response = await self._client.users_info(user=user)
         profile = response["user"]
-        return any(
+        admin = any(
             profile.get(flag) is True for flag in ("is_admin", "is_owner", "is_primary_owner")
         )
+        zone = profile.get("tz")
+        return admin, zone if isinstance(zone, str) else ""
 
     async def _groups(self, team: str, user: str) -> tuple[str, ...]:
         members = await self._team_groups(team)

@@ -80,6 +80,10 @@ def check_response(response: httpx.Response, service: str) -> httpx.Response:
     status = response.status_code
     if status == 429 or status >= 500:
         raise TransientError(f"{service} is busy or failing right now (HTTP {status}{reason})")
+    if status == 403 and any(word in reason.lower() for word in ("quota", "limit", "exceeded")):
+        raise PermanentError(
+            f"{service} refused the upload: its limit is reached (HTTP 403{reason})"
+        )
     if status in (401, 403):
         raise PermanentError(
             f"{service} refused our credentials (HTTP {status}{reason}); "

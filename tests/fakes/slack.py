@@ -69,6 +69,8 @@ class FakeSlack:
         self.messages: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, Upload] = {}
         self.admins: set[str] = set()
+        self.timezones: dict[str, str] = {}
+        """user id -> the profile's `tz` (users.info); everyone else is America/Los_Angeles."""
         self.usergroups: dict[str, list[str]] = {}
         self.outside: set[str] = set()
         """Channels the bot is not a member of (chat.postMessage answers not_in_channel)."""
@@ -298,6 +300,7 @@ class FakeSlack:
         if not user.startswith("U") and not user.startswith("W"):
             return {"ok": False, "error": "user_not_found"}
         admin = user in self.admins
+        zone = self.timezones.get(user, "America/Los_Angeles")
         return {
             "ok": True,
             "user": {
@@ -308,6 +311,9 @@ class FakeSlack:
                 "is_admin": admin,
                 "is_owner": False,
                 "is_primary_owner": False,
+                "tz": zone,
+                "tz_label": zone.rsplit("/", 1)[-1].replace("_", " ") + " Time",
+                "tz_offset": _offset_seconds(zone),
             },
         }
 
@@ -549,3 +555,12 @@ def mention(text: str, *, user: str, channel: str, thread_ts: str | None = None)
     event["type"] = "app_mention"
     event.pop("channel_type")
     return event
+
+
+def _offset_seconds(zone: str) -> int:
+    """users.info `tz_offset`: the zone's current offset from UTC, in seconds."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    offset = datetime.now(UTC).astimezone(ZoneInfo(zone)).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0

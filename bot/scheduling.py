@@ -1,0 +1,380 @@
+"""Scheduling from the chat: "schedule it for tomorrow 9am", shows, /schedules and Cancel.
+
+A scheduled publish is an approval given now for a time later: only approvers may set it, the
+project moves to approved at once (so nothing can change it meanwhile) and the scheduler
+publishes it when its time comes. A show ("/make every monday 9:00 a space-news recap") writes
+and renders a fresh video each time and asks for approval in the conversation, or publishes
+straight away where policy allows it. Times are read in the user's time zone: one they set by
+talking ("my time zone is Europe/Berlin"), else the platform profile's, else the default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from redis import Redis
+
+from bot import replies
+from bot.actions import Action, Button, ButtonAction, Say
+from bot.handlers import Context
+from bot.moderation import Moderator
+from bot.project import Project, ProjectState, ProjectStore, StateRefusal
+from bot.schedules import Schedule, ScheduleKind, ScheduleRefusal, ScheduleState, ScheduleStore
+from bot.when import WhenError, parse_when, valid_timezone
+from policy import Approval, Policy, approval_permission, groups_of, is_admin
+
+TIMEZONE_ENV = "NOVACAST_TIMEZONE"
+"""The zone used for users who never said theirs and whose platform doesn't tell (default UTC)."""
+PROFILE_TIMEZONE = ("novacast", "timezone")
+"""Where an adapter puts the user's profile time zone in an event's raw payload (Slack has one)."""
+PENDING_SECONDS = 15 * 60
+_SHOW_START = re.compile(
+    r"^(?P<when>(?:every|each|daily|weekdays|weekends|weekly|monthly|hourly)\b.*?)"
+    r"(?:\s*[,;]\s*|:\s+|\s+[-–—]\s+)(?P<idea>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_TIMEISH = re.compile(
+    r"\d|\b(?:tomorrow|today|tonight|noon|midnight|next|every|in|at|mon|tue|wed|thu|fri|sat|sun)",
+    re.IGNORECASE,
+)
+
+MayApprove = Callable[[Context, Project], str]
+
+
+def split_show(idea: str) -> tuple[str, str] | None:
+    """("every monday 9:00", "a 30s space-news recap") from "every monday 9:00, a 30s …"."""
+    match = _SHOW_START.match(idea.strip())
+    return None if match is None else (match["when"].strip(), match["idea"].strip())
+
+
+_ZONE_FILLER = re.compile(
+    r"\b(?:my|set|change|use|time\s*zone|timezone|tz|time|clock|is|to|as|on|in|for|me|i'?m|i\s+am|"
+    r"i\s+live|please|should\s+be|times|that|the|be)\b|[,.!?]",
+    re.IGNORECASE,
+)
+
+
+def find_timezone(text: str) -> str | None:
+    """The zone named in a sentence: "I'm on New York time" → America/New_York."""
+    zone = valid_timezone(text.strip())
+    if zone is not None:
+        return zone
+    words = _ZONE_FILLER.sub(" ", text).split()
+    for size in range(min(len(words), 3), 0, -1):
+        for start in range(len(words) - size + 1):
+            zone = valid_timezone(" ".join(words[start : start + size]))
+            if zone is not None:
+                return zone
+    return None
+
+
+class TimeZones:
+    """Each user's time zone, kept in Redis without expiry."""
+
+    def __init__(self, redis: Redis, prefix: str = "novacast") -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def of(self, ctx: Context) -> str:
+        stored = self.redis.get(self._key(ctx))
+        if stored is not None:
+            return stored.decode() if isinstance(stored, bytes) else str(stored)
+        section = ctx.event.raw.get(PROFILE_TIMEZONE[0])
+        profile = section.get(PROFILE_TIMEZONE[1]) if isinstance(section, dict) else None
+        if isinstance(profile, str) and valid_timezone(profile):
+            return valid_timezone(profile) or "UTC"
+        return valid_timezone(os.environ.get(TIMEZONE_ENV, "UTC")) or "UTC"
+
+    def set(self, ctx: Context, zone: str) -> None:
+        self.redis.set(self._key(ctx), zone)
+
+    def _key(self, ctx: Context) -> str:
+        c = ctx.conversation
+        return f"{self.prefix}:tz:{c.adapter}:{c.workspace}:{c.user}"
+
+
+class Scheduling:
+    """The scheduling handlers; `may_approve` is the approve button's permission check."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        store: ProjectStore,
+        policy: Policy,
+        moderator: Moderator,
+        may_approve: MayApprove,
+        *,
+        prefix: str = "novacast",
+    ) -> None:
+        self.redis = redis
+        self.store = store
+        self.policy = policy
+        self.moderator = moderator
+        self.may_approve = may_approve
+        self.prefix = prefix
+        self.schedules = ScheduleStore(
+            redis, max_active=policy.schedules.max_active_per_workspace
+        )
+        self.zones = TimeZones(redis, prefix)
+
+    def reads_as_time(self, ctx: Context, text: str) -> bool:
+        """True when `text` is a time this user could schedule at (for telling shows apart)."""
+        try:
+            parse_when(text, self.zones.of(ctx), datetime.now(UTC))
+        except WhenError:
+            return False
+        return True
+
+    # --- the time zone ------------------------------------------------------------------------
+
+    def set_timezone(self, ctx: Context, text: str) -> list[Action]:
+        name = text.strip()
+        zone = find_timezone(name) if name else None
+        if zone is None:
+            current = self.zones.of(ctx)
+            if not name:
+                return ctx.say(replies.timezone_is(current))
+            return ctx.say(replies.unknown_timezone(name, current))
+        self.zones.set(ctx, zone)
+        return ctx.say(replies.timezone_set(zone, datetime.now(UTC)))
+
+    # --- scheduling a publish -----------------------------------------------------------------
+
+    def schedule(self, ctx: Context, project: Project | None, when_text: str) -> list[Action]:
+        """The Schedule button (no time yet: ask) or "schedule it for tomorrow 9am"."""
+        show = split_show(when_text)
+        if show is not None:
+            return self.schedule_show(ctx, *show)
+        project = project or self.store.active(ctx.conversation)
+        if project is None:
+            return ctx.say(replies.NOTHING_TO_SCHEDULE)
+        denied = self.may_approve(ctx, project)
+        if denied:
+            return ctx.tell(denied)
+        if project.state not in (ProjectState.PREVIEW, ProjectState.APPROVED):
+            return ctx.say(replies.cannot_schedule(project))
+        if not when_text.strip():
+            self._set_pending(ctx, project.id)
+            return ctx.say(replies.ask_when(self.zones.of(ctx)))
+        return self._schedule_publish(ctx, project, when_text)
+
+    def answer_pending(self, ctx: Context, text: str) -> list[Action] | None:
+        """A reply to "When should it go out?"; None when the line isn't a time at all."""
+        project_id = self._pending(ctx)
+        if project_id is None:
+            return None
+        try:
+            parse_when(text, self.zones.of(ctx), datetime.now(UTC))
+        except WhenError:
+            if not _TIMEISH.search(text):
+                self._clear_pending(ctx)
+                return None
+        project = self.store.get(project_id)
+        if project is None:
+            self._clear_pending(ctx)
+            return None
+        return self.schedule(ctx, project, text)
+
+    def _schedule_publish(self, ctx: Context, project: Project, when_text: str) -> list[Action]:
+        zone = self.zones.of(ctx)
+        try:
+            when = parse_when(when_text, zone, datetime.now(UTC))
+        except WhenError as error:
+            return ctx.say(str(error))
+        if when.recurrence is not None:
+            return ctx.say(replies.ONE_VIDEO_ONCE)
+        if project.state is ProjectState.APPROVED and not self._scheduled(project):
+            return ctx.say(replies.refusal("approve", project))
+        try:
+            project = self.store.transition(
+                project.id,
+                {ProjectState.PREVIEW, ProjectState.APPROVED},
+                ProjectState.APPROVED,
+                approved_by=project.approved_by or ctx.conversation.user,
+                approved_at=project.approved_at or datetime.now(UTC),
+                last_error="",
+            )
+        except StateRefusal as refused:
+            return ctx.say(replies.refusal("approve", refused.project))
+        for earlier in self._scheduled(project):
+            self.schedules.cancel(earlier.id, ctx.conversation.user)
+        schedule = Schedule(
+            kind=ScheduleKind.PUBLISH,
+            conversation=ctx.conversation,
+            target=ctx.target,
+            created_by=ctx.conversation.user,
+            created_by_name=ctx.who,
+            created_at=datetime.now(UTC),
+            timezone=zone,
+            description=when.describe(),
+            project_id=project.id,
+            version=project.current,
+            next_at=when.first,
+        )
+        try:
+            self.schedules.add(schedule)
+        except ScheduleRefusal as refusal:
+            self._unapprove(project)
+            return ctx.say(str(refusal))
+        self._clear_pending(ctx)
+        targets = self.policy.publish_targets(project.conversation.adapter, project.workspace)
+        return ctx.say(
+            replies.scheduled_publish(project, schedule, targets, ctx.who),
+            [Button(action=ButtonAction.UNSCHEDULE, project_id=schedule.id)],
+        )
+
+    def _scheduled(self, project: Project) -> list[Schedule]:
+        return [
+            s
+            for s in self.schedules.for_project(project.id)
+            if s.state is ScheduleState.ACTIVE and s.kind is ScheduleKind.PUBLISH
+        ]
+
+    def _unapprove(self, project: Project) -> None:
+        with contextlib.suppress(StateRefusal):
+            self.store.transition(
+                project.id,
+                {ProjectState.APPROVED},
+                ProjectState.PREVIEW,
+                approved_by=None,
+                approved_at=None,
+            )
+
+    # --- shows: a /make on a schedule ---------------------------------------------------------
+
+    def schedule_show(self, ctx: Context, when_text: str, idea: str) -> list[Action]:
+        refusal = self.moderator.check_idea(idea)
+        if refusal is not None:
+            return ctx.say(refusal.reason)
+        zone = self.zones.of(ctx)
+        try:
+            when = parse_when(when_text, zone, datetime.now(UTC))
+        except WhenError as error:
+            return ctx.say(str(error))
+        minimum = self.policy.schedules.min_recurring_minutes
+        if when.recurrence and when.recurrence.min_interval().total_seconds() < minimum * 60:
+            return ctx.say(replies.too_often(minimum))
+        auto = self._may_auto_publish(ctx)
+        schedule = Schedule(
+            kind=ScheduleKind.MAKE,
+            conversation=ctx.conversation,
+            target=ctx.target,
+            created_by=ctx.conversation.user,
+            created_by_name=ctx.who,
+            created_at=datetime.now(UTC),
+            timezone=zone,
+            description=when.describe(),
+            idea=idea,
+            cron=when.recurrence.cron if when.recurrence else None,
+            next_at=when.first,
+            auto_publish=auto,
+        )
+        try:
+            self.schedules.add(schedule)
+        except ScheduleRefusal as refusal:
+            return ctx.say(str(refusal))
+        targets = self.policy.publish_targets(ctx.conversation.adapter, ctx.conversation.workspace)
+        return ctx.say(
+            replies.scheduled_show(schedule, targets if auto else []),
+            [Button(action=ButtonAction.UNSCHEDULE, project_id=schedule.id)],
+        )
+
+    def _may_auto_publish(self, ctx: Context) -> bool:
+        """Policy allows it here and the person is an approver by role, not as requester."""
+        c = ctx.conversation
+        if not self.policy.schedules.may_auto_publish(c.adapter, c.workspace):
+            return False
+        check = approval_permission(self.policy, c.adapter, c.workspace)
+        approval = Approval(
+            adapter=c.adapter,
+            workspace=c.workspace,
+            user=c.user,
+            requester="",
+            is_admin=is_admin(ctx.event.raw),
+            groups=groups_of(ctx.event.raw),
+        )
+        return check(approval) is None
+
+    # --- listing and cancelling ---------------------------------------------------------------
+
+    def list_schedules(self, ctx: Context, _: str = "") -> list[Action]:
+        c = ctx.conversation
+        active = self.schedules.for_workspace(c.adapter, c.workspace)
+        if not active:
+            return ctx.say(replies.NO_SCHEDULES)
+        actions: list[Action] = [
+            Say(target=ctx.target, text=replies.schedules_header(len(active), self.zones.of(ctx)))
+        ]
+        for schedule in active:
+            project = self.store.get(schedule.project_id) if schedule.project_id else None
+            actions.append(
+                Say(
+                    target=ctx.target,
+                    text=replies.schedule_line(schedule, project),
+                    buttons=[Button(action=ButtonAction.UNSCHEDULE, project_id=schedule.id)],
+                )
+            )
+        return actions
+
+    def unschedule(self, ctx: Context, schedule_id: str) -> list[Action]:
+        schedule = self.schedules.get(schedule_id.strip())
+        c = ctx.conversation
+        if schedule is None or (schedule.conversation.adapter, schedule.conversation.workspace) != (
+            c.adapter,
+            c.workspace,
+        ):
+            return ctx.say(replies.UNKNOWN_SCHEDULE)
+        project = self.store.get(schedule.project_id) if schedule.project_id else None
+        denied = self._may_cancel(ctx, schedule, project)
+        if denied:
+            return ctx.tell(denied)
+        if schedule.state is not ScheduleState.ACTIVE:
+            return ctx.say(replies.schedule_gone(schedule))
+        cancelled = self.schedules.cancel(
+            schedule.id, c.user, adapter=c.adapter, workspace=c.workspace
+        )
+        if cancelled is None or cancelled.state is not ScheduleState.CANCELLED:
+            return ctx.say(replies.schedule_gone(cancelled or schedule))
+        if project is not None and project.state is ProjectState.APPROVED:
+            self._unapprove(project)
+            return ctx.say(
+                replies.unscheduled(cancelled, project), replies.preview_buttons(project.id)
+            )
+        return ctx.say(replies.unscheduled(cancelled, project))
+
+    def _may_cancel(self, ctx: Context, schedule: Schedule, project: Project | None) -> str:
+        if ctx.conversation.user == schedule.created_by:
+            return ""
+        if project is not None:
+            return self.may_approve(ctx, project)
+        return "" if self._is_approver(ctx) else replies.NOT_YOUR_SCHEDULE
+
+    def _is_approver(self, ctx: Context) -> bool:
+        c = ctx.conversation
+        check = approval_permission(self.policy, c.adapter, c.workspace)
+        approval = Approval(
+            adapter=c.adapter, workspace=c.workspace, user=c.user, requester="",
+            is_admin=is_admin(ctx.event.raw), groups=groups_of(ctx.event.raw),
+        )
+        return check(approval) is None
+
+    # --- "When should it go out?" -------------------------------------------------------------
+
+    def _pending_key(self, ctx: Context) -> str:
+        return f"{self.prefix}:schedule-pending:{ctx.conversation.key}"
+
+    def _set_pending(self, ctx: Context, project_id: str) -> None:
+        self.redis.set(self._pending_key(ctx), project_id, ex=PENDING_SECONDS)
+
+    def _pending(self, ctx: Context) -> str | None:
+        value = self.redis.get(self._pending_key(ctx))
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    def _clear_pending(self, ctx: Context) -> None:
+        self.redis.delete(self._pending_key(ctx))

@@ -1,0 +1,62 @@
+"""The chat-channel publisher: the final video posted into a configured channel.
+
+Any connected platform works, through the same REST senders workers use for progress (a
+platform's size limit turns the upload into a signed link, as for previews). Exactly-once is
+the ledger's job (`workers.publish_ledger`); this class only delivers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import redis
+
+from adapters.outbox import SENDERS, sender_for
+from bot.actions import Preview
+from bot.events import ReplyTarget
+from pipeline.errors import PermanentError, TransientError
+from pipeline.publish import PublishRequest, PublishResult
+from policy import PublishTarget
+
+
+class ChatChannelPublisher:
+    """Posts approved videos into one channel of one platform."""
+
+    def __init__(self, name: str, spec: PublishTarget, connection: redis.Redis) -> None:
+        if spec.adapter not in SENDERS or not spec.channel:
+            raise PermanentError(f"the chat target “{name}” names no platform this bot speaks")
+        self.name = name
+        self._spec = spec
+        self._redis = connection
+
+    def publish(self, request: PublishRequest) -> PublishResult:
+        target = self.target_for(request.workspace)
+        caption = f"{request.title} — approved by {request.approved_by}"
+        if not request.video.is_file():
+            raise PermanentError("the rendered video is missing; press Render to make it again")
+        try:
+            sender_for(target, self._redis).send(
+                Preview(target=target, path=str(request.video), caption=caption)
+            )
+        except PermanentError:
+            raise
+        except Exception as error:  # the platform or network failed; the ledger retries
+            raise TransientError(
+                f"could not post into the {target.adapter} channel ({type(error).__name__})"
+            ) from None
+        return PublishResult(
+            target=self.name,
+            location=f"{target.adapter} channel {target.channel}",
+            published_at=datetime.now(UTC),
+        )
+
+    def target_for(self, workspace: str) -> ReplyTarget:
+        spec = self._spec
+        assert spec.adapter is not None
+        assert spec.channel is not None
+        return ReplyTarget(
+            adapter=spec.adapter,
+            workspace=spec.workspace or workspace,
+            channel=spec.channel,
+            thread=spec.thread,
+        )
