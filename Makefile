@@ -37,6 +37,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/render_bench.py
 	$(BIN)/python bench/render_to_preview.py
+	$(BIN)/python bench/schedule_latency.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

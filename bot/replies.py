@@ -323,6 +323,10 @@ NO_SCHEDULES = (
     "9am”, or set up a show with /make every monday 9:00, <idea>"
 )
 UNKNOWN_SCHEDULE = "I can't find that schedule here. /schedules lists what's scheduled."
+SHOWS_NEED_APPROVERS = (
+    "Only approvers can set up a show in this workspace: its videos are approved by the "
+    "people policy names."
+)
 NOT_YOUR_SCHEDULE = "Only the person who set up this schedule, or an approver, can cancel it."
 
 

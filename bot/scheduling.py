@@ -247,6 +247,12 @@ class Scheduling:
     # --- shows: a /make on a schedule ---------------------------------------------------------
 
     def schedule_show(self, ctx: Context, when_text: str, idea: str) -> list[Action]:
+        c = ctx.conversation
+        if not (
+            self.policy.approvers.requester_allowed(c.adapter, c.workspace)
+            or self._is_approver(ctx)
+        ):
+            return ctx.tell(replies.SHOWS_NEED_APPROVERS)
         refusal = self.moderator.check_idea(idea)
         if refusal is not None:
             return ctx.say(refusal.reason)

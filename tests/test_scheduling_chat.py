@@ -182,6 +182,11 @@ def test_only_approvers_may_schedule(
     assert reply_for(engine, msg("tomorrow 9am", editor)).startswith("Scheduled")
     (schedule,) = schedules.for_project(project.id)
     assert schedule.created_by == "U9"
+    (no_show,) = engine.handle(cmd("make", "every monday 9:00, a space-news recap"))
+    assert isinstance(no_show, Say)
+    assert (no_show.text, no_show.ephemeral) == (replies.SHOWS_NEED_APPROVERS, True)
+    assert reply_for(engine, cmd("make", "every monday 9:00, a space-news recap", editor)
+                     ).startswith("Show set up: ")
 
 
 def test_schedules_lists_them_and_cancel_returns_the_video_to_its_preview(
