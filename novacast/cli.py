@@ -1,4 +1,4 @@
-"""The `novacast` command: make, chat, worker, up (and bot/scheduler as they arrive)."""
+"""The `novacast` command: make, chat, worker, bot, scheduler, up."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def worker(burst: bool) -> None:
 
 @main.command()
 def up() -> None:
-    """Redis (embedded when REDIS_URL is unset) and one worker, until Ctrl-C."""
+    """Redis (embedded without REDIS_URL), a worker, the bot and the scheduler, until Ctrl-C."""
     from novacast.console import run_up
 
     sys.exit(run_up(load_settings()))
