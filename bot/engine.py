@@ -142,7 +142,8 @@ class Engine:
             return self._intent(ctx, command_intent(event.name, text))
         intent = self.classify(text)
         if intent.kind in (IntentKind.UNKNOWN, IntentKind.REFINE):
-            answered = self.scheduling.answer_pending(ctx, text)
+            unsure = intent.kind is IntentKind.UNKNOWN
+            answered = self.scheduling.answer_pending(ctx, text, unsure=unsure)
             if answered is not None:
                 return answered
         return self._intent(ctx, intent)

@@ -387,8 +387,8 @@ def schedule_line(schedule: Schedule, project: Project | None) -> str:
     else:
         what = f"make “{schedule.idea}”"
     when = schedule.description
-    nxt = schedule.next_at.strftime("%a %d %b %H:%M UTC") if schedule.next_at else "—"
-    extra = f" — next {nxt}" if schedule.cron else ""
+    nxt = schedule.local(schedule.next_at).strftime("%a %d %b %H:%M") if schedule.next_at else ""
+    extra = f" — next {nxt}" if schedule.cron and nxt else ""
     return f"• {when}: {what}, set by {by}{extra}"
 
 

@@ -38,9 +38,15 @@ _SHOW_START = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _TIMEISH = re.compile(
-    r"\d|\b(?:tomorrow|today|tonight|noon|midnight|next|every|in|at|mon|tue|wed|thu|fri|sat|sun)",
+    r"\b(?:tomorrow|today|tonight|yesterday|noon|midnight|o'?clock|"
+    r"mon|tues?|wed|thu|thurs|fri|sat|sun)(?:day)?\b|"
+    r"\b(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|"
+    r"\d(?:st|nd|rd|th)?\s+(?:of\s+)?may\b|\bmay\s+\d|"
+    r"\b\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|\b\d{1,2}:\d\d\b|\b\d{4}-\d\d-\d\d|"
+    r"\b\d{1,2}(?:st|nd|rd|th)\b|\bin\s+(?:an?|\d+)\s*(?:min|hour|day|week|h\b|m\b)",
     re.IGNORECASE,
 )
+"""Words that make a line a (possibly broken) time: answered as one while a time is awaited."""
 
 MayApprove = Callable[[Context, Project], str]
 
@@ -162,22 +168,26 @@ class Scheduling:
             return ctx.say(replies.ask_when(self.zones.of(ctx)))
         return self._schedule_publish(ctx, project, when_text)
 
-    def answer_pending(self, ctx: Context, text: str) -> list[Action] | None:
-        """A reply to "When should it go out?"; None when the line isn't a time at all."""
+    def answer_pending(
+        self, ctx: Context, text: str, *, unsure: bool = False
+    ) -> list[Action] | None:
+        """A reply to "When should it go out?"; None when the line is something else.
+
+        A line that reads as a time schedules. One that doesn't is still answered as a time
+        when it looks like one ("32nd of May") or the bot can't read it any other way
+        (`unsure`); anything else ("make it shorter") goes on as usual, and the question stays
+        open until it is answered or expires.
+        """
         project_id = self._pending(ctx)
         if project_id is None:
             return None
-        try:
-            parse_when(text, self.zones.of(ctx), datetime.now(UTC))
-        except WhenError:
-            if not _TIMEISH.search(text):
-                self._clear_pending(ctx)
-                return None
         project = self.store.get(project_id)
-        if project is None:
+        if project is None or project.state is not ProjectState.PREVIEW:
             self._clear_pending(ctx)
             return None
-        return self.schedule(ctx, project, text)
+        if self.reads_as_time(ctx, text) or unsure or _TIMEISH.search(text):
+            return self.schedule(ctx, project, text)
+        return None
 
     def _schedule_publish(self, ctx: Context, project: Project, when_text: str) -> list[Action]:
         zone = self.zones.of(ctx)

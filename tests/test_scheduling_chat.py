@@ -294,3 +294,16 @@ def test_concurrent_approvals_enqueue_one_publish(
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: engine.handle(press("approve", project.id)), range(16)))
     assert len(jobs.publishes) == 1
+
+
+def test_a_time_is_awaited_until_it_comes_and_other_lines_still_work(
+    engine: Engine, store: ProjectStore, schedules: ScheduleStore
+) -> None:
+    project = to_preview(engine, store, make(engine, store))
+    engine.handle(press("schedule", project.id))
+    assert reply_for(engine, msg("banana")).startswith("I couldn't read")
+    assert "past" in reply_for(engine, msg("yesterday"))
+    assert reply_for(engine, msg("make it shorter")).startswith("v2")
+    assert schedules.for_project(project.id) == []
+    project = to_preview(engine, store, store.get(project.id))  # type: ignore[arg-type]
+    assert reply_for(engine, msg("in 2 hours")).startswith("Scheduled")
