@@ -102,6 +102,7 @@ def test_anthropic_request_shape() -> None:
     assert call.body["messages"] == [{"role": "user", "content": MESSAGES[1].content}]
     assert call.body["system"].startswith("You suggest angles.")
     assert json.dumps(SCHEMA) in call.body["system"]
+    assert call.body["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
     assert call.body["max_tokens"] == 300
     assert call.headers["anthropic-version"]
 

@@ -1,8 +1,10 @@
 """Anthropic chat models through the official `anthropic` SDK (sync client), as a `ChatModel`.
 
-The system messages go into `system`; structured output is asked for by putting the JSON
-schema in the system prompt (it works with every Claude model, and the router validates the
-answer anyway). `temperature` is not sent: this SDK's `messages.create` no longer takes it.
+The system messages go into `system`. Structured output uses the Messages API's own
+`output_config.format` (`{"type": "json_schema", "schema": …}`, "structured outputs" in
+Anthropic's docs); the schema is also named in the system prompt, so a model without that
+feature still knows the shape, and the router validates the answer either way. `temperature` is
+not sent: this SDK's `messages.create` no longer takes it.
 SDK errors become `ProviderError` with a plain message, never the key.
 """
 
@@ -51,6 +53,7 @@ class AnthropicChat:
                     messages=turns(messages),
                     max_tokens=max_tokens,
                     timeout=timeout,
+                    **structured(json_schema),
                 )
         except anthropic.AnthropicError as error:
             raise ProviderError(plain_error(self.model, error)) from None
@@ -70,6 +73,13 @@ class AnthropicChat:
             output_tokens=response.usage.output_tokens,
             seconds=round(seconds, 3),
         )
+
+
+def structured(json_schema: dict[str, object] | None) -> dict[str, Any]:
+    """`output_config` asking for JSON matching the schema, when there is one."""
+    if json_schema is None:
+        return {}
+    return {"output_config": {"format": {"type": "json_schema", "schema": json_schema}}}
 
 
 def turns(messages: list[Message]) -> list[MessageParam]:

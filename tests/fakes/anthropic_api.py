@@ -29,6 +29,15 @@ class FakeAnthropic(FakeChatAPI):
             return "anthropic-version header is required"
         return None
 
+    def schema_name(self, body: JSONDict) -> str | None:
+        """The schema's title from `output_config.format` (structured outputs), if asked for."""
+        output = body.get("output_config") or {}
+        fmt = output.get("format") if isinstance(output, dict) else None
+        if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+            return None
+        schema = fmt.get("schema")
+        return str(schema.get("title")) if isinstance(schema, dict) and "title" in schema else None
+
     def success_body(self, body: JSONDict, text: str, tokens_in: int, tokens_out: int) -> JSONDict:
         return {
             "id": f"msg_{len(self.requests):04d}",
