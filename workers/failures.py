@@ -13,6 +13,7 @@ from rq.timeouts import JobTimeoutException
 from bot.actions import Button, ButtonAction
 from bot.events import ReplyTarget
 from bot.project import ProjectState, ProjectStore, StateRefusal
+from bot.schedules import ScheduleStore
 from pipeline.errors import PermanentError, PipelineError
 from workers.jobs import progress_key
 from workers.reporting import Reporter
@@ -67,6 +68,9 @@ def on_failure(
     if job.should_retry:
         log.warning("job %s (%s) failed, will retry: %s", job.id, stage, plain_reason(error))
         return
+    if job.func_name == SCHEDULE_FIRE:
+        _schedule_failed(connection, job, plain_reason(error))
+        return
     project_id, version, *_rest, target = job.args
     failure = Failure(
         project_id, int(version), ReplyTarget.model_validate(target), stage, plain_reason(error)
@@ -75,6 +79,30 @@ def on_failure(
     _cancel_dependents(job, connection)
     _restore_state(connection, failure)
     _tell_user(connection, failure)
+
+
+SCHEDULE_FIRE = "workers.scheduled.fire"
+"""The job a schedule enqueues (by name, see workers.scheduler): its args are (id, when)."""
+
+
+def _schedule_failed(connection: redis.Redis, job: Job, reason: str) -> None:
+    """A scheduled run failed for good: say so where the schedule was made."""
+    schedule_id = str(job.args[0])
+    schedule = ScheduleStore(connection).get(schedule_id)
+    log.error("scheduled run %s (%s) failed for good: %s", job.id, schedule_id, reason)
+    if schedule is None:
+        return
+    reporter = Reporter(connection, schedule.target, f"schedule:{schedule.id}")
+    buttons = []
+    if schedule.project_id:
+        project = ProjectStore(connection).get(schedule.project_id)
+        if project is not None and project.state is ProjectState.APPROVED:
+            ProjectStore(connection).transition(
+                project.id, {ProjectState.APPROVED}, ProjectState.APPROVED,
+                last_error=f"scheduled publish: {reason}",
+            )
+            buttons = [Button(action=ButtonAction.RETRY, project_id=project.id)]
+    reporter.say(f"The scheduled run ({schedule.description}) failed: {reason}.", buttons)
 
 
 def _restore_state(connection: redis.Redis, failure: Failure) -> None:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import redis
 from redis.client import Pipeline
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 
 from bot.schedules import Fire, Schedule, ScheduleKind, ScheduleStore
 from workers.queues import PUBLISH_QUEUE, RENDER_QUEUE, RESULT_TTL
@@ -62,6 +62,7 @@ def fire_job(schedule: Schedule, fire_at: datetime, pipeline: Pipeline) -> None:
         result_ttl=RESULT_TTL,
         failure_ttl=RESULT_TTL,
         retry=FIRE_RETRY,
+        on_failure=Callback("workers.failures.on_failure"),
         pipeline=pipeline,
     )
 
