@@ -1,7 +1,9 @@
 """Production steps shared by the RQ jobs and `novacast make`: each is cached in a work folder.
 
 A work folder belongs to one script fingerprint, so the same inputs give the same artifacts and
-a step whose artifact exists does nothing (this is what makes the jobs idempotent).
+a step whose artifact exists does nothing (this is what makes the jobs idempotent). The
+fingerprint must include the voice that speaks (its `name`) wherever the voice can vary, or a
+folder would hold one voice's narration for another's render.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ PRODUCTION_VERSION = "1"
 ProgressFn = Callable[[float], None]
 
 
-def fingerprint(script: Script, music: Path | None = None) -> str:
-    """A stable digest of everything that decides the rendered output."""
+def fingerprint(script: Script, music: Path | None = None, *, voice: str | None = None) -> str:
+    """A stable digest of everything that decides the rendered output: the script, the music
+    bed, and `voice`, the name of the `Voice` that speaks it (engine, voice id, pace, pauses)."""
     digest = hashlib.sha256(PRODUCTION_VERSION.encode())
     digest.update(script.model_dump_json().encode())
     if music is not None:
         digest.update(str(music.resolve()).encode())
+    if voice is not None:
+        digest.update(b"\x00voice:" + voice.encode())
     return digest.hexdigest()[:16]
 
 
@@ -42,6 +47,8 @@ class Workdir:
 
     narration_wav = property(lambda self: self.root / "narration.wav")
     narration_json = property(lambda self: self.root / "narration.json")
+    narration_voice = property(lambda self: self.root / "narration.voice")
+    """The name of the voice that spoke the narration (engine, voice, pace, pauses)."""
     srt = property(lambda self: self.root / "captions.srt")
     vtt = property(lambda self: self.root / "captions.vtt")
     checks_json = property(lambda self: self.root / "checks.json")
@@ -71,6 +78,7 @@ def make_voice(script: Script, work: Workdir, voice: Voice) -> Narration:
     else:
         narration = voice.speak(script.narration, work.narration_wav)
     _write_atomic(work.narration_json, narration.model_dump_json())
+    _write_atomic(work.narration_voice, voice.name)
     _write_atomic(work.root / "narration.key", _voice_key(script, voice))
     return narration
 

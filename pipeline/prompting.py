@@ -1,6 +1,9 @@
 """The prompt registry: one YAML file per agent prompt version, validated at start.
 
-Files live in `prompts/` at the repository root (or $NOVACAST_PROMPTS). Each file holds ONE
+Files live in `prompts/` at the repository root (or $NOVACAST_PROMPTS). That folder is also the
+`prompts` data package, so a wheel installs the files beside `pipeline`; `default_folder`
+finds them with importlib.resources, and falls back to the repository's folder when the
+package is not importable (an editable install made before it existed). Each file holds ONE
 version of one agent's prompt and is named `<agent>.yaml` or `<agent>@<version>.yaml`; several
 versions of an agent coexist as several files, and the highest version is the default. Files
 and folders starting with `_` (the `_templates/` skeleton) are not loaded. Fields:
@@ -16,6 +19,7 @@ close the `<user_idea>`-style tags the templates wrap it in.
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import string
 from collections.abc import Mapping
@@ -29,6 +33,8 @@ from pipeline.config_files import read_yaml, validated
 from pipeline.llm.base import Message
 
 PROMPTS_ENV = "NOVACAST_PROMPTS"
+PROMPTS_PACKAGE = "prompts"
+"""The data package the prompt files ship in: the top-level prompts/ folder, installed."""
 REPO_PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 
 
@@ -107,7 +113,7 @@ class PromptRegistry:
     def load(
         cls, folder: Path | None = None, *, outputs: Mapping[str, type[BaseModel]] | None = None
     ) -> PromptRegistry:
-        """Every prompt file in `folder` (default $NOVACAST_PROMPTS, else the repo's prompts/)."""
+        """Every prompt file in `folder` (default: `default_folder()`)."""
         folder = default_folder() if folder is None else folder
         if not folder.is_dir():
             raise PromptError(f"{folder}: no such prompts folder")
@@ -144,8 +150,18 @@ class PromptRegistry:
 
 
 def default_folder() -> Path:
+    """$NOVACAST_PROMPTS when set, else the prompts that ship with NOVACAST."""
     env = os.environ.get(PROMPTS_ENV, "").strip()
-    return Path(env) if env else REPO_PROMPTS
+    return Path(env) if env else packaged_folder()
+
+
+def packaged_folder() -> Path:
+    """The installed `prompts` data package's folder, else the repository's prompts/."""
+    try:
+        files = importlib.resources.files(PROMPTS_PACKAGE)
+    except ModuleNotFoundError:
+        return REPO_PROMPTS
+    return files if isinstance(files, Path) and files.is_dir() else REPO_PROMPTS
 
 
 def default_outputs() -> Mapping[str, type[BaseModel]]:

@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 WORDS_PER_SECOND = 2.5
 """Speaking rate used to size scripts to a target duration (≈150 words per minute)."""
+MAX_PAUSES = 12
+"""A voice plan's pauses at most (one per sentence an agent may write)."""
 
 
 class Aspect(StrEnum):
@@ -31,6 +33,51 @@ class Scene(BaseModel):
     """Two hex colours for the animated gradient background."""
 
 
+class Pause(BaseModel):
+    """A longer silence after one sentence (an index into `Script.sentences`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    after_sentence: int = Field(ge=0)
+    seconds: float = Field(gt=0, le=3)
+
+
+class VoicePlan(BaseModel):
+    """How the narrator should sound, as the voice-plan agent directs it: a voice character
+    (a preference word such as "warm" or "deep", see pipeline.voice.select), a speed, and
+    longer pauses after some sentences. It is advice: the user's own voice preference wins."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    voice: str = Field(min_length=1, max_length=40, description="e.g. warm, bright, deep")
+    speed: float = Field(ge=0.5, le=2.0, description="1.0 is normal speed")
+    pauses: list[Pause] = Field(default_factory=list, max_length=MAX_PAUSES)
+
+    def fitted(self, sentences: int) -> VoicePlan:
+        """This plan for `sentences` sentences: pauses after sentences that do not exist are
+        dropped, and each sentence keeps one pause (the longest), in order."""
+        longest: dict[int, float] = {}
+        for pause in self.pauses:
+            if pause.after_sentence < sentences:
+                index = pause.after_sentence
+                longest[index] = max(pause.seconds, longest.get(index, 0.0))
+        pauses = [Pause(after_sentence=i, seconds=s) for i, s in sorted(longest.items())]
+        return self.model_copy(update={"pauses": pauses})
+
+    def moved(self, before: list[str], after: list[str]) -> VoicePlan:
+        """This plan once the sentences changed from `before` to `after`: each pause stays
+        with its sentence's words, and goes when they go."""
+        where: dict[str, int] = {}
+        for index, text in enumerate(after):
+            where.setdefault(text, index)
+        pauses = [
+            Pause(after_sentence=where[before[pause.after_sentence]], seconds=pause.seconds)
+            for pause in self.pauses
+            if pause.after_sentence < len(before) and before[pause.after_sentence] in where
+        ]
+        return self.model_copy(update={"pauses": pauses}).fitted(len(after))
+
+
 class Script(BaseModel):
     """A complete draft: what the narrator says and what the viewer sees."""
 
@@ -50,6 +97,9 @@ class Script(BaseModel):
     """Burned-in caption style: whole lines, or lines with the spoken word highlighted."""
     review: list[str] = Field(default_factory=list, max_length=20)
     """What a reviewer (the QC agent) asks a person to check before publishing."""
+    voice: VoicePlan | None = None
+    """How the narrator should sound (the voice-plan agent's advice); None: the default voice.
+    The requester's own voice preference wins over it (pipeline.voice.select)."""
 
     @field_validator("sentences")
     @classmethod
@@ -58,10 +108,26 @@ class Script(BaseModel):
             raise ValueError("sentences must not be blank")
         return sentences
 
+    @model_validator(mode="after")
+    def _pauses_follow_sentences(self) -> Script:
+        if self.voice is not None and any(
+            pause.after_sentence >= len(self.sentences) for pause in self.voice.pauses
+        ):
+            raise ValueError("the voice plan pauses after a sentence the script does not have")
+        return self
+
     @property
     def narration(self) -> list[str]:
         """What is spoken, in order: the hook first, then every sentence."""
         return [self.hook, *self.sentences]
+
+    @property
+    def narration_pauses(self) -> dict[int, float]:
+        """The voice plan's pauses as seconds of silence after lines of `narration` (the hook
+        is line 0, so sentence i is line i + 1)."""
+        if self.voice is None:
+            return {}
+        return {pause.after_sentence + 1: pause.seconds for pause in self.voice.pauses}
 
     @property
     def word_count(self) -> int:

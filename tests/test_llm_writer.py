@@ -47,6 +47,7 @@ CARDS = {
     ]
 }
 REVIEW = {"uncertain_claims": [{"sentence": 3, "claim": "heart pauses", "reason": "check"}]}
+PLAN = {"voice": "warm", "speed": 0.95, "pauses": [{"after_sentence": 2, "seconds": 0.8}]}
 
 
 @pytest.fixture
@@ -83,12 +84,14 @@ def test_it_is_a_writer(api: FakeOpenAI) -> None:
     assert writer.name == "llm"
 
 
-def test_script_runs_script_describer_and_review(api: FakeOpenAI) -> None:
+def test_script_runs_script_describer_voice_plan_and_review(api: FakeOpenAI) -> None:
     api.answer(DRAFT, schema="ScriptDraft")
     api.answer(CARDS, schema="SceneCards")
+    api.answer(PLAN, schema="VoicePlan")
     api.answer(REVIEW, schema="ReviewNotes")
     script = make_writer(api).script("30s on why octopuses have three hearts, playful", 30)
-    assert schema_names(api) == ["ScriptDraft", "SceneCards", "ReviewNotes"]
+    assert schema_names(api) == ["ScriptDraft", "SceneCards", "VoicePlan", "ReviewNotes"]
+    assert script.voice == VoicePlan.model_validate(PLAN)
     assert script.writer == "gpt-4o-mini via openai"
     assert (script.title, script.hook, script.sentences) == (
         TITLE,
@@ -107,7 +110,8 @@ def test_script_runs_script_describer_and_review(api: FakeOpenAI) -> None:
 def test_describer_and_reviewer_are_optional(api: FakeOpenAI) -> None:
     api.answer(DRAFT, schema="ScriptDraft")
     script = make_writer(api).script("black holes", 30, Aspect.SQUARE)
-    assert api.unscripted == 2
+    assert api.unscripted == 3
+    assert script.voice is None
     assert script.writer == "gpt-4o-mini via openai"
     assert script.aspect is Aspect.SQUARE
     assert_valid(script)
@@ -132,7 +136,7 @@ def test_revise_applies_the_instruction(api: FakeOpenAI) -> None:
     assert revision.script.sentences == SENTENCES[:3]
     assert revision.script.target_seconds == 40
     assert_valid(revision.script)
-    prompt = user_message(api, 3)
+    prompt = user_message(api, 4)
     assert "<user_instruction>\nshorter please\n</user_instruction>" in prompt
     assert f"[1] {SENTENCES[1]}" in prompt
 
@@ -230,15 +234,16 @@ def test_bound_writer_is_sticky_and_records_usage(
         seen.add(variant.name)
         api.answer(DRAFT, schema="ScriptDraft")
         api.answer(CARDS, schema="SceneCards")
+        api.answer(PLAN, schema="VoicePlan")
         api.answer(REVIEW, schema="ReviewNotes")
         bound = writer.bound(key)
         bound.script("octopus hearts", 30)
         assert bound.variants == {"script-v2": variant.name}
-        assert user_message(api, -3).startswith("V2:") == (variant.prompt_version == 2)
+        assert user_message(api, -4).startswith("V2:") == (variant.prompt_version == 2)
         assert writer.router.variant_for("script", key) == variant
         totals = writer.usage.totals(key)
-        assert totals.calls == 3
-        assert totals.input_tokens == sum(call.usage[0] for call in api.requests[-3:])
+        assert totals.calls == 4
+        assert totals.input_tokens == sum(call.usage[0] for call in api.requests[-4:])
         assert totals.cost_usd > 0
     assert seen == {"v1", "v2"}
     assert writer.variants == {}
@@ -308,7 +313,7 @@ def test_a_workspace_keeps_its_pinned_prompt_version(api: FakeOpenAI, tmp_path: 
         api.answer(CARDS, schema="SceneCards")
         api.answer(REVIEW, schema="ReviewNotes")
         writer.bound("p1", workspace).script("octopus hearts", 30)
-        assert user_message(api, -3).startswith("V2:") == expect_v2
+        assert user_message(api, -4).startswith("V2:") == expect_v2
 
 
 def test_pinning_an_unknown_version_fails_plainly() -> None:

@@ -2,6 +2,8 @@
 
 Each render step loads the project, checks it is still rendering the same version, does one
 production step (a no-op when its artifact exists) and reports progress to the reply target.
+`render_fingerprint` names a render's work folder and (in workers.queues) its job ids: the
+script and the voice that speaks it, so changing the voice preference renders again.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pipeline.produce import Workdir, fingerprint, make_captions, make_video, ma
 from pipeline.render import Profile
 from pipeline.script import Script
 from pipeline.settings import load_settings
-from pipeline.voice.select import VoiceChoice, voice_for
+from pipeline.voice.select import voice_for_script
 from workers.reporting import ProgressSpan, Reporter
 
 log = logging.getLogger(__name__)
@@ -36,10 +38,26 @@ def progress_key(project_id: str, version: int) -> str:
     return f"{project_id}:v{version}"
 
 
-def workdir_for(project: Project, version: int) -> Workdir:
-    script = project.versions[version - 1]
+def voice_preference(connection: redis.Redis, project: Project) -> str | None:
+    """The voice the project's conversation prefers ("calm"), if it said so."""
+    return PreferenceStore(connection).get(project.conversation).voice
+
+
+def render_voice(project: Project, version: int, preference: str | None) -> Voice:
+    """The voice that speaks `version`: the preference, else the script's plan, else the
+    default (pipeline.voice.select.choice_for)."""
+    return voice_for_script(project.versions[version - 1], preference)
+
+
+def render_fingerprint(project: Project, version: int, preference: str | None) -> str:
+    """The script's fingerprint with the resolved voice (engine, voice id, pace, pauses)."""
+    voice = render_voice(project, version, preference)
+    return fingerprint(project.versions[version - 1], voice=voice.name)
+
+
+def workdir_for(project: Project, version: int, preference: str | None) -> Workdir:
     root = load_settings().media_dir(project.workspace, project.id)
-    return Workdir(root / f"v{version}-{fingerprint(script)}")
+    return Workdir(root / f"v{version}-{render_fingerprint(project, version, preference)}")
 
 
 @dataclass
@@ -52,14 +70,16 @@ class RenderStep:
     script: Script
     work: Workdir
     report: Reporter
+    preference: str | None = None
+    """The requester's voice preference, read once per step (it also chose `work`)."""
 
     def narration(self) -> Narration:
         return make_voice(self.script, self.work, self.voice())
 
     def voice(self) -> Voice:
-        """The requester's voice preference ("calm voice"), else the default Piper voice."""
-        preferred = PreferenceStore(self.connection).get(self.project.conversation).voice
-        return voice_for(VoiceChoice(preference=preferred) if preferred else None)
+        """The requester's voice preference ("calm voice"), else the script's voice plan,
+        else the default Piper voice."""
+        return render_voice(self.project, self.version, self.preference)
 
     def video(self, profile: Profile, on_progress: ProgressSpan) -> Path:
         music = bed_path(self.script.music) if self.script.music else None
@@ -84,9 +104,17 @@ def _mark_stage(stage: str) -> None:
 
 
 def _render_step(
-    project_id: str, version: int, target: dict[str, Any], stage: str
+    project_id: str,
+    version: int,
+    target: dict[str, Any],
+    stage: str,
+    preference: str | None = None,
 ) -> RenderStep | None:
-    """The step's context, or None when the project moved on (cancelled, revised) meanwhile."""
+    """The step's context, or None when the project moved on (cancelled, revised) meanwhile.
+
+    `preference` is the voice preference frozen when the render was queued ("" for none), so
+    every step of one chain speaks and files with the same voice even if the user changes it
+    meanwhile; None (a job queued before that) reads the current one."""
     _mark_stage(stage)
     connection = _connection()
     project = ProjectStore(connection).get(project_id)
@@ -94,33 +122,42 @@ def _render_step(
         log.info("project %s no longer rendering v%s; skipping %s", project_id, version, stage)
         return None
     reply = ReplyTarget.model_validate(target)
+    if preference is None:
+        preference = voice_preference(connection, project)
     return RenderStep(
         connection=connection,
         project=project,
         version=version,
         script=project.versions[version - 1],
-        work=workdir_for(project, version),
+        work=workdir_for(project, version, preference or None),
         report=Reporter(connection, reply, progress_key(project_id, version)),
+        preference=preference or None,
     )
 
 
-def voice(project_id: str, version: int, target: dict[str, Any]) -> None:
-    step = _render_step(project_id, version, target, "voice")
+def voice(
+    project_id: str, version: int, target: dict[str, Any], *, preference: str | None = None
+) -> None:
+    step = _render_step(project_id, version, target, "voice", preference)
     if step is not None:
         step.report.progress("voice", 2)
         step.narration()
         step.report.progress("voice", 20)
 
 
-def captions(project_id: str, version: int, target: dict[str, Any]) -> None:
-    step = _render_step(project_id, version, target, "captions")
+def captions(
+    project_id: str, version: int, target: dict[str, Any], *, preference: str | None = None
+) -> None:
+    step = _render_step(project_id, version, target, "captions", preference)
     if step is not None:
         make_captions(step.narration(), step.work)
         step.report.progress("captions", 22)
 
 
-def preview(project_id: str, version: int, target: dict[str, Any]) -> None:
-    step = _render_step(project_id, version, target, "preview")
+def preview(
+    project_id: str, version: int, target: dict[str, Any], *, preference: str | None = None
+) -> None:
+    step = _render_step(project_id, version, target, "preview", preference)
     if step is None:
         return
     video = step.video(Profile.PREVIEW, step.report.span("preview", 24, 40))
@@ -129,15 +166,19 @@ def preview(project_id: str, version: int, target: dict[str, Any]) -> None:
     )
 
 
-def full(project_id: str, version: int, target: dict[str, Any]) -> None:
-    step = _render_step(project_id, version, target, "full-quality video")
+def full(
+    project_id: str, version: int, target: dict[str, Any], *, preference: str | None = None
+) -> None:
+    step = _render_step(project_id, version, target, "full-quality video", preference)
     if step is None:
         return
     step.video(Profile.FULL, step.report.span("full quality", 41, 94))
 
 
-def checks(project_id: str, version: int, target: dict[str, Any]) -> None:
-    step = _render_step(project_id, version, target, "checks")
+def checks(
+    project_id: str, version: int, target: dict[str, Any], *, preference: str | None = None
+) -> None:
+    step = _render_step(project_id, version, target, "checks", preference)
     if step is None:
         return
     step.report.progress("checks", 95)

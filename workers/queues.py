@@ -14,7 +14,6 @@ from rq.job import Job, JobStatus
 
 from bot.events import ReplyTarget
 from bot.project import ProjectStore
-from pipeline.produce import fingerprint
 from workers import jobs, publishing
 from workers.failures import on_failure
 
@@ -64,15 +63,17 @@ class RQJobQueue:
         project = ProjectStore(self._redis).get(project_id)
         if project is None:
             raise KeyError(project_id)
-        digest = fingerprint(project.versions[version - 1])
+        preference = jobs.voice_preference(self._redis, project)
+        digest = jobs.render_fingerprint(project, version, preference)
         ids = [f"nc-{project_id}-v{version}-{digest}-{name}" for name, _f, _t in RENDER_STEPS]
         if self._any_active(ids):
             return ids
         args = (project_id, version, target.model_dump())
+        frozen = {"preference": preference or ""}  # every step speaks with this voice
         previous: Job | None = None
         for job_id, (_name, func, timeout) in zip(ids, RENDER_STEPS, strict=True):
             previous = self._enqueue(
-                self._render, func, job_id, args, timeout=timeout, after=previous
+                self._render, func, job_id, args, timeout=timeout, after=previous, kwargs=frozen
             )
         return ids
 
@@ -107,12 +108,14 @@ class RQJobQueue:
         timeout: int,
         after: Job | None = None,
         retry: Retry = RETRY,
+        kwargs: dict[str, Any] | None = None,
     ) -> Job:
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(job_id, connection=self._redis).delete()
         job: Job = queue.enqueue_call(
             func,
             args=args,
+            kwargs=kwargs or {},
             job_id=job_id,
             timeout=timeout,
             result_ttl=RESULT_TTL,

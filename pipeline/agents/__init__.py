@@ -14,10 +14,10 @@ from pipeline.agents.schemas import (
     SceneCard,
     SceneCards,
     ScriptDraft,
-    VoicePlan,
 )
 from pipeline.agents.visuals import describe_scenes, plan_voice, scenes_from_cards
 from pipeline.agents.writing import ideate, outline, rewrite, word_budget, write_script
+from pipeline.script import VoicePlan
 
 __all__ = [
     "OUTPUT_MODELS",

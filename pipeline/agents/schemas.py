@@ -1,7 +1,8 @@
 """What each agent must answer: pydantic models the router validates every answer against.
 
 Prompt files name their output by class name (`output: ScriptDraft`); `OUTPUT_MODELS` is the
-lookup the prompt registry validates against.
+lookup the prompt registry validates against. `VoicePlan` lives with the `Script` it travels on
+(pipeline.script) and is imported from there.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from pipeline.script import VoicePlan
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400)]
 Card = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
@@ -52,17 +55,6 @@ class SceneCard(_Output):
 
 class SceneCards(_Output):
     cards: list[SceneCard] = Field(min_length=1, max_length=MAX_SENTENCES)
-
-
-class Pause(_Output):
-    after_sentence: int = Field(ge=0)
-    seconds: float = Field(gt=0, le=3)
-
-
-class VoicePlan(_Output):
-    voice: str = Field(min_length=1, max_length=40, description="e.g. warm, bright, deep")
-    speed: float = Field(ge=0.5, le=2.0, description="1.0 is normal speed")
-    pauses: list[Pause] = Field(default_factory=list, max_length=MAX_SENTENCES)
 
 
 class Claim(_Output):

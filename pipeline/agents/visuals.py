@@ -7,12 +7,12 @@ title text on them is readable (contrast ≥ 4.5, WCAG AA).
 
 from __future__ import annotations
 
-from pipeline.agents.schemas import SceneCard, SceneCards, VoicePlan
+from pipeline.agents.schemas import SceneCard, SceneCards
 from pipeline.agents.writing import ask, numbered
 from pipeline.llm.config import Variant
 from pipeline.llm.routing import Router, RouteResult
 from pipeline.prompting import PromptRegistry
-from pipeline.script import Scene
+from pipeline.script import Scene, VoicePlan
 
 MAX_SCENES = 6
 MIN_CONTRAST = 4.5

@@ -9,7 +9,8 @@ answer's per-character start and end times give every sentence cue (first to las
 and every word cue (each run of non-space characters) exactly, without asking again per
 sentence. The audio (raw PCM by default, or any format PyAV decodes, e.g. MP3) is decoded,
 placed after the same lead-in as Piper's, loudness-normalized like Piper's and written with
-Piper's atomic WAV writer.
+Piper's atomic WAV writer. A planned pause (`pauses`: line index -> seconds) ends a batch
+after its line, and that much silence (at least Piper's usual pause) follows it.
 
 Failures become plain messages that never contain the key: rate limits, server errors and
 timeouts are `TransientError` (after the SDK's own retries), a refused key, an exhausted
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +38,12 @@ from pipeline.narration import Cue, Narration
 from pipeline.probe import read_audio
 from pipeline.voice.piper_tts import (
     LEAD_IN_SECONDS,
-    PAUSE_SECONDS,
     TAIL_SECONDS,
     Samples,
     clean_sentences,
+    gap_after,
     normalize_loudness,
+    pauses_tag,
     write_wav,
 )
 
@@ -82,6 +85,7 @@ class ElevenLabsTTS:
         timeout: float = 120.0,
         max_retries: int = 2,
         max_request_chars: int = MAX_REQUEST_CHARS,
+        pauses: Mapping[int, float] | None = None,
     ) -> None:
         if not api_key.strip():
             raise PermanentError("ElevenLabs needs an API key (set ELEVENLABS_API_KEY)")
@@ -92,7 +96,8 @@ class ElevenLabsTTS:
         self.voice_id, self.model_id, self.speed = voice_id, model_id, speed
         self.output_format, self.max_retries = output_format, max_retries
         self.max_request_chars = max_request_chars
-        self.name = f"elevenlabs:{voice_id}:{model_id}@{speed:g}"
+        self.pauses = dict(sorted((pauses or {}).items()))
+        self.name = f"elevenlabs:{voice_id}:{model_id}@{speed:g}{pauses_tag(self.pauses)}"
         self._base_url = base_url or os.environ.get("ELEVENLABS_BASE_URL") or None
         self._timeout = timeout
         self._secret = api_key
@@ -100,12 +105,12 @@ class ElevenLabsTTS:
     def speak(self, sentences: list[str], out: Path) -> Narration:
         """Synthesize `sentences` in order into the WAV file `out`; return it with exact cues."""
         texts = clean_sentences(sentences)
-        batches = _batches(texts, self.max_request_chars)
+        batches = _batches(texts, self.max_request_chars, breaks=self.pauses.keys())
         with httpx.Client(timeout=self._timeout, follow_redirects=True) as http:
             client = ElevenLabs(api_key=self._secret, base_url=self._base_url,
                                 timeout=self._timeout, httpx_client=http)
             spoken = [self._call(client, batches, index) for index in range(len(batches))]
-        audio, rate, cues, words = _assemble(spoken, batches)
+        audio, rate, cues, words = _assemble(spoken, batches, self.pauses)
         audio = normalize_loudness(audio, rate)
         write_wav(audio, rate, Path(out))
         return Narration(audio=Path(out), duration=audio.size / rate, sample_rate=rate,
@@ -170,12 +175,15 @@ def _detail_text(detail: Any) -> str:
     return "no reason given"
 
 
-def _batches(texts: list[str], limit: int) -> list[list[str]]:
-    """Consecutive sentences grouped so each group, joined by spaces, fits `limit` characters."""
+def _batches(
+    texts: list[str], limit: int, breaks: Collection[int] = ()
+) -> list[list[str]]:
+    """Consecutive sentences grouped so each group, joined by spaces, fits `limit` characters;
+    a group also ends after every line index in `breaks` (a planned pause follows it)."""
     batches: list[list[str]] = []
     size = 0
-    for text in texts:
-        if batches and size + 1 + len(text) <= limit:
+    for index, text in enumerate(texts):
+        if batches and index - 1 not in breaks and size + 1 + len(text) <= limit:
             batches[-1].append(text)
             size += 1 + len(text)
         else:
@@ -217,18 +225,20 @@ def _any(data: bytes) -> tuple[Samples, int]:
 
 
 def _assemble(
-    spoken: list[_Spoken], batches: list[list[str]]
+    spoken: list[_Spoken], batches: list[list[str]], pauses: Mapping[int, float]
 ) -> tuple[Samples, int, list[Cue], list[Cue]]:
     """Lead-in, each batch's audio (a pause between batches), tail; cues shifted to match."""
     rate = spoken[0].rate
     parts = [np.zeros(int(LEAD_IN_SECONDS * rate), dtype=np.float32)]
     cues: list[Cue] = []
     words: list[Cue] = []
+    line = -1
     for index, (answer, texts) in enumerate(zip(spoken, batches, strict=True)):
         if answer.rate != rate:
             raise PermanentError("ElevenLabs changed the sample rate between calls")
         if index:
-            parts.append(np.zeros(int(PAUSE_SECONDS * rate), dtype=np.float32))
+            parts.append(np.zeros(int(gap_after(line, pauses) * rate), dtype=np.float32))
+        line += len(texts)
         offset = sum(part.size for part in parts) / rate
         limit = offset + answer.audio.size / rate
         spans = _sentence_spans("".join(answer.characters), texts) or []

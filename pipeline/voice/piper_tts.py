@@ -3,9 +3,11 @@
 `PiperTTS` owns turning sentences into a `Narration`. Each sentence is synthesized on its own
 (Piper may split one sentence into several chunks; they are joined into one cue), trimmed of
 Piper's own leading and trailing silence, and separated from the next by a fixed pause that is
-part of the timing. The whole track is normalized to `TARGET_LUFS` integrated loudness
-(BS.1770, see `pipeline.probe.integrated_lufs`) with a soft limiter keeping peaks below
-`PEAK_CEILING`, then written as 16-bit mono PCM through a temporary file and a rename
+part of the timing (longer where a voice plan asks for a pause: `pauses` maps a line's index
+to the seconds of silence after it; a pause after the last line is ignored). The whole track
+is normalized to `TARGET_LUFS` integrated loudness (BS.1770, see
+`pipeline.probe.integrated_lufs`) with a soft limiter keeping peaks below `PEAK_CEILING`,
+then written as 16-bit mono PCM through a temporary file and a rename
 (`normalize_loudness` and `write_wav` are shared with the other engines).
 
 Word timing comes from Piper's phoneme alignments (the voice is patched in memory when the
@@ -26,6 +28,7 @@ import os
 import tempfile
 import threading
 import wave
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,16 +92,25 @@ class PiperTTS:
     """Piper with the bundled `en_US-joe-medium` voice; implements `pipeline.narration.Voice`.
 
     `length_scale` stretches every phoneme (above 1 is slower); `word_timing` fills
-    `Narration.words` when Piper's alignments are available (they cost no synthesis time).
+    `Narration.words` when Piper's alignments are available (they cost no synthesis time);
+    `pauses` lengthens the silence after some lines (line index -> seconds). `name` says all
+    that changes the audio, so cached narrations are told apart by it.
     """
 
-    def __init__(self, *, length_scale: float = 1.0, word_timing: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        length_scale: float = 1.0,
+        word_timing: bool = True,
+        pauses: Mapping[int, float] | None = None,
+    ) -> None:
         if not 0.5 <= length_scale <= 2.0:
             raise PermanentError("the Piper speed must be between half and double")
         self.length_scale = length_scale
         self.word_timing = word_timing
+        self.pauses = dict(sorted((pauses or {}).items()))
         suffix = "" if length_scale == 1.0 else f"@{length_scale:g}"
-        self.name = f"piper:en_US-joe-medium{suffix}"
+        self.name = f"piper:en_US-joe-medium{suffix}{pauses_tag(self.pauses)}"
 
     def warm_up(self) -> None:
         """Load the voice now (a worker does this at start so the first job is fast)."""
@@ -110,7 +122,7 @@ class PiperTTS:
         voice = _load_voice()
         rate = int(voice.config.sample_rate)
         clips = [self._synthesize(voice, text, number) for number, text in enumerate(texts, 1)]
-        audio, cues, words = _assemble(clips, texts, rate)
+        audio, cues, words = _assemble(clips, texts, rate, self.pauses)
         audio = normalize_loudness(audio, rate)
         write_wav(audio, rate, Path(out))
         return Narration(audio=Path(out), duration=len(audio) / rate, sample_rate=rate,
@@ -130,6 +142,18 @@ class PiperTTS:
             raise PermanentError(f"sentence {number} has nothing the voice can say: {text[:60]!r}")
         words = _match_words(text, phones) if phones is not None else None
         return _Clip(audio[first:last], _shifted(words, first, last))
+
+
+def pauses_tag(pauses: Mapping[int, float]) -> str:
+    """The part of a voice's name that its planned pauses add ("" for none)."""
+    if not pauses:
+        return ""
+    return "+pauses=" + ",".join(f"{line}:{seconds:g}" for line, seconds in sorted(pauses.items()))
+
+
+def gap_after(line: int, pauses: Mapping[int, float]) -> float:
+    """Seconds of silence after `line`: the usual pause, or the planned one when longer."""
+    return max(PAUSE_SECONDS, pauses.get(line, 0.0))
 
 
 def clean_sentences(sentences: list[str]) -> list[str]:
@@ -233,16 +257,16 @@ def _shifted(
 
 
 def _assemble(
-    clips: list[_Clip], texts: list[str], rate: int
+    clips: list[_Clip], texts: list[str], rate: int, pauses: Mapping[int, float]
 ) -> tuple[Samples, list[Cue], list[Cue]]:
     """Lay clips end to end with pauses; each cue spans exactly its clip, words inside it."""
-    pause = np.zeros(int(PAUSE_SECONDS * rate), dtype=np.float32)
     parts: list[Samples] = [np.zeros(int(LEAD_IN_SECONDS * rate), dtype=np.float32)]
     cues: list[Cue] = []
     words: list[Cue] | None = []
     position = parts[0].size
     for index, (clip, text) in enumerate(zip(clips, texts, strict=True)):
         if index:
+            pause = np.zeros(int(gap_after(index - 1, pauses) * rate), dtype=np.float32)
             parts.append(pause)
             position += pause.size
         cues.append(Cue(start=position / rate, end=(position + clip.audio.size) / rate, text=text))

@@ -1,10 +1,12 @@
 """The LLM writer: the Writer protocol through the agents, with the offline writer as fallback.
 
-`script` runs script → scene_describer → qc_review; `revise` runs rewrite → scene_describer →
-qc_review. The describer and the model half of the review are optional (their failure leaves
-plain cards and no flagged claims); the policy half of the review always runs locally and a
-violation raises `PolicyRefusal` (a `PermanentError`). When no model can write the text itself
-the `fallback` writer does, and the script's `writer` field says so.
+`script` runs script → scene_describer → voice_plan → qc_review (four calls); `revise` runs
+rewrite → scene_describer → voice_plan → qc_review, skipping voice_plan when the spoken words
+did not change (the earlier plan stays, so the narration can be reused). The describer, the
+voice plan and the model half of the review are optional (their failure leaves plain cards,
+the earlier plan or none, and no flagged claims); the policy half of the review always runs
+locally and a violation raises `PolicyRefusal` (a `PermanentError`). When no model can write
+the text itself the `fallback` writer does, and the script's `writer` field says so.
 
 `bound(project_key)` gives a copy whose experiment variants are sticky for that project and
 whose token use goes to the `UsageLedger` under that key.
@@ -23,10 +25,12 @@ from pipeline.agents import (
     RewriteDraft,
     SceneCard,
     ScriptDraft,
+    VoicePlan,
     check_policy,
     describe_scenes,
     ideate,
     outline,
+    plan_voice,
     qc_review,
     rewrite,
     scenes_from_cards,
@@ -127,17 +131,25 @@ class LLMWriter:
             revision = self.fallback.revise(script, instruction)
             return revision.model_copy(update={"summary": f"{revision.summary} ({FALLBACK_NOTE})"})
         frame = script.model_dump(include={"idea", "target_seconds", "aspect", "music", "captions"})
-        revised = self._finish(result.value, result.completion, **frame)
+        revised = self._finish(result.value, result.completion, before=script, **frame)
         return Revision(script=revised, summary=result.value.summary, changed=result.value.changed)
 
     def _finish(
-        self, text: ScriptDraft | RewriteDraft, completion: Completion, **frame: Any
+        self,
+        text: ScriptDraft | RewriteDraft,
+        completion: Completion,
+        *,
+        before: Script | None = None,
+        **frame: Any,
     ) -> Script:
-        """Policy (raises), scene cards, the model's review; then the Script in `frame`
-        (idea, target_seconds, aspect, music)."""
+        """Policy (raises), scene cards, the voice plan, the model's review; then the Script in
+        `frame` (idea, target_seconds, aspect, music, captions). `before` is the version being
+        revised, if any."""
         title, hook, sentences = text.title, text.hook, list(text.sentences)
         check_policy(self.policy, title, hook, *sentences)
-        cards = self._cards(title, sentences, parse_brief(frame["idea"]).tone.value)
+        tone = parse_brief(frame["idea"]).tone.value
+        cards = self._cards(title, sentences, tone)
+        voice = self._voice_plan([hook, *sentences], tone, before)
         report = self.review(title, hook, sentences, frame["target_seconds"])
         return Script(
             review=review_notes(report, frame["target_seconds"]),
@@ -146,8 +158,26 @@ class LLMWriter:
             sentences=sentences,
             scenes=scenes_from_cards(sentences, cards),
             writer=f"{completion.model} via {completion.provider}",
+            voice=voice,
             **frame,
         )
+
+    def _voice_plan(
+        self, narration: list[str], tone: str, before: Script | None
+    ) -> VoicePlan | None:
+        """`before`'s plan when the spoken words are the same; else the agent's, fitted to the
+        sentences; when no model answers, `before`'s plan with its pauses moved along."""
+        sentences = narration[1:]
+        earlier = before.voice if before is not None else None
+        if before is not None and earlier is not None and before.narration == narration:
+            return earlier
+        try:
+            plan = self._run("voice_plan", plan_voice, sentences=sentences, tone=tone).value
+        except ProviderError:
+            if before is None or earlier is None:
+                return None
+            return earlier.moved(before.sentences, sentences)
+        return plan.fitted(len(sentences))
 
     def review(self, title: str, hook: str, sentences: list[str], seconds: int) -> QCReport | None:
         """The QC report, or None when no model could review (the policy check still ran)."""

@@ -3,7 +3,8 @@
 It needs no keys and no network, and it says what it is: every script it writes is signed
 "offline template writer", and its sentences frame the topic (what to look at, why it matters,
 a question for the viewer) without inventing facts about it. The same idea, length and tone
-always give the same script.
+always give the same script. It directs no voice (`Script.voice` stays None, so the default
+voice or the requester's preference speaks); a revision keeps the plan a script came with.
 """
 
 from __future__ import annotations

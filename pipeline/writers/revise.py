@@ -231,9 +231,17 @@ def revise_script(script: Script, instruction: str) -> Revision:
         notes.append(outcome.note)
     if leftover:
         notes.append(f"I did not understand “{clip(leftover, 40)}”")
-    revised = to_script(draft) if changed else script
+    revised = _keeping_voice(to_script(draft), script) if changed else script
     summary = " ".join(_as_sentence(note) for note in dict.fromkeys(notes))
     return Revision(script=revised, summary=summary, changed=revised != script)
+
+
+def _keeping_voice(revised: Script, script: Script) -> Script:
+    """`revised` with `script`'s voice plan, its pauses staying with their sentences."""
+    if script.voice is None:
+        return revised
+    plan = script.voice.moved(script.sentences, revised.sentences)
+    return revised.model_copy(update={"voice": plan})
 
 
 def _as_sentence(note: str) -> str:
