@@ -18,13 +18,14 @@ import asyncio
 import base64
 import json
 import subprocess
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import imageio_ffmpeg
 import numpy as np
 from aiohttp import web
+
+from tests.fakes.served import ThreadedServer
 
 LETTER_SECONDS = 0.07
 SPACE_SECONDS = 0.06
@@ -66,42 +67,20 @@ _ERRORS = {
 }
 
 
-class FakeElevenLabs:
+class FakeElevenLabs(ThreadedServer):
     """`with FakeElevenLabs(key) as fake:` serves until the block ends; `fake.base_url`."""
 
     def __init__(self, api_key: str, voices: tuple[str, ...] | None = None) -> None:
+        super().__init__()
         self.api_key = api_key
         self.voices = voices
         self.requests: list[Recorded] = []
         self.timings: list[Timing] = []
         self.failures: list[int] = []
         self.delays: list[float] = []
-        self.base_url = ""
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def __enter__(self) -> FakeElevenLabs:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/text-to-speech/{voice_id}/with-timestamps", self._speak)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
 
     def fail_next(self, count: int, status: int = 500) -> None:
         """The next `count` calls answer `status` with ElevenLabs' error body."""

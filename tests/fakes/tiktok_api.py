@@ -17,16 +17,16 @@ PUT that would go past that many bytes is cut off, or answered `status`), `expir
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
 import secrets
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.served import ThreadedServer
 
 ERROR_STATUS = {
     "access_token_invalid": 401,
@@ -68,8 +68,10 @@ class Upload:
     post_id: int | None = None
 
 
-class FakeTikTok:
+class FakeTikTok(ThreadedServer):
     """`with FakeTikTok(key, secret, refresh) as fake:` serves until the block ends."""
+
+    client_max_size = 256 * 1024 * 1024
 
     def __init__(
         self,
@@ -82,6 +84,7 @@ class FakeTikTok:
                                             "SELF_ONLY"),
         processing_polls: int = 2,
     ) -> None:
+        super().__init__()
         self.client_key, self.client_secret, self.refresh_token = (
             client_key, client_secret, refresh_token)
         self.mb = mb
@@ -95,37 +98,14 @@ class FakeTikTok:
         self.fail_reason: str | None = None
         self.inits = 0
         self.posts_created = 0
-        self.base_url = ""
         self._ids = itertools.count(7_300_000_000_000_000_001)
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def __enter__(self) -> FakeTikTok:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=256 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/oauth/token/", self._token)
         app.router.add_post("/v2/post/publish/creator_info/query/", self._creator_info)
         app.router.add_post("/v2/post/publish/video/init/", self._init)
         app.router.add_put("/video/", self._put)
         app.router.add_post("/v2/post/publish/status/fetch/", self._status)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
 
     # --- fault injection ------------------------------------------------------------------
 

@@ -18,17 +18,17 @@ Counters: `inits`, `posts_created`; `media` keeps each upload's bytes.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.served import ThreadedServer
 
 USER = {"id": "1580000000000000001", "name": "Novacast", "username": "novacast_test"}
 _PROBLEMS = {
@@ -67,8 +67,10 @@ class Media:
     state: str = "pending"
 
 
-class FakeX:
+class FakeX(ThreadedServer):
     """`with FakeX(client_id, refresh_token, client_secret=None) as fake:`; `fake.base_url`."""
+
+    client_max_size = 64 * 1024 * 1024
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class FakeX:
         processing_polls: int = 2,
         check_after_secs: int = 1,
     ) -> None:
+        super().__init__()
         self.client_id, self.client_secret = client_id, client_secret
         self.refresh_tokens = {refresh_token}
         self.issued_refresh_tokens: list[str] = []
@@ -96,26 +99,9 @@ class FakeX:
         self.crash_post = False
         self.inits = 0
         self.posts_created = 0
-        self.base_url = ""
         self._ids = itertools.count(1_880_028_106_020_515_840)
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def __enter__(self) -> FakeX:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/2/oauth2/token", self._token)
         app.router.add_post("/2/media/upload/initialize", self._initialize)
         app.router.add_post("/2/media/upload/{id}/append", self._append)
@@ -124,12 +110,6 @@ class FakeX:
         app.router.add_post("/2/tweets", self._tweet)
         app.router.add_get("/2/users/me", self._me)
         app.router.add_get("/2/users/{id}/tweets", self._timeline)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
 
     # --- fault injection and views --------------------------------------------------------
 

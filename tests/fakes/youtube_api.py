@@ -24,12 +24,10 @@ they arrived; each finished video keeps its bytes.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
 import secrets
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
@@ -37,6 +35,8 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.fakes.served import ThreadedServer
 
 UPLOAD_PATH = "/upload/youtube/v3/videos"
 CHUNK_UNIT = 256 * 1024
@@ -103,10 +103,13 @@ def google_error(
     return web.json_response(body, status=status)
 
 
-class FakeYouTube:
+class FakeYouTube(ThreadedServer):
     """`with FakeYouTube(client_id, secret, refresh) as fake:`; `fake.base_url`, `.token_url`."""
 
+    client_max_size = 256 * 1024 * 1024
+
     def __init__(self, client_id: str, client_secret: str, refresh_token: str) -> None:
+        super().__init__()
         self._client = (client_id, client_secret)
         self.refresh_token = refresh_token
         self.requests: list[Recorded] = []
@@ -115,35 +118,12 @@ class FakeYouTube:
         self.videos: dict[str, Video] = {}
         self.failures: list[int] = []
         self.cuts: list[tuple[int, int | None]] = []
-        self.base_url = ""
         self._valid_tokens: set[str] = set()
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def __enter__(self) -> FakeYouTube:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=256 * 1024 * 1024)  # chunks of up to 8 MiB and more
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/token", self._recorded(self._token))
         app.router.add_post(UPLOAD_PATH, self._recorded(self._open))
         app.router.add_put(UPLOAD_PATH, self._recorded(self._put))
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
 
     @property
     def token_url(self) -> str:
