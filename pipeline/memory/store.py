@@ -1,9 +1,10 @@
 """Long-term memory of projects: one vector per project in Qdrant, searchable per workspace.
 
 Local mode (files under `$NOVACAST_DATA_DIR/qdrant`) is the default; a Qdrant server is used when
-`QDRANT_URL` is set. Every read filters on the workspace, so one workspace never sees another's
-projects. Local mode on disk locks its directory: hold ONE `VectorMemory` per path per process
-(`shared_memory()` hands out that one) and `close()` it before opening the path again.
+`QDRANT_URL` is set, with `QDRANT_API_KEY` as its api key when it has one. Every read filters on
+the workspace, so one workspace never sees another's projects. Local mode on disk locks its
+directory: hold ONE `VectorMemory` per path per process (`shared_memory()` hands out that one) and
+`close()` it before opening the path again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from pipeline.memory.embeddings import DIMENSIONS, Embedder, embed
 from pipeline.memory.records import Hit, ProjectRecord
@@ -62,7 +64,12 @@ class VectorMemory:
         if self._client.collection_exists(self.collection):
             return
         vectors = models.VectorParams(size=DIMENSIONS, distance=models.Distance.COSINE)
-        self._client.create_collection(self.collection, vectors_config=vectors)
+        try:
+            self._client.create_collection(self.collection, vectors_config=vectors)
+        except UnexpectedResponse as error:
+            if error.status_code != 409:  # 409: another replica created it a moment ago
+                raise
+            return
         if not self.local:  # payload indexes have no effect (and warn) in local mode
             self._create_indexes()
 
@@ -168,8 +175,8 @@ def shared_memory(path: str | Path | None = None) -> VectorMemory:
 
 
 def _client(path: str | Path | None, url: str | None) -> QdrantClient:
-    if url is not None:
-        return QdrantClient(url=url)
+    if url is not None:  # a server: QDRANT_API_KEY is its `api-key` (Qdrant Cloud needs one)
+        return QdrantClient(url=url, api_key=os.environ.get("QDRANT_API_KEY") or None)
     location = str(path or default_path())
     if location == ":memory:":
         return QdrantClient(location=":memory:")
