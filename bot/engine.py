@@ -198,13 +198,21 @@ class Engine:
             return self.scheduling.list_schedules(ctx)
         return self.scheduling.unschedule(ctx, pending[0].id)
 
+    def _unless_scheduled(self, handler: ProjectHandler) -> ProjectHandler:
+        """Reject/cancel of a scheduled video points to Cancel schedule instead of "too late"."""
+
+        def guarded(ctx: Context, project: Project, argument: str) -> list[Action]:
+            return self.scheduling.blocks(ctx, project) or handler(ctx, project, argument)
+
+        return guarded
+
     def _project_handler(self, kind: Kind) -> ProjectHandler:
         h = self.handlers
         table: dict[Kind, ProjectHandler] = {
             IntentKind.RENDER: h.render,
             IntentKind.APPROVE: h.approve,
-            IntentKind.REJECT: h.reject,
-            IntentKind.CANCEL: h.cancel,
+            IntentKind.REJECT: self._unless_scheduled(h.reject),
+            IntentKind.CANCEL: self._unless_scheduled(h.cancel),
             IntentKind.UNDO: h.undo,
             IntentKind.STATUS: h.status,
         }
@@ -230,12 +238,12 @@ class Engine:
         table: dict[ButtonAction, ProjectHandler] = {
             ButtonAction.RENDER: h.render,
             ButtonAction.REVISE: h.revise_button,
-            ButtonAction.CANCEL: h.cancel,
+            ButtonAction.CANCEL: self._unless_scheduled(h.cancel),
             ButtonAction.APPROVE: h.approve,
             ButtonAction.SCHEDULE: lambda ctx, project, _: self.scheduling.schedule(
                 ctx, project, ""
             ),
-            ButtonAction.REJECT: h.reject,
+            ButtonAction.REJECT: self._unless_scheduled(h.reject),
             ButtonAction.RETRY: h.retry,
         }
         return table[action]

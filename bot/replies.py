@@ -363,6 +363,13 @@ def scheduled_show(schedule: Schedule, auto_targets: list[str]) -> str:
     )
 
 
+def scheduled_first(project: Project, schedule: Schedule) -> str:
+    return (
+        f"“{project.script.title}” is scheduled to go out {schedule.description}. Cancel the "
+        "schedule first — it goes back to the preview — then reject or change it."
+    )
+
+
 def too_often(minutes: int) -> str:
     every = "hour" if minutes == 60 else f"{minutes} minutes"
     return (

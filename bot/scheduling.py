@@ -237,6 +237,18 @@ class Scheduling:
             [Button(action=ButtonAction.UNSCHEDULE, project_id=schedule.id)],
         )
 
+    def blocks(self, ctx: Context, project: Project) -> list[Action] | None:
+        """Rejecting or cancelling a video that is scheduled: say how, instead of "too late"."""
+        if project.state is not ProjectState.APPROVED:
+            return None
+        waiting = self._scheduled(project)
+        if not waiting:
+            return None
+        return ctx.say(
+            replies.scheduled_first(project, waiting[0]),
+            [Button(action=ButtonAction.UNSCHEDULE, project_id=waiting[0].id)],
+        )
+
     def _scheduled(self, project: Project) -> list[Schedule]:
         return [
             s

@@ -307,3 +307,19 @@ def test_a_time_is_awaited_until_it_comes_and_other_lines_still_work(
     assert schedules.for_project(project.id) == []
     project = to_preview(engine, store, store.get(project.id))  # type: ignore[arg-type]
     assert reply_for(engine, msg("in 2 hours")).startswith("Scheduled")
+
+
+def test_rejecting_a_scheduled_video_points_to_cancel_schedule(
+    engine: Engine, store: ProjectStore, schedules: ScheduleStore
+) -> None:
+    project = to_preview(engine, store, make(engine, store))
+    engine.handle(msg("schedule it for tomorrow 9am"))
+    (schedule,) = schedules.for_project(project.id)
+    for event in (press("reject", project.id), msg("reject it"), msg("cancel")):
+        actions = engine.handle(event)
+        assert said(actions).startswith(f"“{project.script.title}” is scheduled to go out ")
+        assert buttons(actions) == [ButtonAction.UNSCHEDULE]
+    stored = store.get(project.id)
+    assert stored is not None
+    assert stored.state is S.APPROVED
+    assert schedules.for_project(project.id) == [schedule]
