@@ -323,3 +323,15 @@ def test_rejecting_a_scheduled_video_points_to_cancel_schedule(
     assert stored is not None
     assert stored.state is S.APPROVED
     assert schedules.for_project(project.id) == [schedule]
+
+
+def test_two_bot_replicas_approving_at_once_enqueue_one_publish(
+    redis_conn: redis.Redis, engine: Engine, store: ProjectStore, jobs: RecordingJobs
+) -> None:
+    replica = Engine(redis.Redis(connection_pool=redis_conn.connection_pool), OfflineWriter(),
+                     jobs, parse_policy({}))
+    project = to_preview(engine, store, make(engine, store))
+    presses = [(engine if n % 2 else replica, press("approve", project.id)) for n in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda pair: pair[0].handle(pair[1]), presses))
+    assert len(jobs.publishes) == 1
