@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from pipeline.errors import PermanentError, TransientError
 
@@ -51,6 +51,37 @@ class MemoryCheckpoints:
 
     def clear(self, key: str) -> None:
         self._values.pop(key, None)
+
+
+Saved = TypeVar("Saved", bound=BaseModel)
+
+
+def load_progress(checkpoints: Checkpoints, key: str, model: type[Saved]) -> Saved | None:
+    """The progress saved under `key`, or None when there is none or it no longer parses."""
+    saved = checkpoints.load(key)
+    if saved is None:
+        return None
+    try:
+        return model.model_validate(saved)
+    except ValidationError:
+        return None
+
+
+def save_progress(checkpoints: Checkpoints, key: str, progress: BaseModel) -> None:
+    checkpoints.save(key, progress.model_dump(mode="json"))
+
+
+def video_size(path: Path) -> int:
+    """The rendered video's size in bytes; PermanentError when it is missing or empty."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = -1
+    if size < 0:
+        raise PermanentError("the rendered video is missing; press Render to make it again")
+    if size == 0:
+        raise PermanentError("the rendered video is empty; press Render to make it again")
+    return size
 
 
 def secret_from_env(name: str) -> SecretStr | None:
@@ -204,6 +235,9 @@ __all__ = [
     "OAuthRefresher",
     "check_response",
     "chunks",
+    "load_progress",
     "network_error",
+    "save_progress",
     "secret_from_env",
+    "video_size",
 ]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from pipeline.errors import PermanentError, TransientError
 from pipeline.publish import PublishRequest, PublishResult
@@ -30,8 +30,11 @@ from pipeline.publish.remote import (
     Checkpoints,
     OAuthRefresher,
     check_response,
+    load_progress,
     network_error,
+    save_progress,
     secret_from_env,
+    video_size,
 )
 
 SERVICE = "TikTok"
@@ -236,10 +239,10 @@ class TikTokPublisher:
     def publish(self, request: PublishRequest) -> PublishResult:
         """Post the video once; a repeat of a posted version returns its location, no HTTP."""
         key = f"tiktok:{request.project_id}:v{request.version}"
-        saved = self._load(key)
+        saved = load_progress(self._checkpoints, key, Progress)
         if saved is not None and saved.state == "done":
             return self._result(saved, reused=True)
-        plan = plan_chunks(_video_size(request.video), self._chunk_bytes)
+        plan = plan_chunks(video_size(request.video), self._chunk_bytes)
         with self._api() as api:
             progress = saved if saved is not None and _usable(saved, plan) else None
             if progress is None:
@@ -287,7 +290,7 @@ class TikTokPublisher:
         progress = Progress(state="uploading", publish_id=publish_id, upload_url=upload_url,
                             video_size=plan.size, chunk_size=plan.chunk_size,
                             started_at=time.time())
-        self._save(key, progress)
+        save_progress(self._checkpoints, key, progress)
         return progress
 
     def _upload_or_restart(
@@ -307,9 +310,9 @@ class TikTokPublisher:
             start, end = plan.span(index)
             api.put(progress.upload_url, _read(video, start, end), start, plan.size)
             progress = progress.model_copy(update={"bytes_done": end})
-            self._save(key, progress)
+            save_progress(self._checkpoints, key, progress)
         progress = progress.model_copy(update={"state": "uploaded"})
-        self._save(key, progress)
+        save_progress(self._checkpoints, key, progress)
         return progress
 
     def _finish(self, api: TikTokApi, progress: Progress, key: str) -> Progress:
@@ -317,7 +320,7 @@ class TikTokPublisher:
         location = self._poll(api, progress.publish_id, key)
         done = progress.model_copy(update={"state": "done", "location": location,
                                            "published_at": datetime.now(UTC)})
-        self._save(key, done)
+        save_progress(self._checkpoints, key, done)
         return done
 
     def _poll(self, api: TikTokApi, publish_id: str, key: str) -> str:
@@ -339,17 +342,6 @@ class TikTokPublisher:
 
     # --- records --------------------------------------------------------------------------
 
-    def _load(self, key: str) -> Progress | None:
-        saved = self._checkpoints.load(key)
-        if saved is None:
-            return None
-        try:
-            return Progress.model_validate(saved)
-        except ValidationError:
-            return None
-
-    def _save(self, key: str, progress: Progress) -> None:
-        self._checkpoints.save(key, progress.model_dump(mode="json"))
 
     def _result(self, progress: Progress, *, reused: bool) -> PublishResult:
         return PublishResult(target=self.name, location=progress.location,
@@ -406,11 +398,6 @@ def _usable(saved: Progress, plan: ChunkPlan) -> bool:
     same = (saved.video_size, saved.chunk_size) == (plan.size, plan.chunk_size)
     return fresh and same and bool(saved.publish_id and saved.upload_url)
 
-
-def _video_size(video: Path) -> int:
-    if not video.is_file():
-        raise PermanentError("the rendered video is missing; press Render to make it again")
-    return video.stat().st_size
 
 
 def _read(video: Path, start: int, end: int) -> bytes:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from pipeline.errors import PermanentError, TransientError
 from pipeline.publish import PublishRequest, PublishResult
@@ -30,8 +30,11 @@ from pipeline.publish.remote import (
     Checkpoints,
     check_response,
     chunks,
+    load_progress,
     network_error,
+    save_progress,
     secret_from_env,
+    video_size,
 )
 
 SERVICE = "X"
@@ -134,11 +137,11 @@ class XPublisher:
     def publish(self, request: PublishRequest) -> PublishResult:
         """Post the video once; a repeat of a posted version returns its location, no HTTP."""
         key = f"x:{request.project_id}:v{request.version}"
-        saved = self._load(key)
+        saved = load_progress(self._checkpoints, key, Progress)
         if saved is not None and saved.state == "done":
             return _result(saved, reused=True)
         text = post_text(self.config.text_template, request.title)
-        size = _video_size(request.video)
+        size = video_size(request.video)
         if -(-size // self._segment_bytes) > MAX_SEGMENTS:
             raise PermanentError("the video is too large for X's upload (over 1000 segments)")
         with self._api() as api:
@@ -176,7 +179,7 @@ class XPublisher:
         progress = Progress(state="uploading", media_id=media_id, media_key=media_key,
                             expires_at=time.time() + lifetime, total=size,
                             segment_bytes=self._segment_bytes)
-        self._save(key, progress)
+        save_progress(self._checkpoints, key, progress)
         return progress
 
     def _prepare(self, api: XApi, video: Path, progress: Progress, key: str) -> Progress:
@@ -185,7 +188,7 @@ class XPublisher:
             progress = self._append(api, video, progress, key)
             info = api.finalize(progress.media_id)
             progress = progress.model_copy(update={"state": "uploaded"})
-            self._save(key, progress)
+            save_progress(self._checkpoints, key, progress)
         if progress.state == "uploaded":
             self._wait(api, progress.media_id, info, key)
         return progress
@@ -197,7 +200,7 @@ class XPublisher:
             for offset, piece in chunks(video, progress.segments_done * step, step):
                 api.append(progress.media_id, offset // step, piece)
                 progress = progress.model_copy(update={"segments_done": offset // step + 1})
-                self._save(key, progress)
+                save_progress(self._checkpoints, key, progress)
         except OSError as error:
             raise TransientError(f"could not read the rendered video ({error.strerror})") from None
         return progress
@@ -222,14 +225,14 @@ class XPublisher:
     def _post(self, api: XApi, progress: Progress, text: str, key: str) -> Progress:
         """Save the "posting" marker, then post; a crash between the two is found on re-run."""
         progress = progress.model_copy(update={"state": "posting"})
-        self._save(key, progress)
+        save_progress(self._checkpoints, key, progress)
         return self._done(progress, api.post(text, progress.media_id), key)
 
     def _done(self, progress: Progress, tweet_id: str, key: str) -> Progress:
         done = progress.model_copy(update={
             "state": "done", "tweet_id": tweet_id, "published_at": datetime.now(UTC),
             "location": f"https://x.com/i/status/{tweet_id}"})
-        self._save(key, done)
+        save_progress(self._checkpoints, key, done)
         return done
 
     # --- records --------------------------------------------------------------------------
@@ -240,17 +243,6 @@ class XPublisher:
         same = (saved.total, saved.segment_bytes) == (size, self._segment_bytes)
         return fresh and same and bool(saved.media_id)
 
-    def _load(self, key: str) -> Progress | None:
-        saved = self._checkpoints.load(key)
-        if saved is None:
-            return None
-        try:
-            return Progress.model_validate(saved)
-        except ValidationError:
-            return None
-
-    def _save(self, key: str, progress: Progress) -> None:
-        self._checkpoints.save(key, progress.model_dump(mode="json"))
 
 
 class MediaExpired(TransientError):
@@ -456,15 +448,6 @@ def _result(progress: Progress, *, reused: bool) -> PublishResult:
     return PublishResult(target=XPublisher.name, location=progress.location,
                          published_at=progress.published_at or datetime.now(UTC), reused=reused)
 
-
-def _video_size(video: Path) -> int:
-    try:
-        size = video.stat().st_size
-    except OSError:
-        size = 0
-    if size <= 0:
-        raise PermanentError("the rendered video is missing; press Render to make it again")
-    return size
 
 
 def _seed(token: SecretStr) -> str:

@@ -35,6 +35,7 @@ from pipeline.publish.remote import (
     chunks,
     network_error,
     secret_from_env,
+    video_size,
 )
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ class YouTubePublisher:
         saved = self._checkpoints.load(key) or {}
         if "video_id" in saved:
             return self._result(saved, short, reused=True)
-        video_id = self._upload(key, request, _size(request.video), short)
+        video_id = self._upload(key, request, video_size(request.video), short)
         record = {"video_id": video_id, "published_at": datetime.now(UTC).isoformat()}
         self._checkpoints.save(key, record)
         log.info("published %s v%d to YouTube as %s", request.project_id, request.version, video_id)
@@ -371,17 +372,6 @@ def _piece(path: Path, offset: int, size: int) -> bytes:
         raise PermanentError(f"cannot read the rendered video ({error.strerror})") from None
     return b""
 
-
-def _size(path: Path) -> int:
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = -1
-    if size < 0:
-        raise PermanentError("the rendered video is missing; press Render to make it again")
-    if size == 0:
-        raise PermanentError("the rendered video is empty; press Render to make it again")
-    return size
 
 
 def _published_at(record: dict[str, Any]) -> datetime:
