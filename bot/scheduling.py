@@ -91,9 +91,8 @@ class TimeZones:
             return stored.decode() if isinstance(stored, bytes) else str(stored)
         section = ctx.event.raw.get(PROFILE_TIMEZONE[0])
         profile = section.get(PROFILE_TIMEZONE[1]) if isinstance(section, dict) else None
-        if isinstance(profile, str) and valid_timezone(profile):
-            return valid_timezone(profile) or "UTC"
-        return valid_timezone(os.environ.get(TIMEZONE_ENV, "UTC")) or "UTC"
+        zone = valid_timezone(profile) if isinstance(profile, str) else None
+        return zone or valid_timezone(os.environ.get(TIMEZONE_ENV, "UTC")) or "UTC"
 
     def set(self, ctx: Context, zone: str) -> None:
         self.redis.set(self._key(ctx), zone)
@@ -314,18 +313,9 @@ class Scheduling:
     def _may_auto_publish(self, ctx: Context) -> bool:
         """Policy allows it here and the person is an approver by role, not as requester."""
         c = ctx.conversation
-        if not self.policy.schedules.may_auto_publish(c.adapter, c.workspace):
-            return False
-        check = approval_permission(self.policy, c.adapter, c.workspace)
-        approval = Approval(
-            adapter=c.adapter,
-            workspace=c.workspace,
-            user=c.user,
-            requester="",
-            is_admin=is_admin(ctx.event.raw),
-            groups=groups_of(ctx.event.raw),
+        return self.policy.schedules.may_auto_publish(c.adapter, c.workspace) and (
+            self._is_approver(ctx)
         )
-        return check(approval) is None
 
     # --- listing and cancelling ---------------------------------------------------------------
 
@@ -382,6 +372,7 @@ class Scheduling:
         return "" if self._is_approver(ctx) else replies.NOT_YOUR_SCHEDULE
 
     def _is_approver(self, ctx: Context) -> bool:
+        """An approver by role (listed, admin, group, trusted adapter), not as the requester."""
         c = ctx.conversation
         check = approval_permission(self.policy, c.adapter, c.workspace)
         approval = Approval(

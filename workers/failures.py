@@ -68,7 +68,9 @@ def on_failure(
     if job.should_retry:
         log.warning("job %s (%s) failed, will retry: %s", job.id, stage, plain_reason(error))
         return
-    if job.func_name == SCHEDULE_FIRE:
+    from workers.scheduler import FIRE_FUNCTION  # the scheduler imports queues, which import us
+
+    if job.func_name == FIRE_FUNCTION:
         _schedule_failed(connection, job, plain_reason(error))
         return
     project_id, version, *_rest, target = job.args
@@ -81,12 +83,8 @@ def on_failure(
     _tell_user(connection, failure)
 
 
-SCHEDULE_FIRE = "workers.scheduled.fire"
-"""The job a schedule enqueues (by name, see workers.scheduler): its args are (id, when)."""
-
-
 def _schedule_failed(connection: redis.Redis, job: Job, reason: str) -> None:
-    """A scheduled run failed for good: say so where the schedule was made."""
+    """A scheduled run (args: schedule id, when) failed for good: say so where it was made."""
     schedule_id = str(job.args[0])
     schedule = ScheduleStore(connection).get(schedule_id)
     log.error("scheduled run %s (%s) failed for good: %s", job.id, schedule_id, reason)
