@@ -25,7 +25,7 @@ import imageio_ffmpeg
 import numpy as np
 from aiohttp import web
 
-from tests.fakes.served import ThreadedServer
+from tests.fakes.served import Recorded, ThreadedServer
 
 LETTER_SECONDS = 0.07
 SPACE_SECONDS = 0.06
@@ -36,16 +36,6 @@ TAIL_SECONDS = 0.25
 LEVEL = 0.08
 """Peak amplitude of the bursts: quiet on purpose, so loudness normalization has work to do."""
 
-
-@dataclass
-class Recorded:
-    """One request as it arrived."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: dict[str, Any]
 
 
 @dataclass
@@ -94,8 +84,7 @@ class FakeElevenLabs(ThreadedServer):
     async def _speak(self, request: web.Request) -> web.Response:
         raw = await request.read()
         body = json.loads(raw) if raw else {}
-        self.requests.append(Recorded(request.method, request.path, dict(request.query),
-                                      dict(request.headers), body))
+        self.requests.append(Recorded.of(request, body))
         if self.delays:
             await asyncio.sleep(self.delays.pop(0))
         refusal = self._refusal(request, body)

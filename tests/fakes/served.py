@@ -9,9 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Self
+from dataclasses import dataclass
+from typing import Any, Self
 
 from aiohttp import web
+
+
+@dataclass
+class Recorded:
+    """One request as it arrived; `body` is what the fake parsed (JSON, a form, a byte count)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+    @classmethod
+    def of(cls, request: web.Request, body: Any) -> Recorded:
+        return cls(request.method, request.path, dict(request.query), dict(request.headers), body)
 
 
 class ThreadedServer:

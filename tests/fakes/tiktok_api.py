@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.served import ThreadedServer
+from tests.fakes.served import Recorded, ThreadedServer
 
 ERROR_STATUS = {
     "access_token_invalid": 401,
@@ -39,16 +39,6 @@ ERROR_STATUS = {
 }
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
-
-@dataclass
-class Recorded:
-    """One request as it arrived; `body` is JSON, a form, or for uploads the byte count."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -306,8 +296,7 @@ class FakeTikTok(ThreadedServer):
         return None
 
     def _record(self, request: web.Request, body: Any) -> None:
-        self.requests.append(Recorded(request.method, request.path, dict(request.query),
-                                      dict(request.headers), body))
+        self.requests.append(Recorded.of(request, body))
 
 
 def _log_id() -> str:

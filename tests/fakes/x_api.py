@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.served import ThreadedServer
+from tests.fakes.served import Recorded, ThreadedServer
 
 USER = {"id": "1580000000000000001", "name": "Novacast", "username": "novacast_test"}
 _PROBLEMS = {
@@ -40,16 +40,6 @@ _PROBLEMS = {
     503: ("Service Unavailable", "about:blank"),
 }
 
-
-@dataclass
-class Recorded:
-    """One request as it arrived; `body` is JSON, a form (media as its byte count), or None."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -323,8 +313,7 @@ class FakeX(ThreadedServer):
         return _problem(404, "Could not find media") if media is None or media.expired else None
 
     def _record(self, request: web.Request, body: Any) -> None:
-        self.requests.append(Recorded(request.method, request.path, dict(request.query),
-                                      dict(request.headers), body))
+        self.requests.append(Recorded.of(request, body))
 
 
 def _basic(user: str, password: str) -> str:
