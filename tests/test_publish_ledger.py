@@ -100,7 +100,7 @@ def test_checkpoints_are_per_target_and_rotated_tokens_do_not_expire(
     brand.save("youtube:abc:v1", {"offset": 512})
     assert other.load("youtube:abc:v1") is None
     assert brand.load("youtube:abc:v1") == {"offset": 512}
-    brand.save("x:refresh-token:client", {"token": "newest"})
+    brand.save("x:refresh-token:client", {"token": "newest"}, durable=True)
     keys = {key.decode(): redis_conn.ttl(key) for key in redis_conn.scan_iter("nc:publish:*")}
     assert keys["nc:publish:checkpoint:brand-yt:x:refresh-token:client"] == -1
     assert 0 < keys["nc:publish:checkpoint:brand-yt:youtube:abc:v1"] <= 14 * 24 * 3600

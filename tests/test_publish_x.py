@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from pydantic import SecretStr
 
 from pipeline.errors import PermanentError, TransientError
@@ -18,6 +19,7 @@ from pipeline.publish import Publisher, PublishRequest
 from pipeline.publish.remote import MemoryCheckpoints
 from pipeline.publish.x import XConfig, XPublisher, post_text, weight
 from tests.fakes.x_api import USER, FakeX
+from workers.publish_ledger import RedisCheckpoints
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
@@ -153,6 +155,17 @@ def test_rotated_refresh_tokens_are_kept_across_publishers(fake: FakeX, video: P
     with pytest.raises(PermanentError, match="reconnect") as caught:
         publisher_for(fake, MemoryCheckpoints()).publish(request_for(video, version=3))
     expect_no_secrets(caught.value, first)
+
+
+def test_in_redis_the_rotated_token_never_expires_but_upload_progress_does(
+    fake: FakeX, video: Path, redis_conn: redis.Redis
+) -> None:
+    publisher_for(fake, RedisCheckpoints(redis_conn, "x")).publish(request_for(video, version=1))
+    ttls = {key.decode(): redis_conn.ttl(key)
+            for key in redis_conn.scan_iter("nc:publish:checkpoint:x:*")}
+    assert ttls.pop(f"nc:publish:checkpoint:x:{TOKEN_KEY}") == -1
+    assert ttls, "the post's own progress was saved too"
+    assert all(ttl > 0 for ttl in ttls.values())
 
 
 def test_a_replaced_configured_token_wins_over_the_saved_one(fake: FakeX, video: Path) -> None:

@@ -126,10 +126,8 @@ class RedisCheckpoints:
         raw = self._redis.get(self._prefix + key)
         return None if raw is None else dict(json.loads(raw))
 
-    def save(self, key: str, value: dict[str, Any]) -> None:
-        # A rotated refresh token (X) replaces the configured one for good: it must not expire
-        # with upload progress, or the account would need reconnecting after a quiet fortnight.
-        expiry = None if ":refresh-token:" in f":{key}" else CHECKPOINT_SECONDS
+    def save(self, key: str, value: dict[str, Any], *, durable: bool = False) -> None:
+        expiry = None if durable else CHECKPOINT_SECONDS
         self._redis.set(self._prefix + key, json.dumps(value), ex=expiry)
 
     def clear(self, key: str) -> None:

@@ -31,7 +31,10 @@ class Checkpoints(Protocol):
 
     def load(self, key: str) -> dict[str, Any] | None: ...
 
-    def save(self, key: str, value: dict[str, Any]) -> None: ...
+    def save(self, key: str, value: dict[str, Any], *, durable: bool = False) -> None:
+        """Keep `value`; upload progress may expire, `durable` values (a rotated credential)
+        must not."""
+        ...
 
     def clear(self, key: str) -> None: ...
 
@@ -46,7 +49,8 @@ class MemoryCheckpoints:
         value = self._values.get(key)
         return dict(value) if value is not None else None
 
-    def save(self, key: str, value: dict[str, Any]) -> None:
+    def save(self, key: str, value: dict[str, Any], *, durable: bool = False) -> None:
+        del durable  # nothing here expires
         self._values[key] = dict(value)
 
     def clear(self, key: str) -> None:

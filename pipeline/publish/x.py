@@ -295,9 +295,10 @@ class RotatingRefresher:
         body = _json(check_response(response, "X sign-in"))
         if not body.get("access_token") or not body.get("refresh_token"):
             raise TransientError("X sign-in answered without a token")
-        self._checkpoints.save(self.key, {"refresh_token": str(body["refresh_token"]),
-                                          "seed": _seed(config.refresh_token),
-                                          "saved_at": datetime.now(UTC).isoformat()})
+        rotated = {"refresh_token": str(body["refresh_token"]),
+                   "seed": _seed(config.refresh_token), "saved_at": datetime.now(UTC).isoformat()}
+        # the old token stops working: the new one must outlive any upload progress
+        self._checkpoints.save(self.key, rotated, durable=True)
         self._token = str(body["access_token"])
         self._expires_at = time.monotonic() + float(body.get("expires_in", 7200))
 
