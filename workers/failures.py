@@ -93,9 +93,10 @@ def _schedule_failed(connection: redis.Redis, job: Job, reason: str) -> None:
     reporter = Reporter(connection, schedule.target, f"schedule:{schedule.id}")
     buttons = []
     if schedule.project_id:
-        project = ProjectStore(connection).get(schedule.project_id)
+        store = ProjectStore(connection)
+        project = store.get(schedule.project_id)
         if project is not None and project.state is ProjectState.APPROVED:
-            ProjectStore(connection).transition(
+            store.transition(
                 project.id, {ProjectState.APPROVED}, ProjectState.APPROVED,
                 last_error=f"scheduled publish: {reason}",
             )
