@@ -102,9 +102,11 @@ def _show(conversation_workspace: str, at: datetime, *, auto_publish: bool) -> S
         target=target.model_copy(update={"channel": chat.channel}),
         created_by="you",
         timezone="UTC",
-        description="every hour on the hour (UTC)",
+        # yearly, so no real occurrence can fall due while the test runs (an hourly rule did,
+        # when a run crossed the hour)
+        description="every year on 1 January at 00:00 (UTC)",
         idea="12s on why the sea is salty",
-        cron="0 * * * *",
+        cron="0 0 1 1 *",
         next_at=at,
         auto_publish=auto_publish,
     )
@@ -127,7 +129,7 @@ def test_a_show_drafts_renders_and_asks_or_publishes_by_itself(
         else:
             seen = _collect(outbox, AskApproval, 90)
     texts = [a.text for a in seen if isinstance(a, Say)]
-    assert texts[0].startswith("It's time for your show (every hour on the hour (UTC)).")
+    assert texts[0].startswith("It's time for your show (every year on 1 January at 00:00 (UTC)).")
     assert "Draft v1" in texts[0]
     after = store.get(show.id)
     assert after is not None
@@ -135,6 +137,7 @@ def test_a_show_drafts_renders_and_asks_or_publishes_by_itself(
     assert after.fired == 1
     assert after.next_at is not None
     assert after.next_at > datetime.now(UTC)
+    assert (after.next_at.month, after.next_at.day, after.next_at.hour) == (1, 1, 0)
     assert after.next_at.minute == 0
     assert after.next_at.second == 0
     if auto_publish:
