@@ -5,6 +5,10 @@ moderation, session memory, then the handler for what the user asked. The engine
 and keeps no state of its own (everything lives in Redis), so adapters may call it from threads
 and several bot processes may share one Redis.
 
+What a line means is decided by one table, `bot.reading.READING_ORDER` (awaited answer, button
+word, command, preference, edit, small talk), from the conversation's stage; the engine only
+walks it and runs the handler for the intent it gives. Pressed buttons skip the table.
+
 Long-term memory is optional: with a `VectorMemory`, projects are remembered per workspace
 ("like the last one", a heads-up on topics already made) and unsure lines are classified by
 embedding similarity. Without one, intents come from the rules alone. Preferences set by talking
@@ -13,6 +17,7 @@ embedding similarity. Without one, intents come from the rules alone. Preference
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -23,12 +28,14 @@ from bot import replies
 from bot.actions import Action, ButtonAction, Say
 from bot.events import ButtonEvent, CommandEvent, Event, MessageEvent
 from bot.handlers import Context, Handlers
-from bot.intents import COMMANDS, Intent, IntentKind, Kind, MemoryKind, classify, command_intent
+from bot.intent_model import IntentModel
+from bot.intents import Intent, IntentKind, Kind, MemoryKind, ReadingKind, classify
 from bot.jobs import JobQueue
 from bot.memory import Role, SessionMemory
 from bot.moderation import Moderator, rate_limited_reply
-from bot.preferences import PreferenceStore, read_statement
+from bot.preferences import PreferenceStore
 from bot.project import Project, ProjectStore
+from bot.reading import Situation, read, stage_of
 from bot.recall import Recall
 from bot.scheduling import Scheduling, split_show
 from pipeline.script import Writer
@@ -136,17 +143,18 @@ class Engine:
         event = ctx.event
         if isinstance(event, ButtonEvent):
             return self._button(ctx, event)
-        if isinstance(event, CommandEvent):
-            if event.name.lower() not in COMMANDS:
-                return ctx.say(replies.unknown_command(event.name))
-            return self._intent(ctx, command_intent(event.name, text))
-        intent = self.classify(text)
-        if intent.kind in (IntentKind.UNKNOWN, IntentKind.REFINE):
-            unsure = intent.kind is IntentKind.UNKNOWN
-            answered = self.scheduling.answer_pending(ctx, text, unsure=unsure)
-            if answered is not None:
-                return answered
-        return self._intent(ctx, intent)
+        line = f"/{event.name} {text}".rstrip() if isinstance(event, CommandEvent) else text
+        return self._intent(ctx, read(self._situation(ctx), line))
+
+    def _situation(self, ctx: Context) -> Situation:
+        """The context a line is read in: the stage, the classifier (once per line), the clock."""
+        awaited = self.scheduling.awaiting(ctx)
+        project = awaited or self.store.active(ctx.conversation)
+        return Situation(
+            stage=stage_of(project, awaiting_time=awaited is not None),
+            classify=functools.cache(self.classify),
+            reads_as_time=functools.partial(self.scheduling.reads_as_time, ctx),
+        )
 
     def _intent(self, ctx: Context, intent: Intent) -> list[Action]:
         kind = intent.kind
@@ -157,15 +165,8 @@ class Engine:
         if kind is IntentKind.SMALLTALK:
             return ctx.say(replies.smalltalk(project))
         if project is None:
-            return self._without_project(ctx, intent)
+            return ctx.say(replies.NO_PROJECT)
         return self._project_handler(kind)(ctx, project, intent.argument)
-
-    def _without_project(self, ctx: Context, intent: Intent) -> list[Action]:
-        """With nothing to refine, a bare "square videos" or "45 seconds" sets a default."""
-        bare = intent.kind in (IntentKind.UNKNOWN, IntentKind.REFINE) and intent.argument
-        if bare and read_statement(intent.argument, bare=True) is not None:
-            return self.handlers.preference(ctx, intent.argument)
-        return ctx.say(replies.NO_PROJECT)
 
     def _free_handler(self, kind: Kind) -> FreeHandler | None:
         """The handler for an intent that needs no project."""
@@ -178,6 +179,8 @@ class Engine:
             IntentKind.UNSCHEDULE: self._unschedule,
             IntentKind.TIMEZONE: s.set_timezone,
             MemoryKind.PREFERENCE: h.preference,
+            ReadingKind.ANSWER: s.answer_pending,
+            ReadingKind.UNKNOWN_COMMAND: lambda ctx, name: ctx.say(replies.unknown_command(name)),
         }
         return table.get(kind)
 
@@ -250,11 +253,9 @@ class Engine:
 
 
 def _default_classifier(memory: VectorMemory | None) -> Classifier:
-    if memory is None:
-        return classify
-    from bot.intent_model import IntentModel  # numpy + the embedding model: only when asked
-
-    return IntentModel()
+    """The rules alone, or with memory on the rules with the embedding fallback (the model
+    itself loads on first use or `warm`)."""
+    return classify if memory is None else IntentModel()
 
 
 def _text_of(event: Event) -> str:

@@ -4,8 +4,10 @@ Short command-like lines ("render it", "looks good, publish", "undo") are read b
 every word must belong to the intent's words or to polite filler, and one word must be a strong
 marker. That keeps "render it but shorter" out of RENDER. Requests for a new video and schedules
 are read by pattern, and so are preference statements ("always 45 seconds", "from now on square
-videos") and "another one like the last". Anything else is UNKNOWN, which the engine treats as a
-refinement when the conversation has a draft. `bot.intent_model` adds an embedding fallback.
+videos") and "another one like the last". Anything else is UNKNOWN. `classify` reads a line
+alone; what a line means in its conversation (an answer to the bot's question, an edit of the
+draft) is decided by the reading table in `bot.reading`, which uses it. `bot.intent_model` adds
+an embedding fallback with the same signature.
 """
 
 from __future__ import annotations
@@ -41,7 +43,16 @@ class MemoryKind(StrEnum):
     PREFERENCE = "preference"
 
 
-Kind = IntentKind | MemoryKind
+class ReadingKind(StrEnum):
+    """What only the reading table (`bot.reading`) makes of a line, never `classify` alone."""
+
+    ANSWER = "answer"
+    """The answer to the question the bot is waiting on ("When should it go out?")."""
+    UNKNOWN_COMMAND = "unknown_command"
+    """A /command the bot doesn't have; the argument is its name."""
+
+
+Kind = IntentKind | MemoryKind | ReadingKind
 
 
 @dataclass(frozen=True)
@@ -227,8 +238,9 @@ _TOKEN = re.compile(r"[a-z0-9']+|\?")
 def classify(text: str) -> Intent:
     """Read one chat line (a leading `/command` included) as an `Intent`."""
     stripped = text.strip()
-    if stripped.startswith("/"):
-        return _command(stripped[1:])
+    command = slash_command(stripped)
+    if command is not None:
+        return command
     if not stripped:
         return Intent(IntentKind.UNKNOWN)
     return (
@@ -244,6 +256,13 @@ def classify(text: str) -> Intent:
 def is_like_last(text: str) -> bool:
     """True for "like the last one", "another one like the last", "same as last time"."""
     return bool(_LIKE_LAST.match(text.strip().replace("’", "'")))
+
+
+def slash_command(text: str) -> Intent | None:
+    """The intent of a `/command` line ("/make cats", "/make@novacast_bot cats"); None for a
+    line that isn't one. Unknown names are UNKNOWN with the name as argument."""
+    stripped = text.strip()
+    return _command(stripped[1:]) if stripped.startswith("/") else None
 
 
 def command_intent(name: str, args: str = "") -> Intent:

@@ -43,12 +43,32 @@ _TIMEISH = re.compile(
     r"\b(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|"
     r"\d(?:st|nd|rd|th)?\s+(?:of\s+)?may\b|\bmay\s+\d|"
     r"\b\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|\b\d{1,2}:\d\d\b|\b\d{4}-\d\d-\d\d|"
-    r"\b\d{1,2}(?:st|nd|rd|th)\b|\bin\s+(?:an?|\d+)\s*(?:min|hour|day|week|h\b|m\b)",
+    r"\b\d{1,2}(?:st|nd|rd|th)\b|"
+    r"\bin\s+(?:an?\s+(?:sec|min|hour|day|week)|\d+\s*(?:sec|min|hour|day|week|[hms]\b|h\d))",
     re.IGNORECASE,
 )
-"""Words that make a line a (possibly broken) time: answered as one while a time is awaited."""
+"""Words that make a line a (possibly broken) time: answered as one while a time is awaited
+("in 30 seconds" too: a time, though one the scheduler can't count in)."""
+_BARE_SPAN = re.compile(
+    r"^(?:an?|\d+)\s*(?:seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)"
+    r"(?:\s*(?:and\s+)?\d+\s*(?:minutes?|mins?|m))?[\s.!]*$",
+    re.IGNORECASE,
+)
+"""A span with nothing around it ("2 hours", "1h30m"): in answer to "When?", "in 2 hours"."""
 
 MayApprove = Callable[[Context, Project], str]
+
+
+def as_answer(text: str) -> str:
+    """`text` as an answer to "When should it go out?": a bare span counts from now."""
+    stripped = text.strip()
+    return f"in {stripped}" if _BARE_SPAN.match(stripped) else text
+
+
+def looks_like_time(text: str) -> bool:
+    """True when `text`, as an answer to "When?", names a time, even one that can't be ("32nd
+    of May", "in 30 seconds"): such a line is answered as a time while one is awaited."""
+    return _TIMEISH.search(as_answer(text)) is not None
 
 
 def split_show(idea: str) -> tuple[str, str] | None:
@@ -167,16 +187,9 @@ class Scheduling:
             return ctx.say(replies.ask_when(self.zones.of(ctx)))
         return self._schedule_publish(ctx, project, when_text)
 
-    def answer_pending(
-        self, ctx: Context, text: str, *, unsure: bool = False
-    ) -> list[Action] | None:
-        """A reply to "When should it go out?"; None when the line is something else.
-
-        A line that reads as a time schedules. One that doesn't is still answered as a time
-        when it looks like one ("32nd of May") or the bot can't read it any other way
-        (`unsure`); anything else ("make it shorter") goes on as usual, and the question stays
-        open until it is answered or expires.
-        """
+    def awaiting(self, ctx: Context) -> Project | None:
+        """The video whose time the bot asked for here ("When should it go out?"), while the
+        question is open: until it is answered, expires, or the video leaves its preview."""
         project_id = self._pending(ctx)
         if project_id is None:
             return None
@@ -184,9 +197,13 @@ class Scheduling:
         if project is None or project.state is not ProjectState.PREVIEW:
             self._clear_pending(ctx)
             return None
-        if self.reads_as_time(ctx, text) or unsure or _TIMEISH.search(text):
-            return self.schedule(ctx, project, text)
-        return None
+        return project
+
+    def answer_pending(self, ctx: Context, text: str) -> list[Action]:
+        """Answer "When should it go out?" with `text` (`bot.reading` decided that it is the
+        answer): a time schedules and closes the question; a broken one is explained and the
+        question stays open. A bare span ("2 hours") counts from now."""
+        return self.schedule(ctx, self.awaiting(ctx), as_answer(text))
 
     def _schedule_publish(self, ctx: Context, project: Project, when_text: str) -> list[Action]:
         zone = self.zones.of(ctx)
