@@ -1,8 +1,9 @@
 """Schedules from the chat to the published file: real scheduler and worker processes, real Redis.
 
 A video scheduled a few seconds ahead goes out once, on time, even when the scheduler is killed
-and replaced between scheduling and firing; a show drafts, renders and asks for approval (or
-publishes by itself where policy allows). What the worker posts is read from the console's
+and replaced between scheduling and firing; pressing Schedule and answering "in 1 minute"
+schedules it a minute ahead and it goes out once; a show drafts, renders and asks for approval
+(or publishes by itself where policy allows). What the worker posts is read from the console's
 outbox stream, as a terminal would show it.
 """
 
@@ -19,12 +20,14 @@ import redis
 from adapters.console import ConsoleAdapter
 from adapters.console.outbox import ConsoleOutbox
 from bot.actions import Action, AskApproval, Say
-from bot.events import ReplyTarget
+from bot.events import Conversation, ReplyTarget
+from bot.preferences import PreferenceStore
 from bot.project import ProjectState, ProjectStore
 from bot.schedules import Schedule, ScheduleKind, ScheduleState, ScheduleStore
 from novacast.wiring import build_engine
 from tests.test_scheduler_process import scheduler_process, wait_for
 from tests.workers_support import worker_process
+from workers.scheduler import Scheduler
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -89,11 +92,51 @@ def test_a_scheduled_video_goes_out_once_on_time_across_a_scheduler_restart(
     assert "Nothing is scheduled in this workspace" in listing
 
 
+def test_schedule_then_in_1_minute_goes_out_once_a_minute_later(
+    redis_url: str, redis_conn: redis.Redis, data_dir: Path
+) -> None:
+    """The issue's case, as a new user types it: Schedule, then "in 1 minute". The real
+    scheduler is handed the clock (`Scheduler.tick(now)`), so the minute need not pass."""
+    with worker_process(redis_url, data_dir):
+        before = datetime.now(UTC)
+        adapter, shown = _run(
+            redis_conn, ["/make 10s on tides", "Render", "Schedule", "in 1 minute"]
+        )
+        after = datetime.now(UTC)
+        assert "When should it go out?" in shown
+        assert "from now on" not in shown, "not a length preference"
+        assert PreferenceStore(redis_conn).get(adapter.conversation).empty
+        project = ProjectStore(redis_conn).active(adapter.conversation)
+        assert project is not None
+        assert f"Scheduled “{project.script.title}” (v1) for " in shown
+        (schedule,) = ScheduleStore(redis_conn).for_project(project.id)
+        due = schedule.next_at
+        assert due is not None
+        assert before + timedelta(minutes=1) <= due <= after + timedelta(minutes=1)
+
+        scheduler = Scheduler(redis_conn)
+        assert scheduler.tick(due - timedelta(seconds=1)) == 0, "not before its time"
+        assert _published(data_dir) == []
+        outbox = ConsoleOutbox(redis_conn, adapter.conversation.workspace)
+        outbox.start_reading()
+        assert scheduler.tick(due) == 1
+        assert scheduler.tick(due + timedelta(seconds=5)) == 0, "an occurrence fires once"
+        wait_for(lambda: bool(_published(data_dir)), 60, "the scheduled publish")
+        said = _collect(outbox, Say, 10)
+        time.sleep(2)  # a second publish, if there were one, would show up now
+    assert len(_published(data_dir)) == 1
+    texts = [action.text for action in said if isinstance(action, Say)]
+    assert any(text.startswith(f"Published “{project.script.title}” (v1)") for text in texts)
+    stored = ProjectStore(redis_conn).get(project.id)
+    assert stored is not None
+    assert stored.state is ProjectState.PUBLISHED
+    (done,) = ScheduleStore(redis_conn).for_project(project.id, include_done=True)
+    assert (done.state, done.fired) == (ScheduleState.DONE, 1)
+
+
 def _show(conversation_workspace: str, at: datetime, *, auto_publish: bool) -> Schedule:
     target = ReplyTarget(adapter="console", workspace=conversation_workspace, channel="terminal",
                          user="you")
-    from bot.events import Conversation
-
     chat = Conversation(adapter="console", workspace=conversation_workspace, channel="terminal",
                         user="you", user_name="you")
     return Schedule(
