@@ -12,19 +12,30 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Protocol, Self
 
+import redis
 from aiohttp import web
 
 from bot.actions import Action
-from bot.events import Event
+from bot.events import Event, ReplyTarget
 
 Dispatch = Callable[[Event], Awaitable[list[Action]]]
 """The core, as an adapter sees it: one event in, the actions that answer it out."""
+
+
+class Sender(Protocol):
+    """Delivers outbound actions for one platform from synchronous code (a worker process)."""
+
+    def send(self, action: Action) -> None: ...
 
 
 class AsyncSender(Protocol):
     """Delivers outbound actions to one platform; an action type it cannot render fails loudly."""
 
     async def send(self, action: Action) -> None: ...
+
+
+SenderFactory = Callable[[ReplyTarget, redis.Redis], Sender]
+"""A platform's outbound side for workers: credentials from the environment, nothing live."""
 
 
 class ChatAdapter(Protocol):

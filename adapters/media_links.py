@@ -16,6 +16,8 @@ from pathlib import Path
 
 import redis
 
+from pipeline.settings import Settings, load_settings
+
 DEFAULT_TTL = 7 * 24 * 3600
 _SECRET_REDIS_KEY = "novacast:link-secret"  # noqa: S105 (a key name)
 
@@ -29,6 +31,13 @@ def link_secret(connection: redis.Redis) -> bytes:
     stored = connection.get(_SECRET_REDIS_KEY)
     assert isinstance(stored, bytes)
     return stored
+
+
+def links_for(connection: redis.Redis, settings: Settings | None = None) -> MediaLinks:
+    """Links under the bot's public URL to files under the data folder (settings from the
+    environment unless given)."""
+    settings = settings or load_settings()
+    return MediaLinks(link_secret(connection), settings.base_url, settings.data_dir)
 
 
 class MediaLinks:

@@ -1,44 +1,22 @@
-"""Outbound from any process: pick the sender for a reply target's adapter.
+"""Outbound from any process: the sender for a reply target's platform.
 
 Workers post progress and previews through this, with nothing but Redis, credentials and the
-job's reply target — no live gateway or terminal needed.
+job's reply target — no live gateway or terminal needed. Which platforms exist, and how each
+one sends, is the registry's (`adapters.registry`); this is the workers' door to it.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Protocol
-
 import redis
 
-from bot.actions import Action
+from adapters.base import Sender
+from adapters.registry import is_platform, platform
 from bot.events import ReplyTarget
 
-
-class Sender(Protocol):
-    """Delivers outbound actions for one platform, from synchronous code (a worker)."""
-
-    def send(self, action: Action) -> None: ...
-
-
-SenderFactory = Callable[[ReplyTarget, redis.Redis], Sender]
-
-
-SENDERS: dict[str, str] = {
-    "console": "adapters.console.outbox",
-    "telegram": "adapters.telegram.outbound",
-    "slack": "adapters.slack.outbound",
-    "discord": "adapters.discord.outbound",
-}
-"""Adapter name -> module with `sync_sender(target, connection) -> Sender` (imported lazily,
-so a worker only loads the SDKs of the platforms it actually posts to)."""
+__all__ = ["Sender", "is_platform", "sender_for"]
 
 
 def sender_for(target: ReplyTarget, connection: redis.Redis) -> Sender:
-    """The sender for `target.adapter`; an unknown adapter fails loudly."""
-    module_name = SENDERS.get(target.adapter)
-    if module_name is None:
-        raise ValueError(f"no outbound sender for adapter {target.adapter!r}")
-    factory: SenderFactory = importlib.import_module(module_name).sync_sender
-    return factory(target, connection)
+    """The sender for `target.adapter`; an unknown platform, or an action type the platform
+    does not render, fails loudly."""
+    return platform(target.adapter).sender_for(target, connection)

@@ -27,10 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from adapters.discord import from_settings  # noqa: E402
+from adapters.discord import DiscordSettings, from_settings  # noqa: E402
 from bot.actions import Action  # noqa: E402
 from bot.events import Event  # noqa: E402
 from novacast.embedded_redis import EmbeddedRedis  # noqa: E402
+from novacast.server import media_links  # noqa: E402
 from novacast.wiring import build_engine  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from tests.fakes.discord import FakeDiscord  # noqa: E402
@@ -104,11 +105,12 @@ async def main(users: int, rounds: int, data_dir: Path, connection: redis.Redis)
         return await asyncio.to_thread(engine.handle, event)
 
     async with FakeDiscord(TOKEN) as fake:
-        settings = Settings.model_validate({
+        settings = DiscordSettings.model_validate({
             "DISCORD_BOT_TOKEN": TOKEN, "DISCORD_API_URL": fake.api_url,
-            "DISCORD_GATEWAY_URL": fake.gateway_url, "NOVACAST_DATA_DIR": data_dir,
+            "DISCORD_GATEWAY_URL": fake.gateway_url,
         })
-        adapter = from_settings(settings, dispatch, connection)
+        links = media_links(Settings.model_validate({"NOVACAST_DATA_DIR": data_dir}), connection)
+        adapter = from_settings(settings, dispatch, connection, links)
         assert adapter is not None
         async with adapter:
             print(f"bot connected; RSS {rss_mb():.1f} MB; {users} users × {rounds} rounds")

@@ -2,14 +2,14 @@
 
 Routes: `/healthz` (the process is up), `/readyz` (Redis answers and every adapter is
 connected), `/media/{token}/{name}` (signed, expiring links to rendered videos) and whatever
-webhook routes the adapters bring (`/slack/events`, `/telegram/webhook`).
+webhook routes the adapters bring (`/slack/events`, `/telegram/webhook`). Which adapters
+exist is the registry's (`adapters.registry`); each starts when its own settings are complete.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 from collections.abc import Sequence
@@ -19,7 +19,8 @@ import redis
 from aiohttp import web
 
 from adapters.base import ChatAdapter, Dispatch
-from adapters.media_links import MediaLinks, link_secret
+from adapters.media_links import MediaLinks, links_for
+from adapters.registry import platforms
 from bot.actions import Action
 from bot.engine import Engine
 from bot.events import Event
@@ -30,8 +31,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 """Webhook bodies larger than this get 413 before any parsing."""
-ADAPTER_MODULES = ("adapters.telegram", "adapters.slack", "adapters.discord")
-"""Each offers `from_settings(settings, dispatch, connection) -> ChatAdapter | None`."""
 
 CONNECTION: web.AppKey[redis.Redis] = web.AppKey("connection", redis.Redis)
 ADAPTERS: web.AppKey[Sequence[ChatAdapter]] = web.AppKey("adapters", Sequence)
@@ -79,19 +78,15 @@ def build_app(
 
 
 def media_links(settings: Settings, connection: redis.Redis) -> MediaLinks:
-    return MediaLinks(link_secret(connection), settings.base_url, settings.data_dir)
+    return links_for(connection, settings)
 
 
 def configured_adapters(
-    settings: Settings, dispatch: Dispatch, connection: redis.Redis
+    dispatch: Dispatch, connection: redis.Redis, links: MediaLinks
 ) -> list[ChatAdapter]:
-    """Every platform adapter whose credentials are set."""
-    found = []
-    for name in ADAPTER_MODULES:
-        adapter = importlib.import_module(name).from_settings(settings, dispatch, connection)
-        if adapter is not None:
-            found.append(adapter)
-    return found
+    """Every registered platform that starts live and whose settings are complete."""
+    live = (platform.live(dispatch, connection, links) for platform in platforms())
+    return [adapter for adapter in live if adapter is not None]
 
 
 CORE_THREADS = 2
@@ -112,8 +107,9 @@ def make_dispatch(engine: Engine) -> Dispatch:
 async def serve(settings: Settings, connection: redis.Redis, stop: asyncio.Event) -> None:
     """Run the adapters and the HTTP server until `stop` is set."""
     dispatch = make_dispatch(build_engine(connection))
-    adapters = configured_adapters(settings, dispatch, connection)
-    runner = web.AppRunner(build_app(connection, adapters, media_links(settings, connection)))
+    links = media_links(settings, connection)
+    adapters = configured_adapters(dispatch, connection, links)
+    runner = web.AppRunner(build_app(connection, adapters, links))
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", settings.http_port).start()  # noqa: S104
     names = ", ".join(a.name for a in adapters) or "none (set platform credentials)"

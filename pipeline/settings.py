@@ -1,11 +1,15 @@
-"""Process settings from the environment (and `.env`); names are the contracts in DESIGN.md."""
+"""Process settings from the environment (and `.env`); names are the contracts in DESIGN.md.
+
+Only what is not chat lives here (Redis, the data folder, the HTTP server); each chat
+platform reads its own settings next to its adapter (`adapters/<platform>/settings.py`).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,20 +21,6 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, alias="NOVACAST_HTTP_PORT")
     public_url: str | None = Field(default=None, alias="NOVACAST_PUBLIC_URL")
     """Where people reach the bot's HTTP server (links to large videos); default localhost."""
-
-    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
-    telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
-    telegram_webhook_url: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL")
-    telegram_webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
-    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
-    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
-    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
-    discord_bot_token: SecretStr | None = Field(default=None, alias="DISCORD_BOT_TOKEN")
-    discord_api_url: str = Field(default="https://discord.com/api/v10", alias="DISCORD_API_URL")
-    discord_gateway_url: str = Field(
-        default="wss://gateway.discord.gg/", alias="DISCORD_GATEWAY_URL"
-    )
 
     @property
     def base_url(self) -> str:

@@ -18,11 +18,13 @@ import pytest
 import redis
 
 from adapters.base import ChatAdapter
-from adapters.discord import from_settings
+from adapters.discord import DiscordSettings, from_settings
 from adapters.discord.outbound import sync_sender
+from adapters.media_links import MediaLinks
 from bot.actions import Action, Preview, Progress
 from bot.events import Event, ReplyTarget
 from bot.project import ProjectState, ProjectStore
+from novacast.server import media_links
 from novacast.wiring import build_engine
 from pipeline.settings import Settings, load_settings
 from tests.fakes.discord import EDITOR_ROLE, GUILD_ID, MANAGE_GUILD, FakeDiscord, Recorded
@@ -31,13 +33,16 @@ from tests.workers_support import worker_process
 TOKEN = "dc-test-token-3f9a7c"
 
 
-def settings_for(fake: FakeDiscord, data_dir: Path) -> Settings:
-    return Settings.model_validate({
+def settings_for(fake: FakeDiscord) -> DiscordSettings:
+    return DiscordSettings.model_validate({
         "DISCORD_BOT_TOKEN": TOKEN,
         "DISCORD_API_URL": fake.api_url,
         "DISCORD_GATEWAY_URL": fake.gateway_url,
-        "NOVACAST_DATA_DIR": data_dir,
     })
+
+
+def links_for(connection: redis.Redis, data_dir: Path) -> MediaLinks:
+    return media_links(Settings.model_validate({"NOVACAST_DATA_DIR": data_dir}), connection)
 
 
 @asynccontextmanager
@@ -50,7 +55,8 @@ async def running_bot(
     async def dispatch(event: Event) -> list[Action]:
         return await asyncio.to_thread(engine.handle, event)
 
-    adapter = from_settings(settings_for(fake, data_dir), dispatch, connection)
+    links = links_for(connection, data_dir)
+    adapter = from_settings(settings_for(fake), dispatch, connection, links)
     assert adapter is not None
     async with adapter:
         assert adapter.connected
@@ -145,8 +151,8 @@ def test_from_settings_is_none_without_a_token(redis_conn: redis.Redis, data_dir
     async def dispatch(event: Event) -> list[Action]:
         return []
 
-    settings = Settings.model_validate({"NOVACAST_DATA_DIR": data_dir})
-    assert from_settings(settings, dispatch, redis_conn) is None
+    settings = DiscordSettings()
+    assert from_settings(settings, dispatch, redis_conn, links_for(redis_conn, data_dir)) is None
 
 
 def test_start_syncs_commands_and_identifies_with_the_content_intent(

@@ -19,7 +19,7 @@ from aiohttp import ClientSession, web
 from slack_sdk.errors import SlackApiError
 
 from adapters.buttons import encode
-from adapters.slack import SlackAdapter, from_settings
+from adapters.slack import SlackAdapter, SlackSettings, from_settings
 from adapters.slack.outbound import SyncSlackSender
 from bot.actions import Action, Button, ButtonAction, Preview, Progress
 from bot.events import Event, ReplyTarget
@@ -107,14 +107,11 @@ async def running_bot(
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        SLACK_BOT_TOKEN=TOKEN,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=fake.api_url,
-        NOVACAST_DATA_DIR=str(data_dir),
-        NOVACAST_PUBLIC_URL=url,
-        **env,
+    settings = Settings(NOVACAST_DATA_DIR=str(data_dir), NOVACAST_PUBLIC_URL=url, **env)
+    slack = SlackSettings(
+        SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url
     )
+    links = media_links(settings, connection)
     engine = build_engine(connection)
     dispatched: list[Event] = []
 
@@ -122,9 +119,9 @@ async def running_bot(
         dispatched.append(event)
         return await asyncio.to_thread(engine.handle, event)
 
-    adapter = from_settings(settings, dispatch, connection)
+    adapter = from_settings(slack, dispatch, connection, links)
     assert adapter is not None
-    runner = web.AppRunner(build_app(connection, [adapter], media_links(settings, connection)))
+    runner = web.AppRunner(build_app(connection, [adapter], links))
     await runner.setup()
     await web.SockSite(runner, sock).start()
     try:
@@ -247,8 +244,9 @@ async def test_slack_is_on_only_with_its_credentials(
         return []
 
     blank = {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": ""}
-    settings = Settings(**(blank | env))
-    assert (from_settings(settings, dispatch, redis_conn) is not None) is expected
+    settings = SlackSettings(**(blank | env))
+    links = media_links(Settings(), redis_conn)
+    assert (from_settings(settings, dispatch, redis_conn, links) is not None) is expected
 
 
 # --- security and hostile input -----------------------------------------------------------------
@@ -501,8 +499,8 @@ async def test_a_slack_that_keeps_failing_is_reported_to_the_user(bot: Bot) -> N
 async def test_the_worker_sender_needs_only_credentials_and_retries_within_limits(
     fake: FakeSlack, redis_conn: redis.Redis, data_dir: Path
 ) -> None:
-    settings = Settings(SLACK_BOT_TOKEN=TOKEN, SLACK_API_URL=fake.api_url)
-    sender = SyncSlackSender(redis_conn, settings)
+    settings = SlackSettings(SLACK_BOT_TOKEN=TOKEN, SLACK_API_URL=fake.api_url)
+    sender = SyncSlackSender(redis_conn, settings, media_links(Settings(), redis_conn))
     target = ReplyTarget(adapter="slack", workspace="T0TEST", channel=CHANNEL, thread="9.9")
     step = [Progress(target=target, key="p:v1", stage="voice", percent=p) for p in (5, 50, 90)]
     await asyncio.to_thread(sender.send, step[0])
@@ -585,18 +583,16 @@ async def test_socket_mode_acks_envelopes_and_runs_the_conversation(
     redis_conn: redis.Redis, data_dir: Path
 ) -> None:
     async with FakeSlack(TOKEN, app_token=APP_TOKEN) as fake:
-        settings = Settings(
-            SLACK_BOT_TOKEN=TOKEN,
-            SLACK_APP_TOKEN=APP_TOKEN,
-            SLACK_API_URL=fake.api_url,
-            NOVACAST_DATA_DIR=str(data_dir),
+        settings = SlackSettings(
+            SLACK_BOT_TOKEN=TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_URL=fake.api_url
         )
+        links = media_links(Settings(NOVACAST_DATA_DIR=str(data_dir)), redis_conn)
         engine = build_engine(redis_conn)
 
         async def dispatch(event: Event) -> list[Action]:
             return await asyncio.to_thread(engine.handle, event)
 
-        adapter = from_settings(settings, dispatch, redis_conn)
+        adapter = from_settings(settings, dispatch, redis_conn, links)
         assert adapter is not None
         assert adapter.routes() == []
         assert not adapter.connected

@@ -26,7 +26,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from adapters import telegram
+from adapters.media_links import MediaLinks
 from adapters.outbox import Sender, sender_for
+from adapters.telegram import TelegramSettings
 from adapters.telegram.adapter import StartFailed, TelegramAdapter
 from bot.actions import Action, Preview, Progress
 from bot.events import Event, ReplyTarget
@@ -63,15 +65,15 @@ class Harness:
     url: str = ""
 
 
-def _settings(fake: FakeTelegram, data_dir: Path, webhook_url: str | None) -> Settings:
-    values: dict[str, Any] = {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": fake.url,
-        "NOVACAST_DATA_DIR": str(data_dir),
-    }
+def _settings(fake: FakeTelegram, webhook_url: str | None) -> TelegramSettings:
+    values: dict[str, Any] = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.url}
     if webhook_url:
         values |= {"TELEGRAM_WEBHOOK_URL": webhook_url, "TELEGRAM_WEBHOOK_SECRET": SECRET}
-    return Settings(**values)
+    return TelegramSettings(**values)
+
+
+def _links(conn: redis.Redis, data_dir: Path) -> MediaLinks:
+    return media_links(Settings(NOVACAST_DATA_DIR=str(data_dir)), conn)
 
 
 @asynccontextmanager
@@ -88,10 +90,11 @@ async def running_bot(
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = _settings(fake, data_dir, f"{url}/telegram/webhook" if webhook else None)
-    adapter = telegram.from_settings(settings, dispatch, conn)
+    settings = _settings(fake, f"{url}/telegram/webhook" if webhook else None)
+    links = _links(conn, data_dir)
+    adapter = telegram.from_settings(settings, dispatch, conn, links)
     assert isinstance(adapter, TelegramAdapter)
-    runner = web.AppRunner(build_app(conn, [adapter], media_links(settings, conn)))
+    runner = web.AppRunner(build_app(conn, [adapter], links))
     await runner.setup()
     await web.SockSite(runner, sock).start()
     try:
@@ -483,22 +486,22 @@ async def _ignore(_event: Event) -> list[Action]:
 def test_from_settings_needs_a_token_and_a_secret_for_webhooks(
     redis_conn: redis.Redis, data_dir: Path
 ) -> None:
-    bare: dict[str, Any] = {"NOVACAST_DATA_DIR": str(data_dir)}
-    assert telegram.from_settings(Settings(**bare), _ignore, redis_conn) is None
-    hook = Settings(**bare, TELEGRAM_BOT_TOKEN=SecretStr(TOKEN), TELEGRAM_WEBHOOK_URL="https://x/h")
+    links = _links(redis_conn, data_dir)
+    assert telegram.from_settings(TelegramSettings(), _ignore, redis_conn, links) is None
+    hook = TelegramSettings(TELEGRAM_BOT_TOKEN=SecretStr(TOKEN), TELEGRAM_WEBHOOK_URL="https://x/h")
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET") as refused:
-        telegram.from_settings(hook, _ignore, redis_conn)
+        telegram.from_settings(hook, _ignore, redis_conn, links)
     assert TOKEN not in str(refused.value)
 
 
 async def test_a_rejected_token_fails_start_plainly(
     fake: FakeTelegram, redis_conn: redis.Redis, data_dir: Path
 ) -> None:
-    settings = _settings(fake, data_dir, None).model_copy(
-        update={"telegram_bot_token": SecretStr("999:not-the-token")}
+    settings = _settings(fake, None).model_copy(
+        update={"bot_token": SecretStr("999:not-the-token")}
     )
 
-    adapter = telegram.from_settings(settings, _ignore, redis_conn)
+    adapter = telegram.from_settings(settings, _ignore, redis_conn, _links(redis_conn, data_dir))
     assert adapter is not None
     with pytest.raises(StartFailed, match="rejected TELEGRAM_BOT_TOKEN") as refused:
         async with adapter:

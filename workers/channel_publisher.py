@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from adapters.outbox import SENDERS, sender_for
+from adapters.outbox import is_platform, sender_for
 from bot.actions import Preview
 from bot.events import ReplyTarget
 from pipeline.errors import PermanentError, TransientError
@@ -23,7 +23,7 @@ class ChatChannelPublisher:
     """Posts approved videos into one channel of one platform."""
 
     def __init__(self, name: str, spec: PublishTarget, connection: redis.Redis) -> None:
-        if spec.adapter not in SENDERS or not spec.channel:
+        if not is_platform(spec.adapter) or not spec.channel:
             raise PermanentError(f"the chat target “{name}” names no platform this bot speaks")
         self.name = name
         self._spec = spec

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import redis
 from pydantic import TypeAdapter
 
+from adapters.console.text import RENDERS
 from bot.actions import Action
 from bot.events import ReplyTarget
 
@@ -32,6 +33,8 @@ class ConsoleOutbox:
         self._last_id = "$"
 
     def send(self, action: Action) -> None:
+        if type(action) not in RENDERS:
+            raise TypeError(f"the console cannot show {type(action).__name__}")
         payload = _ACTIONS.dump_json(action)
         self._redis.xadd(self._key, {"action": payload}, maxlen=STREAM_MAXLEN, approximate=True)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from bot.actions import AskApproval, Button, Preview, Progress, Say
+from bot.actions import AskApproval, Button, JobsStarted, Preview, Progress, Say
 
 BAR_WIDTH = 20
+RENDERS = frozenset({Say, AskApproval, Progress, Preview, JobsStarted})
+"""Every action type the console shows (JobsStarted: the jobs a patient console waits for)."""
 
 
 def buttons_line(buttons: list[Button]) -> str:

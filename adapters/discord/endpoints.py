@@ -1,4 +1,4 @@
-"""Where discord.py talks to: the REST root and the gateway, from settings.
+"""Where discord.py talks to: the REST root and the gateway (`DiscordSettings` says which).
 
 discord.py has no base-URL option; its `Route.BASE` and `DiscordWebSocket.DEFAULT_GATEWAY` are
 class attributes, so the values are process-wide (one Discord per process, which is the case

@@ -26,11 +26,11 @@ from discord.http import HTTPClient, handle_message_parameters
 
 from adapters.discord.components import NO_PINGS, fit, progress_text, view_for
 from adapters.discord.endpoints import point_discord_at
-from adapters.media_links import MediaLinks, link_secret
+from adapters.discord.settings import DiscordSettings
+from adapters.media_links import MediaLinks, links_for
 from adapters.progress import ProgressMessages
 from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
 from bot.events import ReplyTarget
-from pipeline.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ def channel_of(target: ReplyTarget) -> int:
 
 def mib(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
+
+
+RENDERS = frozenset({Say, AskApproval, Progress, Preview, JobsStarted})
+"""Every action type `ChannelSender.send` delivers (JobsStarted: nothing to show)."""
 
 
 @dataclass
@@ -148,13 +152,15 @@ class ChannelSender:
 class DiscordSender:
     """The synchronous sender a worker uses: one short-lived event loop per action."""
 
-    def __init__(self, settings: Settings, connection: redis.Redis) -> None:
-        if settings.discord_bot_token is None:
+    def __init__(
+        self, settings: DiscordSettings, connection: redis.Redis, links: MediaLinks
+    ) -> None:
+        if settings.bot_token is None:
             raise ValueError("DISCORD_BOT_TOKEN is not set; cannot post to Discord")
-        point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
-        self._token = settings.discord_bot_token
+        point_discord_at(settings.api_url, settings.gateway_url)
+        self._token = settings.bot_token
         self._connection = connection
-        self._links = MediaLinks(link_secret(connection), settings.base_url, settings.data_dir)
+        self._links = links
         self._limit = upload_limit_from_env()
 
     def send(self, action: Action) -> None:
@@ -177,4 +183,4 @@ class DiscordSender:
 def sync_sender(target: ReplyTarget, connection: redis.Redis) -> DiscordSender:
     """Discord's outbound side for `adapters.outbox.sender_for` (credentials from the env)."""
     del target  # every action carries its own target
-    return DiscordSender(load_settings(), connection)
+    return DiscordSender(DiscordSettings(), connection, links_for(connection))

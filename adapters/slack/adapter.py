@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.base import Dispatch
+from adapters.media_links import MediaLinks
 from adapters.slack.inbound import (
     BlockActions,
     Envelope,
@@ -40,7 +41,6 @@ from adapters.slack.outbound import ADAPTER, SlackSender
 from adapters.slack.workspace import Identities, Threads
 from bot.actions import Action
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,14 @@ class SlackAdapter:
         credentials: Credentials,
         dispatch: Dispatch,
         connection: redis.Redis,
-        settings: Settings,
+        links: MediaLinks,
         options: SlackOptions | None = None,
     ) -> None:
         self._credentials = credentials
         self._dispatch = dispatch
         self._options = options or SlackOptions()
         self._client = web_client(credentials, self._options)
-        self.sender = SlackSender(self._client, connection, settings, self._options)
+        self.sender = SlackSender(self._client, connection, links, self._options)
         self._threads = Threads(connection)
         self._identities = Identities(self._client, connection)
         secret = credentials.signing_secret

@@ -1,6 +1,6 @@
 """Slack credentials and tunables, and the Web API clients built from them.
 
-Credentials come from the shared settings (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
+Credentials come from `SlackSettings` (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
 SLACK_APP_TOKEN, SLACK_API_URL). Slack-only tunables are read here, so they need no shared
 field: SLACK_UPLOAD_LIMIT_BYTES (above it a preview is posted as a signed link) and
 SLACK_MAX_RETRY_AFTER (the longest Retry-After a rate-limited call waits for).
@@ -23,7 +23,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from pipeline.settings import Settings
+from adapters.slack.settings import SlackSettings
 
 SLACK_UPLOAD_LIMIT = 1024**3
 """Slack accepts files up to 1 GB."""
@@ -49,16 +49,16 @@ class Credentials:
     app_token: SecretStr | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Credentials | None:
+    def from_settings(cls, settings: SlackSettings) -> Credentials | None:
         """None when the bot token is unset (the platform is not configured)."""
-        token = settings.slack_bot_token
+        token = settings.bot_token
         if token is None or not token.get_secret_value():
             return None
         return cls(
             bot_token=token,
-            api_url=_with_slash(settings.slack_api_url),
-            signing_secret=_set(settings.slack_signing_secret),
-            app_token=_set(settings.slack_app_token),
+            api_url=_with_slash(settings.api_url),
+            signing_secret=_set(settings.signing_secret),
+            app_token=_set(settings.app_token),
         )
 
     @property

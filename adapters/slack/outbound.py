@@ -15,18 +15,22 @@ from pathlib import Path
 import redis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.media_links import MediaLinks, link_secret
+from adapters.media_links import MediaLinks, links_for
 from adapters.progress import ProgressMessages
 from adapters.slack import blocks
 from adapters.slack.options import Credentials, SlackOptions, web_client
+from adapters.slack.settings import SlackSettings
 from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
 from bot.events import ReplyTarget
-from pipeline.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 ADAPTER = "slack"
 NEXT_STEP = "What next?"
+
+
+RENDERS = frozenset({Say, AskApproval, Progress, Preview, JobsStarted})
+"""Every action type `SlackSender.send` delivers (JobsStarted: nothing to show)."""
 
 
 class SlackSender:
@@ -36,12 +40,12 @@ class SlackSender:
         self,
         client: AsyncWebClient,
         connection: redis.Redis,
-        settings: Settings,
+        links: MediaLinks,
         options: SlackOptions,
     ) -> None:
         self._client = client
         self._connection = connection
-        self._settings = settings
+        self._links = links
         self._options = options
         self._progress = ProgressMessages(connection)
 
@@ -122,8 +126,7 @@ class SlackSender:
             await self.post(action.target, NEXT_STEP, action.buttons)
 
     async def _link_text(self, action: Preview, path: Path, size: int) -> str:
-        links = await asyncio.to_thread(self._links)
-        url = links.url_for(path)
+        url = self._links.url_for(path)
         limit = self._options.upload_limit_bytes
         return (
             f"{action.caption}\nThe video is {_megabytes(size)}, more than Slack lets a bot "
@@ -131,17 +134,15 @@ class SlackSender:
             f"{url}"
         )
 
-    def _links(self) -> MediaLinks:
-        secret = link_secret(self._connection)
-        return MediaLinks(secret, self._settings.base_url, self._settings.data_dir)
-
 
 class SyncSlackSender:
     """The worker's face of `SlackSender`: each `send` runs the async sender to completion."""
 
-    def __init__(self, connection: redis.Redis, settings: Settings) -> None:
+    def __init__(
+        self, connection: redis.Redis, settings: SlackSettings, links: MediaLinks
+    ) -> None:
         self._connection = connection
-        self._settings = settings
+        self._links = links
         self._credentials = Credentials.from_settings(settings)
         self._options = SlackOptions()
 
@@ -152,13 +153,13 @@ class SyncSlackSender:
 
     async def _send(self, credentials: Credentials, action: Action) -> None:
         client = web_client(credentials, self._options)
-        await SlackSender(client, self._connection, self._settings, self._options).send(action)
+        await SlackSender(client, self._connection, self._links, self._options).send(action)
 
 
 def sync_sender(target: ReplyTarget, connection: redis.Redis) -> SyncSlackSender:
     """For `adapters.outbox.sender_for`: credentials from the environment, nothing else running."""
     del target  # every action carries its own target
-    return SyncSlackSender(connection, load_settings())
+    return SyncSlackSender(connection, SlackSettings(), links_for(connection))
 
 
 def _megabytes(size: int) -> str:

@@ -22,11 +22,11 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from adapters import buttons
-from adapters.media_links import MediaLinks, link_secret
+from adapters.media_links import MediaLinks, links_for
 from adapters.progress import ProgressMessages
+from adapters.telegram.settings import TelegramSettings
 from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
 from bot.events import ReplyTarget
-from pipeline.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -49,16 +49,16 @@ class DeliveryFailed(Exception):
     """Telegram kept refusing a call; the message names the method, never the token."""
 
 
-def api_roots(settings: Settings) -> tuple[str, str]:
+def api_roots(settings: TelegramSettings) -> tuple[str, str]:
     """`base_url` and `base_file_url` for PTB (it appends the token to both)."""
-    root = settings.telegram_api_url.rstrip("/")
+    root = settings.api_url.rstrip("/")
     return f"{root}/bot", f"{root}/file/bot"
 
 
 @asynccontextmanager
-async def rest_bot(settings: Settings) -> AsyncIterator[Bot]:
+async def rest_bot(settings: TelegramSettings) -> AsyncIterator[Bot]:
     """A REST-only Bot (no getMe, no polling) whose HTTP clients are closed on exit."""
-    token = settings.telegram_bot_token
+    token = settings.bot_token
     if token is None:
         raise DeliveryFailed("TELEGRAM_BOT_TOKEN is not set")
     base, files = api_roots(settings)
@@ -118,6 +118,10 @@ def progress_text(action: Progress) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+RENDERS = frozenset({Say, AskApproval, Progress, Preview, JobsStarted})
+"""Every action type `TelegramSender.send` delivers (JobsStarted: nothing to show)."""
 
 
 class TelegramSender:
@@ -226,17 +230,15 @@ def _thread(target: ReplyTarget) -> int | None:
     return int(target.thread) if target.thread.lstrip("-").isdigit() else None
 
 
-def media_links(settings: Settings, connection: redis.Redis) -> MediaLinks:
-    return MediaLinks(link_secret(connection), settings.base_url, settings.data_dir)
-
-
 class SyncTelegramSender:
     """The worker's side: each `send` runs on a fresh event loop with a fresh HTTP client."""
 
-    def __init__(self, settings: Settings, connection: redis.Redis) -> None:
+    def __init__(
+        self, settings: TelegramSettings, connection: redis.Redis, links: MediaLinks
+    ) -> None:
         self._settings = settings
         self._redis = connection
-        self._links = media_links(settings, connection)
+        self._links = links
 
     def send(self, action: Action) -> None:
         asyncio.run(self._send(action))
@@ -253,4 +255,4 @@ class SyncTelegramSender:
 def sync_sender(target: ReplyTarget, connection: redis.Redis) -> SyncTelegramSender:
     """For `adapters.outbox.sender_for`: credentials from the environment, no live connection."""
     del target  # every action carries its own target
-    return SyncTelegramSender(load_settings(), connection)
+    return SyncTelegramSender(TelegramSettings(), connection, links_for(connection))
