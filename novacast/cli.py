@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from pipeline.ffmpeg import FfmpegUnsuitable, ffmpeg_exe
+from pipeline.render import RENDER_NEEDS
 from pipeline.script import Aspect
 from pipeline.settings import load_settings
 
@@ -21,6 +23,15 @@ def main(verbose: bool) -> None:
     )
     # httpx logs every request URL at INFO, and Telegram's API URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _require_ffmpeg() -> None:
+    """Stop a command that renders at its start, in plain words, when no ffmpeg here can render
+    (an unsuitable NOVACAST_FFMPEG, or neither PATH's nor the bundled one has what it needs)."""
+    try:
+        ffmpeg_exe(RENDER_NEEDS)
+    except FfmpegUnsuitable as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command()
@@ -40,6 +51,7 @@ def make(
     idea: str, seconds: int | None, aspect: str | None, out: str | None, music: str | None
 ) -> None:
     """Make one video from IDEA, end to end, and print its path."""
+    _require_ffmpeg()
     from novacast.make import MakeRequest, make_video
 
     request = MakeRequest(
@@ -52,6 +64,7 @@ def make(
 @main.command()
 def chat() -> None:
     """Talk to the bot in this terminal (buttons are typed as their label or number)."""
+    _require_ffmpeg()
     from novacast.console import run_chat
 
     sys.exit(run_chat(load_settings()))
@@ -61,6 +74,7 @@ def chat() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
     """Run one render/publish worker against REDIS_URL."""
+    _require_ffmpeg()
     import redis
 
     from workers.worker import run_worker
@@ -76,6 +90,7 @@ def worker(burst: bool) -> None:
 @main.command()
 def up() -> None:
     """Redis (embedded without REDIS_URL), a worker, the bot and the scheduler, until Ctrl-C."""
+    _require_ffmpeg()
     from novacast.console import run_up
 
     sys.exit(run_up(load_settings()))

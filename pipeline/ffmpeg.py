@@ -1,28 +1,40 @@
-"""Running ffmpeg: finding the binary, following progress, and turning failures into plain words.
+"""Running ffmpeg: choosing the binary, following progress, and turning failures into plain words.
 
-This module owns the one place production starts an ffmpeg process. Callers hand it an argument
-list (without the binary) and an expected output duration; it adds progress reporting, reads
-`-progress pipe:1` lines, calls `on_progress(fraction)` with values in [0, 1], and maps failures
-to `PermanentError`/`TransientError` whose messages are safe to show a user. Details (the
-command and ffmpeg's last log lines) go to the log, never into the message.
+This module owns the one place production starts an ffmpeg process, and the choice of which
+ffmpeg that is. `ffmpeg_exe(needs)` resolves, once per process for each set of needs: the binary
+`NOVACAST_FFMPEG` names (which must be there and have everything; otherwise `FfmpegUnsuitable`,
+meant to stop a command at start), else PATH's ffmpeg if `pipeline.ffmpeg_check.judge` finds it
+suitable, else the static build imageio-ffmpeg ships (judged too). Skipping PATH's binary is
+logged once, with the reason.
+
+`run_ffmpeg` takes an argument list (without the binary), what the arguments need from ffmpeg
+and an expected output duration; it adds progress reporting, reads `-progress pipe:1` lines,
+calls `on_progress(fraction)` with values in [0, 1], and maps failures to
+`PermanentError`/`TransientError` whose messages are safe to show a user. Details (the command
+and ffmpeg's last log lines) go to the log, never into the message.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import IO
 
+import imageio_ffmpeg
+
 from pipeline.errors import PermanentError, PipelineError, TransientError
+from pipeline.ffmpeg_check import ANY_FFMPEG, FfmpegNeeds, Verdict, judge
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float], None]
+FFMPEG_ENV = "NOVACAST_FFMPEG"
 
 _TRANSIENT_SIGNS = (
     "no space left on device",
@@ -35,19 +47,58 @@ _MISSING_INPUT_SIGNS = ("no such file or directory",)
 _BROKEN_INPUT_SIGNS = ("invalid data found when processing input", "could not find codec")
 
 
-@lru_cache(maxsize=1)
-def ffmpeg_exe() -> str:
-    """The ffmpeg to run: one on PATH first, else the static build imageio-ffmpeg ships."""
-    on_path = shutil.which("ffmpeg")
-    if on_path:
-        return on_path
-    try:
-        import imageio_ffmpeg
+class FfmpegUnsuitable(PermanentError):
+    """No ffmpeg here can do the work: the message names each binary tried and what it lacks."""
 
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except (ImportError, RuntimeError) as exc:
-        log.error("no ffmpeg found: %s", exc)
-        raise PermanentError("ffmpeg is not installed on this machine") from exc
+
+def ffmpeg_exe(needs: FfmpegNeeds = ANY_FFMPEG) -> str:
+    """The ffmpeg to run for work that needs `needs` (see the module docstring)."""
+    explicit = os.environ.get(FFMPEG_ENV, "").strip() or None
+    return _chosen(needs, explicit, shutil.which("ffmpeg")).exe
+
+
+@cache
+def _chosen(needs: FfmpegNeeds, explicit: str | None, on_path: str | None) -> Verdict:
+    """The resolution itself, cached on everything it depends on: judged once per process."""
+    if explicit is not None:
+        return _explicit(explicit, needs)
+    found = judge(on_path, needs) if on_path else None
+    if found is not None and found.suitable:
+        return found
+    bundled = _bundled(needs)
+    if bundled is not None and bundled.suitable:
+        if found is not None:
+            log.warning("%s; using the bundled ffmpeg %s instead", found.describe(),
+                        bundled.version)
+        return bundled
+    tried = [verdict.describe() for verdict in (found, bundled) if verdict is not None]
+    raise FfmpegUnsuitable(
+        ("; ".join(tried) if tried else "no ffmpeg was found on this machine")
+        + f". Install a newer ffmpeg, or set {FFMPEG_ENV} to one that has what is missing."
+    )
+
+
+def _explicit(exe: str, needs: FfmpegNeeds) -> Verdict:
+    path = Path(exe).expanduser()
+    if not path.is_file():
+        raise FfmpegUnsuitable(f"{FFMPEG_ENV} names {exe}, which is not a file.")
+    verdict = judge(str(path), needs)
+    if not verdict.suitable:
+        raise FfmpegUnsuitable(
+            f"{FFMPEG_ENV}: {verdict.describe()}. Point it at an ffmpeg that has what is "
+            "missing, or unset it to use the one on PATH or the bundled one."
+        )
+    return verdict
+
+
+def _bundled(needs: FfmpegNeeds) -> Verdict | None:
+    """imageio-ffmpeg's binary, judged; None when this platform has none."""
+    try:
+        exe = str(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError as error:
+        log.info("imageio-ffmpeg has no ffmpeg here: %s", error)
+        return None
+    return judge(exe, needs)
 
 
 def filter_escape(value: str) -> str:
@@ -69,12 +120,14 @@ def run_ffmpeg(
     args: Sequence[str],
     *,
     duration: float,
+    needs: FfmpegNeeds = ANY_FFMPEG,
     on_progress: ProgressCallback | None = None,
     cwd: Path | None = None,
     timeout: float | None = None,
 ) -> None:
-    """Run `ffmpeg <args>`, reporting progress as the fraction of `duration` written so far."""
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+    """Run `ffmpeg <args>` with an ffmpeg that has `needs`, reporting progress as the fraction of
+    `duration` written so far."""
+    command = [ffmpeg_exe(needs), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
                "-progress", "pipe:1", *args]
     log.debug("running %s", subprocess.list2cmdline(command))
     with tempfile.TemporaryFile(mode="w+b") as stderr:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.captions import CaptionStyle, caption_cues, chars_per_line, wrap, write_ass
 from pipeline.errors import PermanentError
 from pipeline.ffmpeg import filter_escape, run_ffmpeg
+from pipeline.ffmpeg_check import FfmpegNeeds, FilterNeed
 from pipeline.narration import Narration
 from pipeline.probe import SILENCE_DB, integrated_lufs, read_audio
 from pipeline.script import Aspect, Script
@@ -150,7 +151,8 @@ def render(
     with _atomic(out) as temporary:
         args = [*inputs, "-filter_complex", graph, *_outputs(encoding, music is not None),
                 "-t", f"{narration.duration:.3f}", "-y", temporary.name]
-        run_ffmpeg(args, duration=narration.duration, on_progress=on_progress, cwd=out.parent)
+        run_ffmpeg(args, duration=narration.duration, needs=RENDER_NEEDS,
+                   on_progress=on_progress, cwd=out.parent)
     return out
 
 
@@ -204,6 +206,36 @@ class _atomic:
             self.temporary.replace(self.out)
         else:
             self.temporary.unlink(missing_ok=True)
+
+
+RENDER_NEEDS = FfmpegNeeds(
+    filters=(
+        FilterNeed("gradients", ("s", "r", "c0", "c1", "n", "x0", "y0", "x1", "y1", "speed",
+                                 "seed")),
+        FilterNeed("trim", ("end_frame",)),
+        FilterNeed("setpts", positional=1),
+        FilterNeed("format", positional=1),
+        FilterNeed("setsar", positional=1),
+        FilterNeed("concat", ("n", "v", "a")),
+        FilterNeed("scale", ("flags",), positional=2),
+        FilterNeed("drawtext", ("fontfile", "text", "expansion", "fontsize", "fontcolor",
+                                "borderw", "bordercolor", "shadowx", "shadowy", "shadowcolor",
+                                "line_spacing", "text_align", "x", "y", "alpha", "enable"),
+                   check_options=True),  # text_align: ffmpeg 6.1
+        FilterNeed("ass", ("filename", "fontsdir")),  # only in builds with libass
+        FilterNeed("aformat", ("sample_fmts", "sample_rates", "channel_layouts")),
+        FilterNeed("asplit", positional=1),
+        FilterNeed("volume", positional=1),
+        FilterNeed("sidechaincompress", ("threshold", "ratio", "attack", "release")),
+        FilterNeed("amix", ("inputs", "duration", "dropout_transition", "normalize"),
+                   check_options=True),  # normalize: ffmpeg 4.4
+    ),
+    encoders=("libx264", "aac"),
+)
+"""What the graphs below (`video_graph`, `music_graph`) and `_outputs` use from ffmpeg; the
+binary is chosen by it (pipeline.ffmpeg). tests/test_ffmpeg_choice.py reads every filter and
+option out of real graphs and fails when one is missing here: add it in the same change, with
+`check_options=True` when an option it uses is newer than ffmpeg 4.3 (Debian 11's)."""
 
 
 def video_graph(spans: list[SceneSpan], ass_name: str, width: int, height: int, fps: int) -> str:

@@ -21,8 +21,12 @@ from tests.workers_support import worker_process
 
 pytestmark = pytest.mark.slow
 
+ANSWERS_QUERIES = """case "$2" in -version|-filters|-encoders|-h) exec "{real}" "$@";; esac
+"""
+"""Questions about what the binary has (pipeline.ffmpeg_check) go to the real one, uncounted."""
+
 DIES_ONCE = """#!/bin/sh
-count_file="{state}"
+""" + ANSWERS_QUERIES + """count_file="{state}"
 count=$(cat "$count_file" 2>/dev/null || echo 0)
 echo $((count + 1)) > "$count_file"
 if [ "$count" = 0 ]; then kill -9 $$; fi
@@ -30,7 +34,7 @@ exec "{real}" "$@"
 """
 
 ALWAYS_BROKEN = """#!/bin/sh
-echo $(( $(cat "{state}" 2>/dev/null || echo 0) + 1 )) > "{state}"
+""" + ANSWERS_QUERIES + """echo $(( $(cat "{state}" 2>/dev/null || echo 0) + 1 )) > "{state}"
 echo "input.wav: Invalid data found when processing input" >&2
 exit 1
 """
