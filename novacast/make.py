@@ -1,4 +1,10 @@
-"""`novacast make`: the production steps in this process, with a progress bar on stderr."""
+"""`novacast make`: the production steps in this process, with a progress bar on stderr.
+
+The script is written by the writer the chat uses (`writer_from_env`: a language model when a
+provider is configured, with the offline template writer standing in when none answers, else
+the offline writer), and spoken by the voice the chat would choose for it. Which writer wrote
+it is said on stderr, and the script is kept as script.json beside the media it made.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +19,14 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from pipeline import produce
 from pipeline.brief import parse_brief
 from pipeline.errors import PipelineError
+from pipeline.llm.config import ModelsError
+from pipeline.prompting import PromptError
 from pipeline.render import Profile
-from pipeline.script import Aspect, Script
+from pipeline.script import Aspect, Script, Writer
 from pipeline.settings import Settings
 from pipeline.text import one_line
-from pipeline.voice import PiperTTS
-from pipeline.writers import OfflineWriter
+from pipeline.voice.select import voice_for_script
+from pipeline.writers.choose import writer_from_env
 from policy import MaxChars, Rule, content_rule, load_policy
 
 
@@ -31,8 +39,8 @@ class MakeRequest:
     music: str | None = None
 
 
-def _script(request: MakeRequest) -> Script:
-    """The same checks a chat applies (policy limits and blocked topics), then the writer."""
+def _script(request: MakeRequest, writer: Writer) -> Script:
+    """The same checks a chat applies (policy limits and blocked topics), then `writer`."""
     policy = load_policy()
     idea = one_line(request.idea)
     if not idea:
@@ -43,15 +51,28 @@ def _script(request: MakeRequest) -> Script:
     brief = parse_brief(idea)
     seconds = request.seconds or brief.seconds or policy.limits.default_seconds
     aspect = request.aspect or brief.aspect or Aspect.VERTICAL
-    return OfflineWriter().script(idea, seconds, aspect)
+    return writer.script(idea, seconds, aspect)
+
+
+def written_by(script: Script) -> str:
+    """The line that says who wrote `script`: "script by gpt-4o-mini via openai", "script by
+    offline template writer", and when it stood in for a model, "… (fallback: no language model
+    answered)" (`Script.writer` as the writers sign it)."""
+    return f"script by {script.writer}"
 
 
 def make_video_file(request: MakeRequest, settings: Settings, bar: Progress) -> Path:
-    script = _script(request)
+    task = bar.add_task("writing", total=100)
+    script = _script(request, writer_from_env())
+    bar.console.print(written_by(script), markup=False, highlight=False, soft_wrap=True)
     music = Path(request.music) if request.music else None
-    work = produce.Workdir(settings.data_dir / "media" / "cli" / produce.fingerprint(script, music))
-    task = bar.add_task("speaking", total=100)
-    narration = produce.make_voice(script, work, PiperTTS())
+    voice = voice_for_script(script)
+    work = produce.Workdir(
+        settings.data_dir / "media" / "cli" / produce.fingerprint(script, music, voice=voice.name)
+    )
+    (work.root / "script.json").write_text(script.model_dump_json(indent=2), encoding="utf-8")
+    bar.update(task, completed=5, description="speaking")
+    narration = produce.make_voice(script, work, voice)
     bar.update(task, completed=20, description="captions")
     produce.make_captions(narration, work)
     bar.update(task, completed=25, description="rendering")
@@ -80,7 +101,8 @@ def _deliver(video: Path, out: str | None) -> Path:
 
 
 def make_video(request: MakeRequest, settings: Settings) -> Path:
-    """Write, speak, caption, render and check one video; plain-words errors exit 1."""
+    """Write, speak, caption, render and check one video; plain-words errors exit 1 (a broken
+    models.yaml or prompt too, as the chat would refuse to start with one)."""
     columns = (
         TextColumn("{task.description:<10}"),
         BarColumn(),
@@ -90,5 +112,5 @@ def make_video(request: MakeRequest, settings: Settings) -> Path:
     try:
         with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
             return make_video_file(request, settings, bar)
-    except PipelineError as error:
+    except (PipelineError, ModelsError, PromptError) as error:
         raise click.ClickException(str(error)) from None
