@@ -1,10 +1,17 @@
-"""Inbound events: what an adapter hands the core, with the platform payload kept untouched."""
+"""Inbound events: what an adapter hands the core, with the platform payload kept untouched.
+
+Who is speaking travels typed (`Speaker`: roles and, when the platform knows it, the profile
+time zone), filled by the adapter; `raw` is the platform's payload as it came, which the core
+never reads for facts.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+
+from bot.when_cron import valid_timezone
 
 
 class Conversation(BaseModel):
@@ -52,12 +59,65 @@ class ReplyTarget(BaseModel):
         )
 
 
+class Speaker(BaseModel):
+    """Who sent an event, as their platform knows them: what approval policy and the time-zone
+    lookup read. Filled by the adapter from the platform's own answer (a role lookup, a profile),
+    never from anything the user typed; per event, because roles change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, description="the platform's user id")
+    name: str = Field(default="", description="display name")
+    is_admin: StrictBool = False
+    """Administers the workspace: Slack admin or owner, Discord Manage Server, Telegram admin."""
+    groups: frozenset[str] = frozenset()
+    """Role or user-group ids (Discord roles, Slack user groups), for role-based approval."""
+    timezone: str | None = None
+    """The profile's IANA zone, when the platform has one (Slack does)."""
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _known_zone(cls, value: object) -> str | None:
+        """A profile zone the zone database does not know is no zone (the platform only hints)."""
+        return valid_timezone(value) if isinstance(value, str) else None
+
+    @classmethod
+    def of(
+        cls,
+        conversation: Conversation,
+        *,
+        is_admin: bool = False,
+        groups: frozenset[str] | list[str] = frozenset(),
+        timezone: str | None = None,
+    ) -> Speaker:
+        """The conversation's user, with what the platform says about them."""
+        return cls(
+            id=conversation.user,
+            name=conversation.user_name,
+            is_admin=is_admin,
+            groups=frozenset(groups),
+            timezone=timezone,
+        )
+
+
 class _Inbound(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     conversation: Conversation
+    speaker: Speaker = Field(default_factory=lambda data: Speaker.of(data["conversation"]))
+    """Defaults to the conversation's user with no roles and no zone (an event the core makes
+    itself, e.g. a scheduled show)."""
     event_id: str = Field(default="", description="platform delivery id, for dedupe")
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+    """The platform's payload, untouched: for the adapter's own use, never read for facts."""
+
+    @model_validator(mode="after")
+    def _speaker_is_the_user(self) -> Self:
+        """The speaker is the conversation's user: one id and one name, seen two ways."""
+        who = self.conversation
+        if (self.speaker.id, self.speaker.name) != (who.user, who.user_name):
+            raise ValueError("the speaker must be the conversation's user")
+        return self
 
 
 class MessageEvent(_Inbound):

@@ -33,7 +33,7 @@ from bot.recall import Recall
 from pipeline.brief import Brief, parse_brief
 from pipeline.errors import PipelineError
 from pipeline.script import Aspect, Revision, Script, Writer, for_project, variants_of
-from policy import Approval, Policy, approval_permission, groups_of, is_admin
+from policy import Approval, Policy, approval_permission
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,19 @@ class Context:
     def tell(self, text: str) -> list[Action]:
         """A reply only the person who acted sees, where the platform can do that."""
         return [Say(target=self.target, text=text, ephemeral=True)]
+
+
+def approval_by(ctx: Context, requester: str) -> Approval:
+    """The person acting, as the approval policy reads them: roles from the event's speaker."""
+    where, speaker = ctx.conversation, ctx.event.speaker
+    return Approval(
+        adapter=where.adapter,
+        workspace=where.workspace,
+        user=speaker.id,
+        requester=requester,
+        is_admin=speaker.is_admin,
+        groups=speaker.groups,
+    )
 
 
 class DraftChanged(Exception):
@@ -359,16 +372,7 @@ class Handlers:
     def may_approve(self, ctx: Context, project: Project) -> str:
         conversation = ctx.conversation
         check = approval_permission(self.policy, conversation.adapter, conversation.workspace)
-        refusal = check(
-            Approval(
-                adapter=conversation.adapter,
-                workspace=conversation.workspace,
-                user=conversation.user,
-                requester=project.requester,
-                is_admin=is_admin(ctx.event.raw),
-                groups=groups_of(ctx.event.raw),
-            )
-        )
+        refusal = check(approval_by(ctx, project.requester))
         return "" if refusal is None else refusal.reason
 
     def _rollback(self, project: Project, now: ProjectState, back: ProjectState) -> None:

@@ -20,17 +20,15 @@ from redis import Redis
 
 from bot import replies
 from bot.actions import Action, Button, ButtonAction, Say
-from bot.handlers import Context
+from bot.handlers import Context, approval_by
 from bot.moderation import Moderator
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal
 from bot.schedules import Schedule, ScheduleKind, ScheduleRefusal, ScheduleState, ScheduleStore
 from bot.when import WhenError, parse_when, valid_timezone
-from policy import Approval, Policy, approval_permission, groups_of, is_admin
+from policy import Policy, approval_permission
 
 TIMEZONE_ENV = "NOVACAST_TIMEZONE"
 """The zone used for users who never said theirs and whose platform doesn't tell (default UTC)."""
-PROFILE_TIMEZONE = ("novacast", "timezone")
-"""Where an adapter puts the user's profile time zone in an event's raw payload (Slack has one)."""
 PENDING_SECONDS = 15 * 60
 _SHOW_START = re.compile(
     r"^(?P<when>(?:every|each|daily|weekdays|weekends|weekly|monthly|hourly)\b.*?)"
@@ -109,10 +107,8 @@ class TimeZones:
         stored = self.redis.get(self._key(ctx))
         if stored is not None:
             return stored.decode() if isinstance(stored, bytes) else str(stored)
-        section = ctx.event.raw.get(PROFILE_TIMEZONE[0])
-        profile = section.get(PROFILE_TIMEZONE[1]) if isinstance(section, dict) else None
-        zone = valid_timezone(profile) if isinstance(profile, str) else None
-        return zone or valid_timezone(os.environ.get(TIMEZONE_ENV, "UTC")) or "UTC"
+        profile = ctx.event.speaker.timezone  # the platform's, validated on the event
+        return profile or valid_timezone(os.environ.get(TIMEZONE_ENV, "UTC")) or "UTC"
 
     def set(self, ctx: Context, zone: str) -> None:
         self.redis.set(self._key(ctx), zone)
@@ -392,11 +388,7 @@ class Scheduling:
         """An approver by role (listed, admin, group, trusted adapter), not as the requester."""
         c = ctx.conversation
         check = approval_permission(self.policy, c.adapter, c.workspace)
-        approval = Approval(
-            adapter=c.adapter, workspace=c.workspace, user=c.user, requester="",
-            is_admin=is_admin(ctx.event.raw), groups=groups_of(ctx.event.raw),
-        )
-        return check(approval) is None
+        return check(approval_by(ctx, requester="")) is None
 
     # --- "When should it go out?" -------------------------------------------------------------
 

@@ -1,8 +1,6 @@
 """What NOVACAST allows: the policy file (moderation, limits, approvers, targets) and its checks."""
 
 from policy.checks import (
-    ADMIN_FLAG,
-    GROUPS_FLAG,
     Approval,
     Check,
     MaxChars,
@@ -12,8 +10,6 @@ from policy.checks import (
     approval_permission,
     content_rule,
     fold_variants,
-    groups_of,
-    is_admin,
 )
 from policy.model import (
     BUILTIN_TARGETS,
@@ -33,9 +29,7 @@ from policy.model import (
 )
 
 __all__ = [
-    "ADMIN_FLAG",
     "BUILTIN_TARGETS",
-    "GROUPS_FLAG",
     "POLICY_ENV",
     "Approval",
     "Approvers",
@@ -56,8 +50,6 @@ __all__ = [
     "approval_permission",
     "content_rule",
     "fold_variants",
-    "groups_of",
-    "is_admin",
     "load_policy",
     "parse_policy",
 ]

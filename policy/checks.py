@@ -4,27 +4,22 @@ A check is a callable returning `None` (allowed) or a `Refusal` naming the rule 
 `Rule(a, b)` passes when every check passes (the first refusal wins); `Permission(a, b)` passes
 when any check passes. Both compose with `&` and `|`.
 
-Workspace admins: an adapter that knows the user administers the workspace marks the event with
-`raw["novacast"]["is_admin"] = True` (see `ADMIN_FLAG` and `is_admin`). Only a real `True` counts.
+Approval checks read an `Approval`: who acts, whom the video is for, and the roles the
+platform reported for the person acting (the core fills it from the event's typed speaker).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from policy.model import BlockedTopic, Policy
 
 T = TypeVar("T")
-
-ADMIN_FLAG = ("novacast", "is_admin")
-"""Where an adapter puts workspace-admin status in an event's raw payload."""
-GROUPS_FLAG = ("novacast", "groups")
-"""Where an adapter puts the user's role or user-group ids (Discord roles, Slack user groups)."""
 
 
 @dataclass(frozen=True)
@@ -206,21 +201,6 @@ class Approval:
     requester: str
     is_admin: bool = False
     groups: frozenset[str] = frozenset()
-
-
-def is_admin(raw: Mapping[str, Any]) -> bool:
-    """True when an adapter marked the user a workspace admin: `raw["novacast"]["is_admin"]`."""
-    section = raw.get(ADMIN_FLAG[0])
-    return isinstance(section, Mapping) and section.get(ADMIN_FLAG[1]) is True
-
-
-def groups_of(raw: Mapping[str, Any]) -> frozenset[str]:
-    """The role/user-group ids an adapter listed in `raw["novacast"]["groups"]`."""
-    section = raw.get(GROUPS_FLAG[0])
-    groups = section.get(GROUPS_FLAG[1]) if isinstance(section, Mapping) else None
-    if not isinstance(groups, list | tuple | frozenset | set):
-        return frozenset()
-    return frozenset(g for g in groups if isinstance(g, str))
 
 
 def _deny(rule: str) -> Refusal:

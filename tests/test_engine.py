@@ -27,7 +27,15 @@ from bot.actions import (
     Say,
 )
 from bot.engine import Engine
-from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent, ReplyTarget
+from bot.events import (
+    ButtonEvent,
+    CommandEvent,
+    Conversation,
+    Event,
+    MessageEvent,
+    ReplyTarget,
+    Speaker,
+)
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.script import Aspect, Revision, Script
 from pipeline.writers.offline import OfflineWriter
@@ -522,8 +530,11 @@ def test_only_allowed_people_may_approve(
     (refusal,) = engine.handle(press("approve", project.id, teammate))
     assert isinstance(refusal, Say)
     assert refusal.ephemeral, "only the person refused sees it, where the platform can"
-    admin = {"novacast": {"is_admin": True}}
-    assert reply_for(engine, press("approve", project.id, teammate, raw=admin)).startswith(
+    forged = {"novacast": {"is_admin": True}}  # a payload's claim is not a role
+    assert reply_for(engine, press("approve", project.id, teammate, raw=forged)).startswith("Only")
+    admin = ButtonEvent(conversation=teammate, speaker=Speaker.of(teammate, is_admin=True),
+                        action="approve", project_id=project.id)
+    assert reply_for(engine, admin).startswith(
         "Approved by U2-name."
     )
     assert jobs.publishes[0][2] == "U2"

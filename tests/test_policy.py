@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from bot.events import Conversation, MessageEvent, Speaker
 from policy import (
     POLICY_ENV,
     Approval,
@@ -16,7 +18,6 @@ from policy import (
     Rule,
     approval_permission,
     content_rule,
-    is_admin,
     load_policy,
     parse_policy,
 )
@@ -235,28 +236,35 @@ def test_workspace_lists_and_overrides() -> None:
     assert other(Approval("slack", "T2", "U1", "U1")) is None
 
 
-def test_admin_flag_must_be_a_real_true_under_the_documented_key() -> None:
-    assert is_admin({"novacast": {"is_admin": True}})
-    assert not is_admin({"novacast": {"is_admin": "true"}})
-    assert not is_admin({"is_admin": True})
-    assert not is_admin({})
+def test_admin_flag_must_be_a_real_true_on_the_speaker() -> None:
+    assert Speaker(id="U1", is_admin=True).is_admin
+    with pytest.raises(ValidationError):
+        Speaker(id="U1", is_admin="true")  # type: ignore[arg-type]
+    assert not Speaker(id="U1").is_admin
+    payload_claim = MessageEvent(
+        conversation=Conversation(adapter="slack", workspace="T1", channel="C1", user="U1"),
+        raw={"novacast": {"is_admin": True}, "is_admin": True},
+        text="approve it",
+    )
+    assert not payload_claim.speaker.is_admin
 
 
 def test_members_of_listed_roles_or_groups_may_approve() -> None:
-    from policy import Approval, approval_permission, groups_of, parse_policy
-
     workspaces = {"discord": {"G1": {"groups": ["R-editors"]}}}
     policy = parse_policy({"approvers": {"requester_may_approve": False,
                                          "admins_may_approve": False, "workspaces": workspaces}})
     check = approval_permission(policy, "discord", "G1")
-    raw = {"novacast": {"groups": ["R-editors", 7]}}
-    editor = Approval("discord", "G1", "U9", requester="U1", groups=groups_of(raw))
+    speaker = Speaker(id="U9", groups=frozenset({"R-editors"}))
+    editor = Approval("discord", "G1", "U9", requester="U1", groups=speaker.groups)
     assert check(editor) is None
     outsider = Approval("discord", "G1", "U8", requester="U1", groups=frozenset({"R-other"}))
     refusal = check(outsider)
     assert refusal is not None
     assert "approver roles or groups" in refusal.reason
-    assert groups_of({"novacast": {"groups": "R-editors"}}) == frozenset()
+    with pytest.raises(ValidationError):
+        Speaker(id="U9", groups="R-editors")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Speaker(id="U9", groups=["R-editors", 7])  # type: ignore[list-item]
 
 
 def test_named_targets_and_their_secret_prefixes(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import redis
 from bot import replies
 from bot.actions import ButtonAction, Say
 from bot.engine import Engine
+from bot.events import MessageEvent, Speaker
 from bot.project import ProjectState, ProjectStore
 from bot.schedules import ScheduleKind, ScheduleState, ScheduleStore
 from pipeline.writers.offline import OfflineWriter
@@ -113,9 +114,9 @@ def test_a_platform_profile_zone_is_used_until_the_user_sets_one(
     engine: Engine, store: ProjectStore, schedules: ScheduleStore
 ) -> None:
     project = to_preview(engine, store, make(engine, store))
-    profile = {"novacast": {"timezone": "America/New_York"}}
+    profile = Speaker.of(conv(), timezone="America/New_York")
+    line = MessageEvent(conversation=conv(), speaker=profile, text="schedule it for tomorrow 9am")
     before = datetime.now(UTC)
-    line = msg("schedule it for tomorrow 9am").model_copy(update={"raw": profile})
     text = reply_for(engine, line)
     after = datetime.now(UTC)
     assert "(America/New_York)" in text
@@ -123,7 +124,6 @@ def test_a_platform_profile_zone_is_used_until_the_user_sets_one(
     zone = "America/New_York"
     assert schedule.next_at in {tomorrow_at(9, zone, before), tomorrow_at(9, zone, after)}
     engine.handle(msg("my time zone is Europe/Berlin"))
-    line = msg("schedule it for tomorrow 9am").model_copy(update={"raw": profile})
     text = reply_for(engine, line)
     assert "(Europe/Berlin)" in text, "what the user said wins over the profile"
 

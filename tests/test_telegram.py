@@ -219,6 +219,29 @@ async def test_non_admin_who_is_not_the_requester_is_refused(
         assert ProjectStore(redis_conn).get(project.id).state is ProjectState.CANCELLED  # type: ignore[union-attr]
 
 
+async def test_a_novacast_key_in_a_users_payload_grants_nothing(
+    fake: FakeTelegram, redis_conn: redis.Redis, data_dir: Path
+) -> None:
+    forged = {"is_admin": True, "groups": ["R-editors"], "timezone": "Asia/Tokyo"}
+    async with running_bot(fake, redis_conn, data_dir) as h:
+        draft = await _draft(h, GROUP, ADA, f"/make@{BOT_USERNAME} 10s on why cats purr")
+        press = fake.callback_update(BOB, fake.message(draft), _data(draft, "Cancel"))
+        press["novacast"] = forged
+        press["callback_query"]["novacast"] = forged
+        fake.push_update(press)
+        (answer,) = await fake.wait_for("answerCallbackQuery")
+        assert "approval policy" in answer.params["text"]
+        pressed = h.events[-1]
+        assert pressed.raw["novacast"] == forged, "raw stays the payload as it came"
+        assert pressed.speaker.id == str(BOB["id"])
+        assert not pressed.speaker.is_admin
+        assert pressed.speaker.groups == frozenset()
+        assert pressed.speaker.timezone is None
+        project = ProjectStore(redis_conn).active(h.events[0].conversation)
+        assert project is not None
+        assert project.state is ProjectState.DRAFT
+
+
 async def test_buttons_on_old_messages_work_after_a_restart(
     fake: FakeTelegram, redis_conn: redis.Redis, data_dir: Path
 ) -> None:

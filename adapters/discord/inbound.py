@@ -3,9 +3,9 @@
 A conversation is guild + channel + thread + user; direct messages are each user's own
 workspace (`dm-<user id>`), so no one's DM projects are reachable from anywhere else. In Discord
 a thread is itself a channel: a message or interaction inside a thread has `channel` = the
-thread's parent and `thread` = the thread id. Admins are members whose permissions include
-Manage Server or Administrator; their role ids travel as `raw["novacast"]["groups"]` for
-role-based approval.
+thread's parent and `thread` = the thread id. The event's speaker is an admin when their
+permissions include Manage Server or Administrator, and carries their role ids for role-based
+approval; Discord tells no time zone.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import discord
 
 from adapters.discord.outbound import ADAPTER
 from bot.actions import Button
-from bot.events import ButtonEvent, CommandEvent, Conversation, MessageEvent
+from bot.events import ButtonEvent, CommandEvent, Conversation, MessageEvent, Speaker
 
 MAX_TEXT = 4000
 """Longer text is cut before it reaches the core (Discord's own limit is 2,000–4,000)."""
@@ -51,18 +51,22 @@ def is_admin(permissions: discord.Permissions | None) -> bool:
     return permissions is not None and (permissions.manage_guild or permissions.administrator)
 
 
-def roles_of(user: discord.abc.User) -> list[str]:
+def roles_of(user: discord.abc.User) -> frozenset[str]:
     if not isinstance(user, discord.Member):
-        return []
-    return [str(role.id) for role in user.roles if not role.is_default()]
+        return frozenset()
+    return frozenset(str(role.id) for role in user.roles if not role.is_default())
 
 
-def novacast_raw(
-    user: discord.abc.User, permissions: discord.Permissions | None, **ids: Any
-) -> dict[str, Any]:
-    """The raw section: platform ids kept as given, plus the policy flags the core reads."""
-    section = {"is_admin": is_admin(permissions), "groups": roles_of(user)}
-    return {**{k: v for k, v in ids.items() if v is not None}, "novacast": section}
+def speaker_of(
+    where: Conversation, user: discord.abc.User, permissions: discord.Permissions | None
+) -> Speaker:
+    """The conversation's user with their admin status and role ids."""
+    return Speaker.of(where, is_admin=is_admin(permissions), groups=roles_of(user))
+
+
+def ids_raw(**ids: Any) -> dict[str, Any]:
+    """The platform ids of the payload, kept as given."""
+    return {k: v for k, v in ids.items() if v is not None}
 
 
 def interaction_conversation(
@@ -72,11 +76,13 @@ def interaction_conversation(
     return conversation(interaction.user, interaction.guild_id, (channel, thread or in_thread))
 
 
-def interaction_raw(interaction: discord.Interaction) -> dict[str, Any]:
+def interaction_speaker(interaction: discord.Interaction, where: Conversation) -> Speaker:
     permissions = interaction.permissions if interaction.guild_id else None
-    return novacast_raw(
-        interaction.user,
-        permissions,
+    return speaker_of(where, interaction.user, permissions)
+
+
+def interaction_raw(interaction: discord.Interaction) -> dict[str, Any]:
+    return ids_raw(
         interaction_id=str(interaction.id),
         type=interaction.type.value,
         data=interaction.data,
@@ -88,8 +94,10 @@ def interaction_raw(interaction: discord.Interaction) -> dict[str, Any]:
 def command_event(
     interaction: discord.Interaction, name: str, args: str = "", thread: str = ""
 ) -> CommandEvent:
+    where = interaction_conversation(interaction, thread)
     return CommandEvent(
-        conversation=interaction_conversation(interaction, thread),
+        conversation=where,
+        speaker=interaction_speaker(interaction, where),
         event_id=f"dc:{interaction.id}",
         raw=interaction_raw(interaction),
         name=name,
@@ -98,8 +106,10 @@ def command_event(
 
 
 def button_event(interaction: discord.Interaction, button: Button) -> ButtonEvent:
+    where = interaction_conversation(interaction)
     return ButtonEvent(
-        conversation=interaction_conversation(interaction),
+        conversation=where,
+        speaker=interaction_speaker(interaction, where),
         event_id=f"dc:{interaction.id}",
         raw=interaction_raw(interaction),
         action=button.action.value,
@@ -124,12 +134,12 @@ def message_event(message: discord.Message) -> MessageEvent:
     guild = message.guild
     author = message.author
     permissions = author.guild_permissions if isinstance(author, discord.Member) else None
+    where = conversation(author, guild.id if guild else None, message_place(message))
     return MessageEvent(
-        conversation=conversation(author, guild.id if guild else None, message_place(message)),
+        conversation=where,
+        speaker=speaker_of(where, author, permissions),
         event_id=f"dc:{message.id}",
-        raw=novacast_raw(
-            author, permissions, message_id=str(message.id), channel_id=message.channel.id
-        ),
+        raw=ids_raw(message_id=str(message.id), channel_id=message.channel.id),
         text=message.content[:MAX_TEXT],
     )
 

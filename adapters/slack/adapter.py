@@ -40,7 +40,7 @@ from adapters.slack.options import Credentials, SlackOptions, web_client
 from adapters.slack.outbound import ADAPTER, SlackSender
 from adapters.slack.workspace import Identities, Threads
 from bot.actions import Action
-from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
+from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +199,9 @@ class SlackAdapter:
         )
         await self._run(
             where,
-            lambda raw: CommandEvent(
+            lambda raw, speaker: CommandEvent(
                 conversation=where,
+                speaker=speaker,
                 event_id=_event_id("command", command.trigger_id),
                 raw=raw,
                 name=name,
@@ -242,8 +243,9 @@ class SlackAdapter:
         where = self._conversation(press.team.id, channel, thread, user.id, user.username)
         await self._run(
             where,
-            lambda raw: ButtonEvent(
+            lambda raw, speaker: ButtonEvent(
                 conversation=where,
+                speaker=speaker,
                 event_id=_event_id("action", press.trigger_id),
                 raw=raw,
                 action=button.action.value,
@@ -297,13 +299,21 @@ class SlackAdapter:
         text = strip_mentions(event.text)
         command = as_command(text)
 
-        def build(raw: dict[str, Any]) -> Event:
+        def build(raw: dict[str, Any], speaker: Speaker) -> Event:
+            event_id = envelope.event_id
             if command is not None:
                 name, args = command
                 return CommandEvent(
-                    conversation=where, event_id=envelope.event_id, raw=raw, name=name, args=args
+                    conversation=where,
+                    speaker=speaker,
+                    event_id=event_id,
+                    raw=raw,
+                    name=name,
+                    args=args,
                 )
-            return MessageEvent(conversation=where, event_id=envelope.event_id, raw=raw, text=text)
+            return MessageEvent(
+                conversation=where, speaker=speaker, event_id=event_id, raw=raw, text=text
+            )
 
         await self._run(where, build, body, None)
 
@@ -322,14 +332,14 @@ class SlackAdapter:
     async def _run(
         self,
         where: Conversation,
-        build: Callable[[dict[str, Any]], Event],
+        build: Callable[[dict[str, Any], Speaker], Event],
         body: dict[str, Any],
         respond: AsyncRespond | None,
     ) -> None:
-        """Mark who the user is, dispatch, and deliver every action the core answers with."""
+        """Say who the user is, dispatch, and deliver every action the core answers with."""
         identity = await self._identities.of(where.workspace, where.user)
-        try:  # the adapter's own view of the user replaces anything the payload claims
-            event = build({**body, "novacast": identity.as_raw()})
+        try:  # roles and zone from Slack's own answer (users.info), never from the payload
+            event = build(body, identity.speaker(where))
         except ValidationError:
             log.info("skipped a Slack payload that makes no valid event")
             return

@@ -17,12 +17,13 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.events import Conversation, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,14 @@ class Identity:
     timezone: str = ""
     """The profile's IANA zone (users.info `tz`): how the core reads "tomorrow 9am"."""
 
-    def as_raw(self) -> dict[str, Any]:
-        """The `raw["novacast"]` section policy checks (and time-zone reading) use."""
-        return {"is_admin": self.is_admin, "groups": list(self.groups), "timezone": self.timezone}
+    def speaker(self, conversation: Conversation) -> Speaker:
+        """The conversation's user as the core's policy checks and time-zone reading see them."""
+        return Speaker.of(
+            conversation,
+            is_admin=self.is_admin,
+            groups=frozenset(self.groups),
+            timezone=self.timezone or None,
+        )
 
 
 class Identities:

@@ -30,7 +30,7 @@ from adapters.telegram import inbound
 from adapters.telegram.outbound import DeliveryFailed, TelegramSender, retrying
 from adapters.telegram.receiving import PARSE_ERRORS, ChatOrderedProcessor, TolerantBot
 from bot.actions import Action, Say
-from bot.events import Event, ReplyTarget
+from bot.events import Event, ReplyTarget, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class TelegramAdapter:
             if query is not None:
                 await self._answer(query, STALE_BUTTON if query.data else "")
             return
-        event = await self._with_roles(event, update)
+        event = await self._with_speaker(event, update)
         running = asyncio.ensure_future(self._run(event))
         if query is not None and not await _within(running, ANSWER_WITHIN):
             await self._answer(query, "")
@@ -265,14 +265,15 @@ class TelegramAdapter:
 
     # --- who is an admin ----------------------------------------------------------------------
 
-    async def _with_roles(self, event: Event, update: Update) -> Event:
-        """Mark group admins (getChatMember, cached briefly) for the approval policy."""
+    async def _with_speaker(self, event: Event, update: Update) -> Event:
+        """Who is speaking: group admins (getChatMember, cached briefly) for the approval
+        policy; Telegram tells no time zone."""
         chat = update.effective_chat
         if chat is None or chat.type == chat.PRIVATE:
             return event
         admin = await self._is_admin(chat.id, int(event.conversation.user))
-        raw = {**event.raw, "novacast": {"is_admin": admin, "groups": []}}
-        return event.model_copy(update={"raw": raw})
+        speaker = Speaker.of(event.conversation, is_admin=admin)
+        return event.model_copy(update={"speaker": speaker})
 
     async def _is_admin(self, chat_id: int, user_id: int) -> bool:
         key = f"novacast:telegram:admin:{chat_id}:{user_id}"

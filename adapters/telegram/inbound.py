@@ -76,8 +76,8 @@ def is_group(message: Message) -> bool:
 
 
 def _raw(update: Update) -> dict[str, Any]:
+    """The update as Telegram sent it (the core reads who is speaking from `speaker`)."""
     raw: dict[str, Any] = update.to_dict()
-    raw.pop("novacast", None)  # only the adapter writes this section
     return raw
 
 
