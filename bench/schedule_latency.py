@@ -25,7 +25,7 @@ from rq.job import Job
 from bot.events import Conversation, ReplyTarget
 from bot.schedules import Schedule, ScheduleKind, ScheduleStore
 from novacast.embedded_redis import EmbeddedRedis
-from workers.queues import PUBLISH_QUEUE
+from workers.catalog import PUBLISH_QUEUE
 from workers.scheduler import Scheduler
 
 LEAD = 1.5

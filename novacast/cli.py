@@ -77,6 +77,7 @@ def worker(burst: bool) -> None:
     _require_ffmpeg()
     import redis
 
+    from novacast.wiring import install_worker_runtime
     from workers.worker import run_worker
 
     settings = load_settings()
@@ -84,7 +85,9 @@ def worker(burst: bool) -> None:
         raise click.UsageError(
             "REDIS_URL is not set; `novacast up` starts Redis and a worker together."
         )
-    run_worker(redis.Redis.from_url(settings.redis_url), burst=burst)
+    connection = redis.Redis.from_url(settings.redis_url)
+    install_worker_runtime(connection)
+    run_worker(connection, burst=burst)
 
 
 @main.command()

@@ -17,7 +17,7 @@ import redis
 from rq import Worker
 from rq.worker import BaseWorker
 
-from workers.queues import QUEUES
+from workers.catalog import QUEUES
 
 STOP_SECONDS = 15.0
 

@@ -17,6 +17,7 @@ from pipeline.memory import memory_from_env
 from pipeline.settings import Settings
 from pipeline.writers.choose import writer_from_env
 from policy import load_policy
+from workers import runtime
 from workers.queues import RQJobQueue
 
 
@@ -61,17 +62,36 @@ def redis_connection(settings: Settings) -> Iterator[RedisHandle]:
         yield stack.enter_context(_connected(shared, started_here=started_here))
 
 
-def build_engine(connection: redis.Redis) -> Engine:
-    """The core with RQ behind it; the LLM writer when a provider is configured (else the
-    offline writer); long-term memory unless NOVACAST_MEMORY=off (Qdrant local under the data
-    dir, or QDRANT_URL), its model loading in the background. Prompts and models.yaml are
-    validated here, so broken files fail at start."""
+def build_engine(connection: redis.Redis, *, long_term_memory: bool = True) -> Engine:
+    """The core, built once per process by the bot and by each worker: RQ behind it; the LLM
+    writer when a provider is configured (else the offline writer); the policy. Prompts,
+    models.yaml and the policy are validated here, so broken files fail at start.
+
+    With `long_term_memory` (the bot), memory is on unless NOVACAST_MEMORY=off (Qdrant local
+    under the data dir, or QDRANT_URL), its model loading in the background."""
+    memory = memory_from_env() if long_term_memory else None
     engine = Engine(
         connection,
         writer_from_env(connection),
         RQJobQueue(connection),
         load_policy(),
-        memory=memory_from_env(),
+        memory=memory,
     )
-    threading.Thread(target=engine.warm, name="memory-warm-up", daemon=True).start()
+    if memory is not None:
+        threading.Thread(target=engine.warm, name="memory-warm-up", daemon=True).start()
     return engine
+
+
+def install_worker_runtime(connection: redis.Redis) -> runtime.Runtime:
+    """What `novacast worker` does before taking jobs (and tests running jobs in-process): build
+    the core once and install it, with the RQ JobQueue, as this process's worker runtime.
+
+    A worker's core has no long-term memory. Local Qdrant allows one process per directory, and
+    the bot holds it (under `novacast up` the worker starts first and would take it from the
+    bot); and a render worker need not import the embedding model (~7 s, hundreds of MB) for
+    the rare scheduled show. Shows draft without long-term memory, as they always did."""
+    installed = runtime.Runtime(
+        core=build_engine(connection, long_term_memory=False), jobs=RQJobQueue(connection)
+    )
+    runtime.install(installed)
+    return installed

@@ -25,7 +25,7 @@ from bot.project import ProjectState, ProjectStore
 from novacast.wiring import build_engine
 from pipeline.probe import probe
 from tests.workers_support import worker_process
-from workers.queues import RENDER_QUEUE
+from workers.catalog import RENDER_QUEUE
 
 pytestmark = pytest.mark.slow
 

@@ -16,14 +16,16 @@ from rq import Queue, SimpleWorker
 from bot.events import Conversation, ReplyTarget
 from bot.preferences import Preferences, PreferenceStore
 from bot.project import Project, ProjectState, ProjectStore
+from novacast.wiring import install_worker_runtime
 from pipeline.narration import Narration
 from pipeline.probe import probe
 from pipeline.script import Script
 from pipeline.settings import load_settings
 from pipeline.voice.piper_tts import PiperTTS
 from pipeline.writers import OfflineWriter
-from workers import jobs
-from workers.queues import RENDER_QUEUE, RQJobQueue
+from workers import jobs, render_plan
+from workers.catalog import RENDER_QUEUE
+from workers.queues import RQJobQueue
 
 CHAT = Conversation(adapter="console", workspace="local", channel="console", user="me")
 TARGET = ReplyTarget.of(CHAT)
@@ -54,6 +56,7 @@ def speak(connection: redis.Redis, project: Project, version: int) -> None:
     """The render's voice step, run by a real RQ worker."""
     queue = Queue(RENDER_QUEUE, connection=connection)
     job = queue.enqueue_call(jobs.voice, args=(project.id, version, TARGET.model_dump()))
+    install_worker_runtime(connection)
     SimpleWorker([queue], connection=connection).work(burst=True)
     assert job.get_status(refresh=True) == "finished", job.latest_result()
 
@@ -74,10 +77,10 @@ def test_the_voice_preference_is_part_of_the_job_ids_and_the_work_folder(
     assert set(calm).isdisjoint(plain)
     assert queue.render(project.id, 1, TARGET) == calm
     for ids, preference in ((plain, None), (calm, "calm")):
-        digest = jobs.render_fingerprint(project, 1, preference)
+        digest = render_plan.render_fingerprint(project, 1, preference)
         assert all(f"-v1-{digest}-" in job_id for job_id in ids)
-        assert jobs.workdir_for(project, 1, preference).root.name == f"v1-{digest}"
-    assert jobs.render_fingerprint(project, 1, "calm") == jobs.render_fingerprint(
+        assert render_plan.workdir_for(project, 1, preference).root.name == f"v1-{digest}"
+    assert render_plan.render_fingerprint(project, 1, "calm") == render_plan.render_fingerprint(
         project, 1, "relaxed"  # an alias of calm: the same voice, so the same render
     )
 
@@ -87,10 +90,10 @@ def test_a_new_voice_speaks_again_and_the_same_voice_is_reused(
 ) -> None:
     project = rendering(redis_conn, script)
     speak(redis_conn, project, 1)
-    plain = jobs.workdir_for(project, 1, None).root
+    plain = render_plan.workdir_for(project, 1, None).root
     prefer(redis_conn, "calm")
     speak(redis_conn, project, 1)
-    calm = jobs.workdir_for(project, 1, "calm").root
+    calm = render_plan.workdir_for(project, 1, "calm").root
     assert calm != plain
     assert sorted(p.name for p in calm.parent.iterdir()) == sorted([plain.name, calm.name])
     assert (plain / "narration.voice").read_text() == "piper:en_US-joe-medium"
@@ -119,12 +122,12 @@ def test_a_new_title_reuses_the_narration_of_the_same_voice_only(
     store = ProjectStore(redis_conn)
     project = store.save(project.with_version(retitled).evolve(state=ProjectState.RENDERING))
     speak(redis_conn, project, 2)
-    v1 = jobs.workdir_for(project, 1, "calm").root
-    v2 = jobs.workdir_for(project, 2, "calm").root
+    v1 = render_plan.workdir_for(project, 1, "calm").root
+    v2 = render_plan.workdir_for(project, 2, "calm").root
     assert v2 != v1
     # Piper is not bit-exact from run to run, so equal bytes mean the file was copied
     assert (v2 / "narration.wav").read_bytes() == (v1 / "narration.wav").read_bytes()
-    plain = jobs.workdir_for(project, 1, None).root
+    plain = render_plan.workdir_for(project, 1, None).root
     assert (v2 / "narration.wav").read_bytes() != (plain / "narration.wav").read_bytes()
     assert (v2 / "narration.voice").read_text() == (v1 / "narration.voice").read_text()
     assert json.loads((v2 / "narration.json").read_text())["cues"] == json.loads(
@@ -151,10 +154,11 @@ def test_a_preference_changed_mid_render_does_not_split_the_chain(
     RQJobQueue(redis_conn).render(project.id, 1, TARGET)
     prefer(redis_conn, "calm")  # after Render, before the worker gets to it
     queue = Queue(RENDER_QUEUE, connection=redis_conn)
+    install_worker_runtime(redis_conn)
     SimpleWorker([queue], connection=redis_conn).work(burst=True)
     done = ProjectStore(redis_conn).get(project.id)
     assert done is not None
     assert done.state is ProjectState.PREVIEW, done.last_error
-    plain = jobs.workdir_for(project, 1, None).root
+    plain = render_plan.workdir_for(project, 1, None).root
     assert Path(done.video_path).parent == plain
     assert (plain / "narration.voice").read_text().strip() == "piper:en_US-joe-medium"

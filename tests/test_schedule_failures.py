@@ -17,8 +17,9 @@ from bot.actions import ButtonAction, Say
 from bot.events import Conversation, ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore
 from bot.schedules import Schedule, ScheduleKind, ScheduleState, ScheduleStore
+from novacast.wiring import install_worker_runtime
 from pipeline.writers.offline import OfflineWriter
-from workers.queues import PUBLISH_QUEUE
+from workers.catalog import PUBLISH_QUEUE
 from workers.scheduler import Scheduler
 
 
@@ -42,6 +43,7 @@ def test_a_scheduled_publish_whose_video_is_gone_is_reported_with_retry(
 
     assert Scheduler(redis_conn).tick() == 1
     queue = Queue(PUBLISH_QUEUE, connection=redis_conn)
+    install_worker_runtime(redis_conn)
     SimpleWorker([queue], connection=redis_conn).work(burst=True)
 
     said = [a for a in outbox.read(block_ms=1000) if isinstance(a, Say)]

@@ -24,8 +24,8 @@ from rq.job import Job
 from bot.events import Conversation, ReplyTarget
 from bot.schedules import Schedule, ScheduleKind, ScheduleStore
 from novacast.processes import stop
-from workers.queues import PUBLISH_QUEUE, RENDER_QUEUE
-from workers.scheduler import FIRE_FUNCTION, fire_job_id, live_schedulers
+from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, RENDER_QUEUE
+from workers.scheduler import fire_job_id, live_schedulers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 

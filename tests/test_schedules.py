@@ -30,9 +30,8 @@ from bot.schedules import (
     ScheduleStore,
 )
 from novacast.cli import main
-from workers.queues import PUBLISH_QUEUE, RENDER_QUEUE
+from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, RENDER_QUEUE
 from workers.scheduler import (
-    FIRE_FUNCTION,
     Scheduler,
     fire_job,
     fire_job_id,

@@ -13,7 +13,7 @@ import redis
 from rq import Worker
 
 from novacast.processes import worker_process as novacast_worker
-from workers.queues import QUEUES
+from workers.catalog import QUEUES
 
 
 @contextmanager

@@ -15,8 +15,9 @@ from bot.events import ReplyTarget
 from bot.project import ProjectState, ProjectStore, StateRefusal
 from bot.schedules import ScheduleStore
 from pipeline.errors import PermanentError, PipelineError
-from workers.jobs import progress_key
+from workers.catalog import FIRE_FUNCTION
 from workers.reporting import Reporter
+from workers.runtime import progress_key
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,6 @@ def on_failure(
     if job.should_retry:
         log.warning("job %s (%s) failed, will retry: %s", job.id, stage, plain_reason(error))
         return
-    from workers.scheduler import FIRE_FUNCTION  # the scheduler imports queues, which import us
-
     if job.func_name == FIRE_FUNCTION:
         _schedule_failed(connection, job, plain_reason(error))
         return

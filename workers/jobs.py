@@ -2,8 +2,8 @@
 
 Each render step loads the project, checks it is still rendering the same version, does one
 production step (a no-op when its artifact exists) and reports progress to the reply target.
-`render_fingerprint` names a render's work folder and (in workers.queues) its job ids: the
-script and the voice that speaks it, so changing the voice preference renders again.
+Its work folder is named by `workers.render_plan.render_fingerprint`: the script and the voice
+that speaks it, so changing the voice preference renders again.
 """
 
 from __future__ import annotations
@@ -15,49 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rq import get_current_job
 
 from bot import replies
 from bot.events import ReplyTarget
-from bot.preferences import PreferenceStore
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.errors import PermanentError
 from pipeline.music import bed_path
 from pipeline.narration import Narration, Voice
-from pipeline.produce import Workdir, fingerprint, make_captions, make_video, make_voice, run_checks
+from pipeline.produce import Workdir, make_captions, make_video, make_voice, run_checks
 from pipeline.render import Profile
 from pipeline.script import Script
-from pipeline.settings import load_settings
-from pipeline.voice.select import voice_for_script
+from workers import runtime
+from workers.render_plan import render_voice, voice_preference, workdir_for
 from workers.reporting import ProgressSpan, Reporter
 
 log = logging.getLogger(__name__)
-
-
-def progress_key(project_id: str, version: int) -> str:
-    return f"{project_id}:v{version}"
-
-
-def voice_preference(connection: redis.Redis, project: Project) -> str | None:
-    """The voice the project's conversation prefers ("calm"), if it said so."""
-    return PreferenceStore(connection).get(project.conversation).voice
-
-
-def render_voice(project: Project, version: int, preference: str | None) -> Voice:
-    """The voice that speaks `version`: the preference, else the script's plan, else the
-    default (pipeline.voice.select.choice_for)."""
-    return voice_for_script(project.versions[version - 1], preference)
-
-
-def render_fingerprint(project: Project, version: int, preference: str | None) -> str:
-    """The script's fingerprint with the resolved voice (engine, voice id, pace, pauses)."""
-    voice = render_voice(project, version, preference)
-    return fingerprint(project.versions[version - 1], voice=voice.name)
-
-
-def workdir_for(project: Project, version: int, preference: str | None) -> Workdir:
-    root = load_settings().media_dir(project.workspace, project.id)
-    return Workdir(root / f"v{version}-{render_fingerprint(project, version, preference)}")
 
 
 @dataclass
@@ -88,21 +60,6 @@ class RenderStep:
         )
 
 
-def _connection() -> redis.Redis:
-    job = get_current_job()
-    if job is None:
-        raise RuntimeError("job functions run inside an RQ worker")
-    conn: redis.Redis = job.connection
-    return conn
-
-
-def _mark_stage(stage: str) -> None:
-    job = get_current_job()
-    if job is not None:
-        job.meta["stage"] = stage
-        job.save_meta()  # type: ignore[no-untyped-call]
-
-
 def _render_step(
     project_id: str,
     version: int,
@@ -115,8 +72,8 @@ def _render_step(
     `preference` is the voice preference frozen when the render was queued ("" for none), so
     every step of one chain speaks and files with the same voice even if the user changes it
     meanwhile; None (a job queued before that) reads the current one."""
-    _mark_stage(stage)
-    connection = _connection()
+    runtime.mark_stage(stage)
+    connection = runtime.connection()
     project = ProjectStore(connection).get(project_id)
     if project is None or project.state is not ProjectState.RENDERING or project.current != version:
         log.info("project %s no longer rendering v%s; skipping %s", project_id, version, stage)
@@ -130,7 +87,7 @@ def _render_step(
         version=version,
         script=project.versions[version - 1],
         work=workdir_for(project, version, preference or None),
-        report=Reporter(connection, reply, progress_key(project_id, version)),
+        report=Reporter(connection, reply, runtime.progress_key(project_id, version)),
         preference=preference or None,
     )
 
@@ -205,9 +162,9 @@ def checks(
 
 
 def _publish_show(step: RenderStep, target: ReplyTarget) -> None:
-    """A show allowed to publish by itself: approved in the name of whoever set it up."""
-    from workers.queues import RQJobQueue  # queues imports this module
-
+    """A show allowed to publish by itself: approved in the name of whoever set it up; the
+    publish job is enqueued through the core's JobQueue port."""
+    jobs = runtime.current().jobs
     approver = step.project.auto_publish_by or step.project.requester
     ProjectStore(step.connection).transition(
         step.project.id,
@@ -216,4 +173,4 @@ def _publish_show(step: RenderStep, target: ReplyTarget) -> None:
         approved_by=approver,
         approved_at=datetime.now(UTC),
     )
-    RQJobQueue(step.connection).publish(step.project.id, step.version, approver, target)
+    jobs.publish(step.project.id, step.version, approver, target)

@@ -27,8 +27,8 @@ from pipeline.publish import Publisher, PublishRequest
 from pipeline.publish.folder import FolderPublisher
 from pipeline.settings import load_settings
 from policy import PolicyError, PublishTarget, load_policy
+from workers import runtime
 from workers.channel_publisher import ChatChannelPublisher
-from workers.jobs import _connection, _mark_stage, progress_key
 from workers.publish_ledger import Outcome, PublishLedger, RedisCheckpoints
 from workers.reporting import Reporter
 
@@ -158,8 +158,8 @@ def _count_attempt() -> None:
 
 def publish(project_id: str, version: int, approver: str, target: dict[str, Any]) -> list[str]:
     """Publish to every target; returns where the video went. Safe to run again."""
-    _mark_stage("publish")
-    connection = _connection()
+    runtime.mark_stage("publish")
+    connection = runtime.connection()
     project = ProjectStore(connection).get(project_id)
     if project is None:
         return []
@@ -231,7 +231,7 @@ def _report(
 ) -> None:
     title = project.versions[version - 1].title
     reporter = Reporter(
-        connection, ReplyTarget.model_validate(target), progress_key(project.id, version)
+        connection, ReplyTarget.model_validate(target), runtime.progress_key(project.id, version)
     )
     lines = [f"• {line}" for line in done]
     if not failed:

@@ -1,10 +1,12 @@
-"""Queues and the RQ implementation of the core's JobQueue port."""
+"""The RQ implementation of the core's JobQueue port.
+
+Job functions and the failure callback are enqueued by name (`workers.catalog`), so this module
+imports no job code: a job that enqueues follow-on work reaches it through the same port.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -14,41 +16,20 @@ from rq.job import Job, JobStatus
 
 from bot.events import ReplyTarget
 from bot.project import ProjectStore
-from workers import jobs, publishing
-from workers.failures import on_failure
-
-RENDER_QUEUE = "novacast-render"
-PUBLISH_QUEUE = "novacast-publish"
-QUEUES = (PUBLISH_QUEUE, RENDER_QUEUE)
-"""What a worker listens to, in priority order (publishing is short and waited on by a person)."""
-
-RETRY = Retry(max=2, interval=[2, 6])
-PUBLISH_RETRY_ENV = "NOVACAST_PUBLISH_RETRY_SECONDS"
-"""Seconds between publish attempts, comma-separated (default 10,60,300: three retries)."""
-
-
-def publish_retry() -> Retry:
-    """Backoff for publishing: platforms' brief outages pass; then the user gets Retry."""
-    raw = os.environ.get(PUBLISH_RETRY_ENV, "").strip()
-    try:
-        intervals = [max(0, int(part)) for part in raw.split(",") if part.strip()]
-    except ValueError:
-        intervals = []
-    intervals = intervals or [10, 60, 300]
-    return Retry(max=len(intervals), interval=intervals)
-
-
-RESULT_TTL = 24 * 3600
-ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
-
-RENDER_STEPS: tuple[tuple[str, Callable[..., None], int], ...] = (
-    ("voice", jobs.voice, 180),
-    ("captions", jobs.captions, 60),
-    ("preview", jobs.preview, 300),
-    ("full", jobs.full, 900),
-    ("checks", jobs.checks, 120),
+from workers.catalog import (
+    ON_FAILURE,
+    PUBLISH_FUNCTION,
+    PUBLISH_QUEUE,
+    PUBLISH_TIMEOUT,
+    RENDER_QUEUE,
+    RENDER_RETRY,
+    RENDER_STEPS,
+    RESULT_TTL,
+    publish_retry,
 )
-"""Each render step: name, function, timeout in seconds. They run in this order."""
+from workers.render_plan import render_fingerprint, voice_preference
+
+ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
 class RQJobQueue:
@@ -63,17 +44,23 @@ class RQJobQueue:
         project = ProjectStore(self._redis).get(project_id)
         if project is None:
             raise KeyError(project_id)
-        preference = jobs.voice_preference(self._redis, project)
-        digest = jobs.render_fingerprint(project, version, preference)
-        ids = [f"nc-{project_id}-v{version}-{digest}-{name}" for name, _f, _t in RENDER_STEPS]
+        preference = voice_preference(self._redis, project)
+        digest = render_fingerprint(project, version, preference)
+        ids = [f"nc-{project_id}-v{version}-{digest}-{step.name}" for step in RENDER_STEPS]
         if self._any_active(ids):
             return ids
         args = (project_id, version, target.model_dump())
         frozen = {"preference": preference or ""}  # every step speaks with this voice
         previous: Job | None = None
-        for job_id, (_name, func, timeout) in zip(ids, RENDER_STEPS, strict=True):
+        for job_id, step in zip(ids, RENDER_STEPS, strict=True):
             previous = self._enqueue(
-                self._render, func, job_id, args, timeout=timeout, after=previous, kwargs=frozen
+                self._render,
+                step.function,
+                job_id,
+                args,
+                timeout=step.timeout,
+                after=previous,
+                kwargs=frozen,
             )
         return ids
 
@@ -85,7 +72,12 @@ class RQJobQueue:
             return [job_id]
         args = (project_id, version, approver, target.model_dump())
         self._enqueue(
-            self._publish, publishing.publish, job_id, args, timeout=900, retry=publish_retry()
+            self._publish,
+            PUBLISH_FUNCTION,
+            job_id,
+            args,
+            timeout=PUBLISH_TIMEOUT,
+            retry=publish_retry(),
         )
         return [job_id]
 
@@ -101,19 +93,19 @@ class RQJobQueue:
     def _enqueue(
         self,
         queue: Queue,
-        func: Callable[..., Any],
+        function: str,
         job_id: str,
         args: tuple[Any, ...],
         *,
         timeout: int,
         after: Job | None = None,
-        retry: Retry = RETRY,
+        retry: Retry = RENDER_RETRY,
         kwargs: dict[str, Any] | None = None,
     ) -> Job:
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(job_id, connection=self._redis).delete()
         job: Job = queue.enqueue_call(
-            func,
+            function,
             args=args,
             kwargs=kwargs or {},
             job_id=job_id,
@@ -122,6 +114,6 @@ class RQJobQueue:
             failure_ttl=RESULT_TTL,
             depends_on=after,
             retry=retry,
-            on_failure=Callback(on_failure),
+            on_failure=Callback(ON_FAILURE),
         )
         return job

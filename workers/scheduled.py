@@ -3,9 +3,10 @@
 `fire(schedule_id, fire_at)`:
 - a scheduled publish publishes the approved version through the same exactly-once path as
   the Approve button (`workers.publishing.publish_approved`);
-- a show writes a fresh draft through the conversational core, as if its creator had typed
-  `/make <idea>` in the conversation, renders it, and the render asks for approval there — or,
-  where policy lets the show publish by itself, publishes once the checks pass.
+- a show writes a fresh draft through the conversational core — the one the entry point built
+  for this worker process (`workers.runtime`) — as if its creator had typed `/make <idea>` in
+  the conversation, renders it, and the render asks for approval there — or, where policy lets
+  the show publish by itself, publishes once the checks pass.
 Replies go to the conversation the schedule was made in, through the platform's REST sender.
 """
 
@@ -18,14 +19,10 @@ import redis
 
 from adapters.outbox import sender_for
 from bot.actions import Action, JobsStarted, Say
-from bot.engine import Engine
 from bot.events import ButtonEvent, CommandEvent
-from bot.jobs import JobQueue
 from bot.project import ProjectState, ProjectStore
 from bot.schedules import Schedule, ScheduleKind, ScheduleState, ScheduleStore
-from pipeline.writers.choose import writer_from_env
-from policy import load_policy
-from workers.jobs import _connection, _mark_stage
+from workers import runtime
 from workers.publishing import publish_approved
 from workers.reporting import Reporter
 
@@ -34,8 +31,8 @@ log = logging.getLogger(__name__)
 
 def fire(schedule_id: str, fire_at: str) -> str:
     """Run one firing of a schedule; returns what happened, in a few words (the job result)."""
-    _mark_stage("schedule")
-    connection = _connection()
+    runtime.mark_stage("schedule")
+    connection = runtime.connection()
     schedule = ScheduleStore(connection).get(schedule_id)
     if schedule is None:
         return "schedule gone"
@@ -71,10 +68,10 @@ def _publish(connection: redis.Redis, schedule: Schedule) -> str:
 
 def _show(connection: redis.Redis, schedule: Schedule, when: datetime) -> str:
     """A fresh draft from the idea, rendered; the render's last step asks for approval."""
-    engine = Engine(connection, writer_from_env(connection), _job_queue(connection), load_policy())
+    core = runtime.current().core
     stamp = int(when.timestamp())
     conversation = schedule.conversation
-    made = engine.handle(
+    made = core.handle(
         CommandEvent(
             conversation=conversation,
             name="make",
@@ -90,7 +87,7 @@ def _show(connection: redis.Redis, schedule: Schedule, when: datetime) -> str:
         ProjectStore(connection).update(
             project.id, lambda p: p.evolve(auto_publish_by=schedule.created_by)
         )
-    rendering = engine.handle(
+    rendering = core.handle(
         ButtonEvent(
             conversation=conversation,
             action="render",
@@ -100,12 +97,6 @@ def _show(connection: redis.Redis, schedule: Schedule, when: datetime) -> str:
     )
     _deliver(connection, schedule, rendering)
     return f"drafted and rendering project {project.id}"
-
-
-def _job_queue(connection: redis.Redis) -> JobQueue:
-    from workers.queues import RQJobQueue  # queues imports the job modules, this one included
-
-    return RQJobQueue(connection)
 
 
 def _deliver(

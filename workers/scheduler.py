@@ -18,18 +18,19 @@ from datetime import UTC, datetime
 
 import redis
 from redis.client import Pipeline
-from rq import Callback, Queue, Retry
+from rq import Callback, Queue
 
-from bot.schedules import Fire, Schedule, ScheduleKind, ScheduleStore
-from workers.queues import PUBLISH_QUEUE, RENDER_QUEUE, RESULT_TTL
+from bot.schedules import Fire, Schedule, ScheduleStore
+from workers.catalog import (
+    FIRE_FUNCTION,
+    FIRE_QUEUE,
+    FIRE_RETRY,
+    FIRE_TIMEOUT,
+    ON_FAILURE,
+    RESULT_TTL,
+)
 
 log = logging.getLogger(__name__)
-
-FIRE_FUNCTION = "workers.scheduled.fire"
-"""Enqueued by name: `fire(schedule_id: str, fire_at_iso: str)`."""
-FIRE_TIMEOUT = 900
-FIRE_RETRY = Retry(max=2, interval=[5, 30])
-QUEUE_OF = {ScheduleKind.PUBLISH: PUBLISH_QUEUE, ScheduleKind.MAKE: RENDER_QUEUE}
 
 HEARTBEAT_KEY = "nc:schedulers:alive"
 """Zset: scheduler name -> when its heartbeat runs out (epoch seconds)."""
@@ -47,13 +48,13 @@ def fire_job_id(schedule_id: str, fire_at: datetime) -> str:
 
 
 def fire_job(schedule: Schedule, fire_at: datetime, pipeline: Pipeline) -> None:
-    """Enqueue `workers.scheduled.fire` inside `pipeline`, which is in MULTI.
+    """Enqueue `workers.scheduled.fire` (by name) inside `pipeline`, which is in MULTI.
 
     The queue needs a plain connection of its own only to read the server version once; every
     write (queue registration, job hash, status, queue push) goes into `pipeline`.
     """
     connection = redis.Redis(connection_pool=pipeline.connection_pool)
-    queue = Queue(QUEUE_OF[schedule.kind], connection=connection)
+    queue = Queue(FIRE_QUEUE[schedule.kind], connection=connection)
     queue.enqueue_call(
         FIRE_FUNCTION,
         args=(schedule.id, fire_at.astimezone(UTC).isoformat()),
@@ -62,7 +63,7 @@ def fire_job(schedule: Schedule, fire_at: datetime, pipeline: Pipeline) -> None:
         result_ttl=RESULT_TTL,
         failure_ttl=RESULT_TTL,
         retry=FIRE_RETRY,
-        on_failure=Callback("workers.failures.on_failure"),
+        on_failure=Callback(ON_FAILURE),
         pipeline=pipeline,
     )
 

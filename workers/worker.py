@@ -8,7 +8,8 @@ import redis
 from rq import Queue, SimpleWorker
 
 from pipeline.voice import PiperTTS
-from workers.queues import QUEUES
+from workers import runtime
+from workers.catalog import QUEUES
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,11 @@ class NovacastWorker(SimpleWorker):
 
 
 def run_worker(connection: redis.Redis, *, burst: bool = False, name: str | None = None) -> bool:
-    """Work the NOVACAST queues until stopped (or until empty with `burst`)."""
+    """Work the NOVACAST queues until stopped (or until empty with `burst`).
+
+    The entry point installs the worker runtime first (`workers.runtime`); without one this
+    refuses to start rather than fail the first scheduled show."""
+    runtime.current()
     PiperTTS().warm_up()
     queues = [Queue(q, connection=connection) for q in QUEUES]
     worker = NovacastWorker(queues, connection=connection, name=name)

@@ -1,0 +1,85 @@
+"""What a job function has besides its ids: the running job, and the worker process's runtime.
+
+RQ calls job functions by name with ids only. Everything else they need comes from here:
+- the Redis connection of the job running now, and its stage (for failure reports);
+- the key of a render's progress message;
+- the process's `Runtime`: the conversational core the entry point built once at start, and
+  the core's `JobQueue` port, the only way a job enqueues follow-on work. The entry point
+  installs it (`novacast.wiring.install_worker_runtime`) before the worker takes jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import redis
+from rq import get_current_job
+
+from bot.actions import Action
+from bot.events import Event
+from bot.jobs import JobQueue
+
+
+class Core(Protocol):
+    """The conversational core as a job sees it: one event in, the actions answering it out."""
+
+    def handle(self, event: Event) -> list[Action]:
+        """Answer `event` as if it came from the conversation it names."""
+        ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Built once per worker process by the entry point."""
+
+    core: Core
+    jobs: JobQueue
+
+
+class NoRuntime(RuntimeError):
+    """A job that needs the core ran in a process whose entry point installed none."""
+
+
+class _Process:
+    """The runtime of this process (one per worker process)."""
+
+    runtime: ClassVar[Runtime | None] = None
+
+
+def install(runtime: Runtime) -> None:
+    """Make `runtime` the one job functions of this process use (replaces an earlier one)."""
+    _Process.runtime = runtime
+
+
+def current() -> Runtime:
+    """The installed runtime; `NoRuntime` when the process was started without one."""
+    runtime = _Process.runtime
+    if runtime is None:
+        raise NoRuntime(
+            "no worker runtime installed: start workers with `novacast worker` "
+            "(novacast.wiring.install_worker_runtime)"
+        )
+    return runtime
+
+
+def connection() -> redis.Redis:
+    """The Redis connection of the job running now."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("job functions run inside an RQ worker")
+    conn: redis.Redis = job.connection
+    return conn
+
+
+def mark_stage(stage: str) -> None:
+    """Record which stage the running job is at, so a failure report can name it."""
+    job = get_current_job()
+    if job is not None:
+        job.meta["stage"] = stage
+        job.save_meta()  # type: ignore[no-untyped-call]
+
+
+def progress_key(project_id: str, version: int) -> str:
+    """The key of a render's one progress message (edited in place)."""
+    return f"{project_id}:v{version}"
