@@ -24,6 +24,7 @@ chat: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff format --check . || true
 
 typecheck: setup
@@ -31,6 +32,7 @@ typecheck: setup
 
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
