@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intents import Intent, IntentKind, classify, command_intent
+from bot.intents import Intent, IntentKind, MemoryKind, classify, command_intent, slash_command
 
 K = IntentKind
 
@@ -139,6 +139,20 @@ def test_command_intent_reads_names_case_insensitively() -> None:
     assert command_intent("publish") == Intent(IntentKind.APPROVE)
     assert command_intent("undo", "to v2") == Intent(IntentKind.UNDO, "2")
     assert command_intent("nope") == Intent(IntentKind.UNKNOWN, "nope")
+
+
+def test_slash_command_reads_slash_lines_only() -> None:
+    assert slash_command("/make@novacast_bot cats") == Intent(IntentKind.MAKE, "cats")
+    assert slash_command("  /Schedule tomorrow 9am") == Intent(IntentKind.SCHEDULE, "tomorrow 9am")
+    assert slash_command("/frobnicate now") == Intent(IntentKind.UNKNOWN, "frobnicate")
+    assert slash_command("make a video about cats") is None
+    assert slash_command("") is None
+
+
+@pytest.mark.parametrize("text", ["in 1 minute", "in 2 hours", "tomorrow", "every monday"])
+def test_a_time_alone_is_never_a_preference(text: str) -> None:
+    """The line alone; what it means in a conversation is `bot.reading`'s to decide."""
+    assert classify(text).kind is not MemoryKind.PREFERENCE
 
 
 def test_very_long_and_odd_input_does_not_hang_or_raise() -> None:
