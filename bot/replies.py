@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.actions import Button, ButtonAction
 from bot.preferences import Preferences
@@ -428,7 +429,116 @@ def unknown_timezone(name: str, current: str) -> str:
 
 
 def timezone_set(zone: str, now: datetime) -> str:
-    from zoneinfo import ZoneInfo
-
     local = now.astimezone(ZoneInfo(zone)).strftime("%H:%M")
     return f"Time zone set to {zone} (it's {local} there now). I'll read your times in it."
+
+
+# === what workers say (render results, failures, publish results, schedules firing) ============
+# Built in worker processes and posted through the platform's REST sender. Reasons (lower case,
+# no full stop) are the middle of a sentence: "Publishing failed: <reason>. …".
+
+
+def quick_preview(version: int) -> str:
+    return f"Quick preview of v{version} (low resolution). Full quality is on its way."
+
+
+def full_quality(title: str, version: int, seconds: float) -> str:
+    return f"“{title}” — v{version}, {seconds:.0f}s, full quality."
+
+
+def failed_checks(problems: list[str]) -> str:
+    return "the finished video failed its checks: " + "; ".join(problems)
+
+
+TOOK_TOO_LONG = "it took too long and was stopped"
+UNEXPECTED = "something unexpected went wrong on our side (it is logged)"
+VIDEO_MISSING = "the rendered video is missing; press Render to make it again"
+
+
+def failed_at(stage: str) -> str:
+    """The progress message's last stage when a render fails."""
+    return f"failed at {stage}"
+
+
+def render_failed(stage: str, reason: str) -> str:
+    return (
+        f"Rendering failed at the {stage} step: {reason}. "
+        "Your draft is safe — press Render to try again."
+    )
+
+
+def publish_failed(reason: str) -> str:
+    return f"Publishing failed: {reason}. Press Retry publishing to try again."
+
+
+def scheduled_run_failed(schedule: Schedule, reason: str) -> str:
+    return f"The scheduled run ({schedule.description}) failed: {reason}."
+
+
+# --- publishing: reasons a target failed, and the result -----------------------------------------
+
+PUBLISHING_ELSEWHERE = "another worker is publishing it right now"
+TARGET_GONE = "the policy no longer defines this target"
+
+
+def broken_policy(error: Exception) -> str:
+    return f"the policy file is broken: {error}"
+
+
+def bad_target_options(name: str, fields: str) -> str:
+    return f"the publish target “{name}” has bad options ({fields})"
+
+
+def unknown_chat_target(name: str) -> str:
+    return f"the chat target “{name}” names no platform this bot speaks"
+
+
+def channel_unreachable(adapter: str, error: Exception) -> str:
+    return f"could not post into the {adapter} channel ({type(error).__name__})"
+
+
+def channel_caption(title: str, approver: str) -> str:
+    """The caption of an approved video posted into a chat channel (a publish target)."""
+    return f"{title} — approved by {approver}"
+
+
+def channel_location(adapter: str, channel: str) -> str:
+    """Where a chat-channel target put the video, as the publish result lists it."""
+    return f"{adapter} channel {channel}"
+
+
+def published(title: str, version: int, approver: str, done: list[str]) -> str:
+    lines = "\n".join(f"• {line}" for line in done)
+    return f"Published “{title}” (v{version}), approved by {approver}:\n{lines}"
+
+
+def published_partly(title: str, version: int, done: list[str], failed: dict[str, str]) -> str:
+    """Some or all targets failed: each with why, and how to try the failed ones again."""
+    lines = [f"• {line}" for line in done]
+    lines += [f"• {name}: not published — {why}" for name, why in failed.items()]
+    head = (
+        f"Published “{title}” (v{version}) to {len(done)} of {len(done) + len(failed)} targets"
+        if done
+        else f"Couldn't publish “{title}” (v{version})"
+    )
+    retry = "Press Retry publishing to try the failed ones again."
+    return head + ":\n" + "\n".join(lines) + "\n" + retry
+
+
+# --- schedules firing ----------------------------------------------------------------------------
+
+
+def scheduled_publish_expired(schedule: Schedule) -> str:
+    return f"The scheduled publish ({schedule.description}) found no video: it expired."
+
+
+def scheduled_publish_skipped(schedule: Schedule, project: Project) -> str:
+    return (
+        f"The scheduled publish of “{project.script.title}” ({schedule.description}) was "
+        f"skipped: the video is {project.state.value} now."
+    )
+
+
+def show_time(schedule: Schedule) -> str:
+    """Leads the fresh draft a show's firing posts."""
+    return f"It's time for your show ({schedule.description})."

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import redis
 
 from adapters.outbox import is_platform, sender_for
+from bot import replies
 from bot.actions import Preview
 from bot.events import ReplyTarget
 from pipeline.errors import PermanentError, TransientError
@@ -24,16 +25,16 @@ class ChatChannelPublisher:
 
     def __init__(self, name: str, spec: PublishTarget, connection: redis.Redis) -> None:
         if not is_platform(spec.adapter) or not spec.channel:
-            raise PermanentError(f"the chat target “{name}” names no platform this bot speaks")
+            raise PermanentError(replies.unknown_chat_target(name))
         self.name = name
         self._spec = spec
         self._redis = connection
 
     def publish(self, request: PublishRequest) -> PublishResult:
         target = self.target_for(request.workspace)
-        caption = f"{request.title} — approved by {request.approved_by}"
+        caption = replies.channel_caption(request.title, request.approved_by)
         if not request.video.is_file():
-            raise PermanentError("the rendered video is missing; press Render to make it again")
+            raise PermanentError(replies.VIDEO_MISSING)
         try:
             sender_for(target, self._redis).send(
                 Preview(target=target, path=str(request.video), caption=caption)
@@ -41,12 +42,10 @@ class ChatChannelPublisher:
         except PermanentError:
             raise
         except Exception as error:  # the platform or network failed; the ledger retries
-            raise TransientError(
-                f"could not post into the {target.adapter} channel ({type(error).__name__})"
-            ) from None
+            raise TransientError(replies.channel_unreachable(target.adapter, error)) from None
         return PublishResult(
             target=self.name,
-            location=f"{target.adapter} channel {target.channel}",
+            location=replies.channel_location(target.adapter, target.channel),
             published_at=datetime.now(UTC),
         )
 

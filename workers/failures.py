@@ -10,6 +10,7 @@ import redis
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
+from bot import replies
 from bot.actions import Button, ButtonAction
 from bot.events import ReplyTarget
 from bot.project import ProjectState, ProjectStore, StateRefusal
@@ -27,8 +28,8 @@ def plain_reason(error: BaseException | None) -> str:
     if isinstance(error, PipelineError):
         return str(error)
     if isinstance(error, JobTimeoutException):
-        return "it took too long and was stopped"
-    return "something unexpected went wrong on our side (it is logged)"
+        return replies.TOOK_TOO_LONG
+    return replies.UNEXPECTED
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _schedule_failed(connection: redis.Redis, job: Job, reason: str) -> None:
                 last_error=f"scheduled publish: {reason}",
             )
             buttons = [Button(action=ButtonAction.RETRY, project_id=project.id)]
-    reporter.say(f"The scheduled run ({schedule.description}) failed: {reason}.", buttons)
+    reporter.say(replies.scheduled_run_failed(schedule, reason), buttons)
 
 
 def _restore_state(connection: redis.Redis, failure: Failure) -> None:
@@ -128,14 +129,11 @@ def _tell_user(connection: redis.Redis, failure: Failure) -> None:
     )
     if failure.publishing:
         retry = [Button(action=ButtonAction.RETRY, project_id=failure.project_id)]
-        reporter.say(
-            f"Publishing failed: {failure.reason}. Press Retry publishing to try again.", retry
-        )
+        reporter.say(replies.publish_failed(failure.reason), retry)
         return
-    reporter.progress(f"failed at {failure.stage}", 0, done=True)
+    reporter.progress(replies.failed_at(failure.stage), 0, done=True)
     actions = (ButtonAction.RENDER, ButtonAction.REVISE)
     reporter.say(
-        f"Rendering failed at the {failure.stage} step: {failure.reason}. "
-        "Your draft is safe — press Render to try again.",
+        replies.render_failed(failure.stage, failure.reason),
         [Button(action=a, project_id=failure.project_id) for a in actions],
     )

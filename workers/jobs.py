@@ -118,9 +118,7 @@ def preview(
     if step is None:
         return
     video = step.video(Profile.PREVIEW, step.report.span("preview", 24, 40))
-    step.report.preview(
-        str(video), f"Quick preview of v{version} (low resolution). Full quality is on its way."
-    )
+    step.report.preview(str(video), replies.quick_preview(version))
 
 
 def full(
@@ -143,7 +141,7 @@ def checks(
     narration = step.narration()
     report = run_checks(narration, video, step.work)
     if not report.ok:
-        raise PermanentError("the finished video failed its checks: " + "; ".join(report.problems))
+        raise PermanentError(replies.failed_checks(report.problems))
     ProjectStore(step.connection).transition(
         project_id,
         {ProjectState.RENDERING},
@@ -153,8 +151,9 @@ def checks(
         video_path=str(video),
     )
     step.report.progress("ready", 100, done=True)
-    caption = f"“{step.script.title}” — v{version}, {narration.duration:.0f}s, full quality."
-    step.report.preview(str(video), caption)
+    step.report.preview(
+        str(video), replies.full_quality(step.script.title, version, narration.duration)
+    )
     if step.project.auto_publish_by:
         _publish_show(step, ReplyTarget.model_validate(target))
         return

@@ -18,6 +18,7 @@ import redis
 from pydantic import ValidationError
 from rq import get_current_job
 
+from bot import replies
 from bot.actions import Button, ButtonAction
 from bot.events import ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal
@@ -59,13 +60,13 @@ def build_publisher(name: str, spec: PublishTarget, connection: redis.Redis) -> 
         return XPublisher(XConfig.from_env(spec.secrets_prefix, **spec.options), checkpoints)
     except ValidationError as error:
         fields = ", ".join(sorted({str(item["loc"][0]) for item in error.errors() if item["loc"]}))
-        raise PermanentError(f"the publish target “{name}” has bad options ({fields})") from None
+        raise PermanentError(replies.bad_target_options(name, fields)) from None
 
 
 def _request(project: Project, version: int, approver: str) -> PublishRequest:
     script = project.versions[version - 1]
     if not project.video_path or not Path(project.video_path).exists():
-        raise PermanentError("the rendered video is missing; press Render to make it again")
+        raise PermanentError(replies.VIDEO_MISSING)
     return PublishRequest(
         video=Path(project.video_path),
         workspace=project.workspace,
@@ -93,7 +94,7 @@ class PublishRun:
         try:
             policy = load_policy()
         except PolicyError as error:
-            raise PermanentError(f"the policy file is broken: {error}") from None
+            raise PermanentError(replies.broken_policy(error)) from None
         self.names = policy.publish_targets(project.conversation.adapter, project.workspace)
         self.specs = {name: policy.publish.target(name) for name in self.names}
         self.pending: dict[str, str] = {}
@@ -107,14 +108,14 @@ class PublishRun:
     def _one(self, name: str, request: PublishRequest) -> None:
         with self.ledger.lock(name) as mine:
             if not mine:
-                self.pending[name] = "another worker is publishing it right now"
+                self.pending[name] = replies.PUBLISHING_ELSEWHERE
                 return
             if self.ledger.outcome(name) is not None:
                 return
             spec = self.specs[name]
             try:
                 if spec is None:
-                    raise PermanentError("the policy no longer defines this target")
+                    raise PermanentError(replies.TARGET_GONE)
                 result = build_publisher(name, spec, self.connection).publish(request)
             except PermanentError as error:
                 log.warning("publishing %s v%s to %s failed: %s", request.project_id,
@@ -125,7 +126,7 @@ class PublishRun:
             except Exception:
                 log.exception("publishing %s v%s to %s crashed", request.project_id,
                               request.version, name)
-                self.pending[name] = "something unexpected went wrong on our side (it is logged)"
+                self.pending[name] = replies.UNEXPECTED
             else:
                 self.ledger.done(name, result)
                 log.info("published %s v%s to %s", request.project_id, request.version, name)
@@ -133,7 +134,7 @@ class PublishRun:
     def give_up_pending(self) -> None:
         """Last attempt: what is still pending counts as failed (unless someone else holds it)."""
         for name, reason in self.pending.items():
-            if not reason.startswith("another worker"):
+            if reason != replies.PUBLISHING_ELSEWHERE:
                 self.ledger.failed(name, reason)
 
     def outcomes(self) -> dict[str, Outcome]:
@@ -233,18 +234,10 @@ def _report(
     reporter = Reporter(
         connection, ReplyTarget.model_validate(target), runtime.progress_key(project.id, version)
     )
-    lines = [f"• {line}" for line in done]
     if not failed:
-        head = f"Published “{title}” (v{version}), approved by {approver}:\n"
-        reporter.say(head + "\n".join(lines))
+        reporter.say(replies.published(title, version, approver, done))
         return
-    lines += [f"• {name}: not published — {why}" for name, why in failed.items()]
-    head = (
-        f"Published “{title}” (v{version}) to {len(done)} of {len(done) + len(failed)} targets"
-        if done
-        else f"Couldn't publish “{title}” (v{version})"
-    )
     reporter.say(
-        head + ":\n" + "\n".join(lines) + "\nPress Retry publishing to try the failed ones again.",
+        replies.published_partly(title, version, done, failed),
         [Button(action=ButtonAction.RETRY, project_id=project.id)],
     )

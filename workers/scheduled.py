@@ -18,6 +18,7 @@ from datetime import datetime
 import redis
 
 from adapters.outbox import sender_for
+from bot import replies
 from bot.actions import Action, JobsStarted, Say
 from bot.events import ButtonEvent, CommandEvent
 from bot.project import ProjectState, ProjectStore
@@ -49,15 +50,12 @@ def _publish(connection: redis.Redis, schedule: Schedule) -> str:
     project = ProjectStore(connection).get(schedule.project_id or "")
     reporter = Reporter(connection, schedule.target, f"schedule:{schedule.id}")
     if project is None:
-        reporter.say(f"The scheduled publish ({schedule.description}) found no video: it expired.")
+        reporter.say(replies.scheduled_publish_expired(schedule))
         return "project gone"
     if project.state is ProjectState.PUBLISHED:
         return "already published"
     if project.state is not ProjectState.APPROVED or project.current != schedule.version:
-        reporter.say(
-            f"The scheduled publish of “{project.script.title}” ({schedule.description}) was "
-            f"skipped: the video is {project.state.value} now."
-        )
+        reporter.say(replies.scheduled_publish_skipped(schedule, project))
         return f"skipped: {project.state.value}"
     approver = project.approved_by or schedule.created_by
     locations = publish_approved(
@@ -79,7 +77,7 @@ def _show(connection: redis.Redis, schedule: Schedule, when: datetime) -> str:
             event_id=f"schedule-{schedule.id}-{stamp}",
         )
     )
-    _deliver(connection, schedule, made, lead=f"It's time for your show ({schedule.description}).")
+    _deliver(connection, schedule, made, lead=replies.show_time(schedule))
     project = ProjectStore(connection).active(conversation)
     if project is None or project.state is not ProjectState.DRAFT:
         return "no draft was made"
