@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.captions import caption_cues, write_ass  # noqa: E402
 from pipeline.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
 from pipeline.narration import Narration  # noqa: E402
-from pipeline.render import Profile, render, scene_spans  # noqa: E402
+from pipeline.render import RENDER_NEEDS, Profile, render, scene_spans  # noqa: E402
 from pipeline.script import Scene, Script  # noqa: E402
 
 VARIANTS = ("ours", "hand", "preview")
@@ -119,7 +119,7 @@ def hand_command(workdir: Path, narration: Narration) -> list[str]:
         start, end = span.seconds(FPS)
         values |= {f"frames{index}": span.frames, f"start{index}": f"{start:.3f}",
                    f"end{index}": f"{end - 0.001:.3f}"}
-    return [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostats",
+    return [ffmpeg_exe(RENDER_NEEDS), "-hide_banner", "-loglevel", "error", "-nostats",
             *(part.format(**values) for part in HAND_WRITTEN)]
 
 
