@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -94,6 +94,9 @@ class Approvers(_Strict):
 
 
 TargetKind = Literal["folder", "youtube", "tiktok", "x", "chat"]
+"""Every kind of publish target: a policy naming another fails to load. Each has one publisher
+factory in `workers.publishers.PUBLISHERS`, which is checked against this list."""
+TARGET_KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
 
 
 class PublishTarget(_Strict):

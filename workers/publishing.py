@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from pydantic import ValidationError
 from rq import get_current_job
 
 from bot import replies
@@ -24,43 +23,14 @@ from bot.events import ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal
 from pipeline.errors import PermanentError, TransientError
 from pipeline.probe import probe
-from pipeline.publish import Publisher, PublishRequest
-from pipeline.publish.folder import FolderPublisher
-from pipeline.settings import load_settings
-from policy import PolicyError, PublishTarget, load_policy
+from pipeline.publish import PublishRequest
+from policy import PolicyError, load_policy
 from workers import runtime
-from workers.channel_publisher import ChatChannelPublisher
-from workers.publish_ledger import Outcome, PublishLedger, RedisCheckpoints
+from workers.publish_ledger import Outcome, PublishLedger
+from workers.publishers import build_publisher
 from workers.reporting import Reporter
 
 log = logging.getLogger(__name__)
-
-
-def build_publisher(name: str, spec: PublishTarget, connection: redis.Redis) -> Publisher:
-    """The publisher for one named target; bad options or missing secrets fail plainly."""
-    checkpoints = RedisCheckpoints(connection, namespace=name)
-    try:
-        if spec.kind == "folder":
-            return FolderPublisher(load_settings().data_dir / "published")
-        if spec.kind == "chat":
-            return ChatChannelPublisher(name, spec, connection)
-        if spec.kind == "youtube":
-            from pipeline.publish.youtube import YouTubeConfig, YouTubePublisher
-
-            config = YouTubeConfig.from_env(spec.secrets_prefix, **spec.options)
-            return YouTubePublisher(config, checkpoints)
-        if spec.kind == "tiktok":
-            from pipeline.publish.tiktok import TikTokConfig, TikTokPublisher
-
-            return TikTokPublisher(
-                TikTokConfig.from_env(spec.secrets_prefix, **spec.options), checkpoints
-            )
-        from pipeline.publish.x import XConfig, XPublisher
-
-        return XPublisher(XConfig.from_env(spec.secrets_prefix, **spec.options), checkpoints)
-    except ValidationError as error:
-        fields = ", ".join(sorted({str(item["loc"][0]) for item in error.errors() if item["loc"]}))
-        raise PermanentError(replies.bad_target_options(name, fields)) from None
 
 
 def _request(project: Project, version: int, approver: str) -> PublishRequest:

@@ -10,6 +10,7 @@ from rq import Queue, SimpleWorker
 from pipeline.voice import PiperTTS
 from workers import runtime
 from workers.catalog import QUEUES
+from workers.publishers import unserved_kinds
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,11 @@ def run_worker(connection: redis.Redis, *, burst: bool = False, name: str | None
     """Work the NOVACAST queues until stopped (or until empty with `burst`).
 
     The entry point installs the worker runtime first (`workers.runtime`); without one this
-    refuses to start rather than fail the first scheduled show."""
+    refuses to start rather than fail the first scheduled show, as it does when a publish
+    target kind has no publisher."""
     runtime.current()
+    if unserved := unserved_kinds():
+        raise RuntimeError(f"no publisher serves the target kinds {unserved}")
     PiperTTS().warm_up()
     queues = [Queue(q, connection=connection) for q in QUEUES]
     worker = NovacastWorker(queues, connection=connection, name=name)

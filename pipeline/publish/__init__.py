@@ -2,7 +2,8 @@
 
 A publisher is idempotent: publishing the same project version twice returns where it already
 went and does not publish a second copy. `FolderPublisher` (in `pipeline.publish.folder`) is
-the embedded default; platform uploaders plug in with the same two members.
+the embedded default; platform uploaders plug in with the same two members, and each is named
+once, by its policy target kind, in the workers' table (`workers.publishers.PUBLISHERS`).
 """
 
 from __future__ import annotations
