@@ -21,6 +21,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
+import font_lato
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.captions import CaptionStyle, caption_cues, chars_per_line, wrap, write_ass
@@ -294,8 +295,6 @@ def _captions_filter(ass_name: str) -> str:
 
 
 def _font_dir() -> Path:
-    import font_lato
-
     return Path(font_lato.font_directory)
 
 
