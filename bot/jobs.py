@@ -1,4 +1,9 @@
-"""The core's view of background work: a small port the entry point wires to RQ."""
+"""The core's view of background work: a small port the entry point wires to RQ.
+
+Jobs reach follow-on work through the same port (a show that publishes itself once its checks
+pass), from the worker runtime the entry point installs, so no job imports the code that
+enqueues it.
+"""
 
 from __future__ import annotations
 
