@@ -23,10 +23,10 @@ from rq import Queue
 from rq.job import Job
 
 from bot.events import Conversation, ReplyTarget
-from bot.schedules import Schedule, ScheduleKind, ScheduleStore
+from bot.schedule_store import Schedule, ScheduleKind, ScheduleStore
 from novacast.embedded_redis import EmbeddedRedis
 from workers.catalog import PUBLISH_QUEUE
-from workers.scheduler import Scheduler
+from workers.due_schedules import Scheduler
 
 LEAD = 1.5
 """Seconds between setting the schedules up and their due time."""
@@ -79,7 +79,7 @@ def reference(url: str, count: int) -> list[float]:
     due = _next_due()
     time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
     for n in range(count):
-        queue.enqueue_call("workers.scheduled.fire", args=(f"{n:08x}", due.isoformat()),
+        queue.enqueue_call("workers.schedule_jobs.fire", args=(f"{n:08x}", due.isoformat()),
                            job_id=f"ref-{n}")
     return _lags(connection, due)
 

@@ -18,7 +18,7 @@ from bot.actions import (
 )
 from bot.engine import Engine
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent, ReplyTarget
-from bot.jobs import JobQueue
+from bot.job_queue import JobQueue
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal
 
 __all__ = [

@@ -30,14 +30,14 @@ from bot.events import ButtonEvent, CommandEvent, Event, MessageEvent
 from bot.handlers import Context, Handlers
 from bot.intent_model import IntentModel
 from bot.intents import Intent, IntentKind, Kind, MemoryKind, ReadingKind, classify
-from bot.jobs import JobQueue
+from bot.job_queue import JobQueue
 from bot.memory import Role, SessionMemory
 from bot.moderation import Moderator, rate_limited_reply
 from bot.preferences import PreferenceStore
 from bot.project import Project, ProjectStore
 from bot.reading import Situation, read, stage_of
 from bot.recall import Recall
-from bot.scheduling import Scheduling, split_show
+from bot.schedule_chat import Scheduling, split_show
 from pipeline.script import Writer
 from pipeline.text import clean_text
 from policy import Policy

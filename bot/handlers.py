@@ -24,10 +24,9 @@ from bot.actions import (
 )
 from bot.events import ButtonEvent, CommandEvent, Conversation, MessageEvent, ReplyTarget
 from bot.intents import is_like_last
-from bot.jobs import JobQueue
+from bot.job_queue import JobQueue
 from bot.moderation import Moderator, render_limited_reply
-from bot.preferences import Action as Said
-from bot.preferences import Preferences, PreferenceStore, apply, read_statement
+from bot.preferences import Preferences, PreferenceStore, Verb, apply, read_statement
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal, new_project_id
 from bot.recall import Recall
 from pipeline.brief import Brief, parse_brief
@@ -168,10 +167,10 @@ class Handlers:
         if statement is None or self.preferences is None:
             return ctx.say(replies.ASK_PREFERENCE)
         conversation = ctx.conversation
-        if statement.action is Said.SET:
+        if statement.verb is Verb.SET:
             now = self.preferences.update(conversation, statement.preferences)
             return ctx.say(replies.preferences_saved(statement.preferences, now))
-        if statement.action is Said.FORGET:
+        if statement.verb is Verb.FORGET:
             self.preferences.forget(conversation, statement.fields)
             now = self.preferences.get(conversation)
             return ctx.say(replies.preferences_forgotten(statement.fields, now))

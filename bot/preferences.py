@@ -65,7 +65,9 @@ class Preferences(BaseModel):
         return ", ".join(p for p in parts if p)
 
 
-class Action(StrEnum):
+class Verb(StrEnum):
+    """What a preference statement asks: set some preferences, forget them, or show them."""
+
     SET = "set"
     FORGET = "forget"
     SHOW = "show"
@@ -75,7 +77,7 @@ class Action(StrEnum):
 class Statement:
     """What a line said about preferences. For FORGET, empty `fields` means all of them."""
 
-    action: Action
+    verb: Verb
     preferences: Preferences = field(default_factory=Preferences)
     fields: frozenset[str] = frozenset()
 
@@ -137,9 +139,9 @@ def read_statement(text: str, *, bare: bool = False, lenient: bool = False) -> S
     forget = _FORGET.match(norm)
     if forget:
         field = _FIELD_NAMES.get(forget["field"] or "")
-        return Statement(Action.FORGET, fields=frozenset([field] if field else []))
+        return Statement(Verb.FORGET, fields=frozenset([field] if field else []))
     if _SHOW.match(norm):
-        return Statement(Action.SHOW)
+        return Statement(Verb.SHOW)
     if not (bare or lenient) and not _MARKER.search(norm):
         return None
     found, rest = _extract(norm)
@@ -147,7 +149,7 @@ def read_statement(text: str, *, bare: bool = False, lenient: bool = False) -> S
     filler = _FILLER if marked else _BARE_FILLER
     if found.empty or not (lenient or all(t in filler for t in _TOKEN.findall(rest))):
         return None
-    return Statement(Action.SET, found)
+    return Statement(Verb.SET, found)
 
 
 def _extract(text: str) -> tuple[Preferences, str]:

@@ -20,7 +20,7 @@ from enum import StrEnum
 from bot.intents import Intent, IntentKind, Kind, MemoryKind, ReadingKind, slash_command
 from bot.preferences import read_statement
 from bot.project import Project, ProjectState
-from bot.scheduling import as_answer, looks_like_time
+from bot.schedule_chat import as_answer, looks_like_time
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.actions import Button, ButtonAction
 from bot.preferences import Preferences
 from bot.project import Project, ProjectState
-from bot.schedules import Schedule, ScheduleKind
+from bot.schedule_store import Schedule, ScheduleKind
 from pipeline.memory import Hit
 from pipeline.script import Script
 from policy import Limits

@@ -115,7 +115,7 @@ def scheduler() -> None:
 
     from novacast.embedded_redis import running_server
     from novacast.wiring import redis_connection
-    from workers.scheduler import Scheduler
+    from workers.due_schedules import Scheduler
 
     settings = load_settings()
     if not settings.redis_url and running_server(settings.data_dir) is None:
@@ -124,7 +124,7 @@ def scheduler() -> None:
             "`novacast up` starts Redis and the scheduler together."
         )
     # Each firing is one line worth seeing, even without --verbose.
-    logging.getLogger("workers.scheduler").setLevel(logging.INFO)
+    logging.getLogger("workers.due_schedules").setLevel(logging.INFO)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())

@@ -6,7 +6,7 @@ import pytest
 
 from adapters.buttons import decode, encode
 from bot.actions import Button, ButtonAction
-from bot.schedules import new_schedule_id
+from bot.schedule_store import new_schedule_id
 
 
 @pytest.mark.parametrize("action", list(ButtonAction))

@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 
 from bot.project import ProjectState, ProjectStore
-from bot.schedules import ScheduleState, ScheduleStore
+from bot.schedule_store import ScheduleState, ScheduleStore
 from tests.fakes.discord import FakeDiscord
 from tests.test_discord import (
     TOKEN,

@@ -113,10 +113,10 @@ def private_imports(path: Path, root: Path = ROOT) -> list[str]:
 
 
 def test_a_private_import_is_found(tmp_path: Path) -> None:
-    source = "from workers.jobs import _render_step, voice\nfrom . import _x\n"
+    source = "from workers.render_jobs import _render_step, voice\nfrom . import _x\n"
     probe = tmp_path / "probe.py"
     probe.write_text(source)
-    assert private_imports(probe, root=tmp_path) == ["probe.py:1: workers.jobs._render_step"]
+    assert private_imports(probe, root=tmp_path) == ["probe.py:1: workers.render_jobs._render_step"]
 
 
 def test_no_module_takes_another_modules_private_names() -> None:

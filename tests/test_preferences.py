@@ -9,7 +9,7 @@ from bot.engine import Engine
 from bot.events import CommandEvent, Conversation, MessageEvent
 from bot.handlers import Context
 from bot.intents import IntentKind, MemoryKind, classify
-from bot.preferences import Action, Preferences, PreferenceStore, apply, read_statement
+from bot.preferences import Preferences, PreferenceStore, Verb, apply, read_statement
 from bot.project import ProjectStore
 from pipeline.brief import Tone, parse_brief
 from pipeline.script import Aspect
@@ -51,7 +51,7 @@ def test_statements_are_read(text: str, wanted: Preferences) -> None:
     assert read_statement(text) == read_statement(text, bare=True)
     statement = read_statement(text)
     assert statement is not None
-    assert (statement.action, statement.preferences) == (Action.SET, wanted)
+    assert (statement.verb, statement.preferences) == (Verb.SET, wanted)
     assert classify(text).kind is MemoryKind.PREFERENCE
 
 
@@ -64,13 +64,13 @@ def test_other_lines_are_not_statements(text: str) -> None:
 def test_forget_and_show() -> None:
     forget = read_statement("forget my preferences")
     assert forget is not None
-    assert (forget.action, forget.fields) == (Action.FORGET, frozenset())
+    assert (forget.verb, forget.fields) == (Verb.FORGET, frozenset())
     tone = read_statement("please reset my tone preference")
     assert tone is not None
-    assert (tone.action, tone.fields) == (Action.FORGET, frozenset({"tone"}))
+    assert (tone.verb, tone.fields) == (Verb.FORGET, frozenset({"tone"}))
     show = read_statement("what are my preferences?")
     assert show is not None
-    assert show.action is Action.SHOW
+    assert show.verb is Verb.SHOW
 
 
 def test_words_in_the_idea_win_over_preferences() -> None:

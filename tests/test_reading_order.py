@@ -22,7 +22,7 @@ from bot.intents import Intent, classify
 from bot.preferences import PreferenceStore
 from bot.project import Project, ProjectStore
 from bot.reading import Stage
-from bot.schedules import ScheduleStore
+from bot.schedule_store import ScheduleStore
 from pipeline.memory import embeddings
 from pipeline.writers.offline import OfflineWriter
 from policy import parse_policy

@@ -23,7 +23,7 @@ from pipeline.script import Script
 from pipeline.settings import load_settings
 from pipeline.voice.piper_tts import PiperTTS
 from pipeline.writers import OfflineWriter
-from workers import jobs, render_plan
+from workers import render_jobs, render_plan
 from workers.catalog import RENDER_QUEUE
 from workers.queues import RQJobQueue
 
@@ -55,7 +55,7 @@ def prefer(connection: redis.Redis, voice: str) -> None:
 def speak(connection: redis.Redis, project: Project, version: int) -> None:
     """The render's voice step, run by a real RQ worker."""
     queue = Queue(RENDER_QUEUE, connection=connection)
-    job = queue.enqueue_call(jobs.voice, args=(project.id, version, TARGET.model_dump()))
+    job = queue.enqueue_call(render_jobs.voice, args=(project.id, version, TARGET.model_dump()))
     install_worker_runtime(connection)
     SimpleWorker([queue], connection=connection).work(burst=True)
     assert job.get_status(refresh=True) == "finished", job.latest_result()

@@ -23,11 +23,11 @@ from bot.actions import Action, AskApproval, Say
 from bot.events import Conversation, ReplyTarget
 from bot.preferences import PreferenceStore
 from bot.project import ProjectState, ProjectStore
-from bot.schedules import Schedule, ScheduleKind, ScheduleState, ScheduleStore
+from bot.schedule_store import Schedule, ScheduleKind, ScheduleState, ScheduleStore
 from novacast.wiring import build_engine
 from tests.test_scheduler_process import scheduler_process, wait_for
 from tests.workers_support import worker_process
-from workers.scheduler import Scheduler
+from workers.due_schedules import Scheduler
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

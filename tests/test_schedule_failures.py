@@ -16,11 +16,11 @@ from adapters.console.outbox import ConsoleOutbox
 from bot.actions import ButtonAction, Say
 from bot.events import Conversation, ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore
-from bot.schedules import Schedule, ScheduleKind, ScheduleState, ScheduleStore
+from bot.schedule_store import Schedule, ScheduleKind, ScheduleState, ScheduleStore
 from novacast.wiring import install_worker_runtime
 from pipeline.writers.offline import OfflineWriter
 from workers.catalog import PUBLISH_QUEUE
-from workers.scheduler import Scheduler
+from workers.due_schedules import Scheduler
 
 
 def test_a_scheduled_publish_whose_video_is_gone_is_reported_with_retry(

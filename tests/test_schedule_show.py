@@ -18,10 +18,10 @@ from adapters.console.outbox import ConsoleOutbox
 from bot.actions import Say
 from bot.events import Conversation, ReplyTarget
 from bot.project import ProjectState, ProjectStore
-from bot.schedules import Schedule, ScheduleKind, ScheduleStore
+from bot.schedule_store import Schedule, ScheduleKind, ScheduleStore
 from novacast.wiring import install_worker_runtime
 from workers.catalog import RENDER_QUEUE, RENDER_STEPS
-from workers.scheduler import Scheduler, fire_job_id
+from workers.due_schedules import Scheduler, fire_job_id
 
 
 def test_a_show_drafts_through_the_installed_core_and_queues_its_render(

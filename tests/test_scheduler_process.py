@@ -22,10 +22,10 @@ import redis
 from rq.job import Job
 
 from bot.events import Conversation, ReplyTarget
-from bot.schedules import Schedule, ScheduleKind, ScheduleStore
+from bot.schedule_store import Schedule, ScheduleKind, ScheduleStore
 from novacast.processes import stop
 from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, RENDER_QUEUE
-from workers.scheduler import fire_job_id, live_schedulers
+from workers.due_schedules import fire_job_id, live_schedulers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 

@@ -20,7 +20,7 @@ from rq import Queue
 from rq.job import Job
 
 from bot.events import Conversation, ReplyTarget
-from bot.schedules import (
+from bot.schedule_store import (
     GRACE,
     MAX_ACTIVE_PER_WORKSPACE,
     Schedule,
@@ -31,7 +31,7 @@ from bot.schedules import (
 )
 from novacast.cli import main
 from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, RENDER_QUEUE
-from workers.scheduler import (
+from workers.due_schedules import (
     Scheduler,
     fire_job,
     fire_job_id,
@@ -374,7 +374,7 @@ def test_claim_enqueues_the_rq_job_in_the_same_transaction(
     assert Queue(PUBLISH_QUEUE, connection=redis_conn).job_ids == [f"nc-sched-{publish.id}-{stamp}"]
     assert Queue(RENDER_QUEUE, connection=redis_conn).job_ids == [f"nc-sched-{show.id}-{stamp}"]
     job = Job.fetch(f"nc-sched-{publish.id}-{stamp}", connection=redis_conn)
-    assert job.func_name == FIRE_FUNCTION == "workers.scheduled.fire"
+    assert job.func_name == FIRE_FUNCTION == "workers.schedule_jobs.fire"
     assert tuple(job.args) == (publish.id, "2026-03-02T10:00:00+00:00")
     assert (job.timeout, job.result_ttl, job.retries_left) == (900, 86400, 2)
     assert job.retry_intervals == [5, 30]
@@ -494,7 +494,7 @@ def test_eight_schedulers_fire_thirty_schedules_exactly_once(
 def test_the_loop_fires_on_time_beats_and_stops(
     store: ScheduleStore, redis_conn: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="workers.scheduler")
+    caplog.set_level(logging.INFO, logger="workers.due_schedules")
     at = datetime.now(UTC) + timedelta(seconds=0.6)
     item = store.add(schedule(at=at, timezone="Asia/Tokyo"))
     stop = threading.Event()

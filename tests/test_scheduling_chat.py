@@ -19,7 +19,7 @@ from bot.actions import ButtonAction, Say
 from bot.engine import Engine
 from bot.events import MessageEvent, Speaker
 from bot.project import ProjectState, ProjectStore
-from bot.schedules import ScheduleKind, ScheduleState, ScheduleStore
+from bot.schedule_store import ScheduleKind, ScheduleState, ScheduleStore
 from pipeline.writers.offline import OfflineWriter
 from policy import parse_policy
 from tests.test_engine import (

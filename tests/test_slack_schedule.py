@@ -19,7 +19,7 @@ import redis
 from adapters.buttons import encode
 from bot.actions import Button, ButtonAction
 from bot.project import ProjectState, ProjectStore
-from bot.schedules import ScheduleState, ScheduleStore
+from bot.schedule_store import ScheduleState, ScheduleStore
 from tests.fakes.slack import FakeSlack, user_message
 from tests.test_slack import (
     ALICE,

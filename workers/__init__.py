@@ -5,8 +5,9 @@ Imports go one way, from the bottom up:
 - `workers.runtime` is what a running job has: its connection and stage, and the process's
   core and `JobQueue` port, installed by the entry point when the worker starts;
 - `workers.queues.RQJobQueue` implements the core's `JobQueue` port by enqueuing by name;
-- job functions (`workers.jobs`, `workers.publishing`, `workers.scheduled`) and the failure
-  callback (`workers.failures`) are imported by RQ by name, never by the code that enqueues;
-- `workers.worker.run_worker` is `novacast worker`, `workers.scheduler` is `novacast scheduler`.
+- job functions (`workers.render_jobs`, `workers.publishing`, `workers.schedule_jobs`) and
+  the failure callback (`workers.failures`) are imported by RQ by name, never by the code that
+  enqueues;
+- `workers.worker.run_worker` is `novacast worker`, `workers.due_schedules` is `novacast scheduler`.
 This face stays import-light.
 """

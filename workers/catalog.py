@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from rq import Retry
 
-from bot.schedules import ScheduleKind
+from bot.schedule_store import ScheduleKind
 
 RENDER_QUEUE = "novacast-render"
 PUBLISH_QUEUE = "novacast-publish"
@@ -33,11 +33,11 @@ class Step(NamedTuple):
 
 
 RENDER_STEPS: tuple[Step, ...] = (
-    Step("voice", "workers.jobs.voice", 180),
-    Step("captions", "workers.jobs.captions", 60),
-    Step("preview", "workers.jobs.preview", 300),
-    Step("full", "workers.jobs.full", 900),
-    Step("checks", "workers.jobs.checks", 120),
+    Step("voice", "workers.render_jobs.voice", 180),
+    Step("captions", "workers.render_jobs.captions", 60),
+    Step("preview", "workers.render_jobs.preview", 300),
+    Step("full", "workers.render_jobs.full", 900),
+    Step("checks", "workers.render_jobs.checks", 120),
 )
 """The render chain, in the order its steps run."""
 RENDER_RETRY = Retry(max=2, interval=[2, 6])
@@ -48,7 +48,7 @@ PUBLISH_TIMEOUT = 900
 PUBLISH_RETRY_ENV = "NOVACAST_PUBLISH_RETRY_SECONDS"
 """Seconds between publish attempts, comma-separated (default 10,60,300: three retries)."""
 
-FIRE_FUNCTION = "workers.scheduled.fire"
+FIRE_FUNCTION = "workers.schedule_jobs.fire"
 """`fire(schedule_id: str, fire_at_iso: str)`: one occurrence of a schedule."""
 FIRE_TIMEOUT = 900
 FIRE_RETRY = Retry(max=2, interval=[5, 30])

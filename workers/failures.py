@@ -14,7 +14,7 @@ from bot import replies
 from bot.actions import Button, ButtonAction
 from bot.events import ReplyTarget
 from bot.project import ProjectState, ProjectStore, StateRefusal
-from bot.schedules import ScheduleStore
+from bot.schedule_store import ScheduleStore
 from pipeline.errors import PermanentError, PipelineError
 from workers.catalog import FIRE_FUNCTION
 from workers.reporting import Reporter

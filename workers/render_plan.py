@@ -1,7 +1,7 @@
 """What a render of one project version will be: the voice that speaks it and its fingerprint.
 
 The fingerprint (the script and the resolved voice) names the render's job ids (in
-`workers.queues`) and its work folder (in `workers.jobs`), so changing the voice preference
+`workers.queues`) and its work folder (in `workers.render_jobs`), so changing the voice preference
 renders again while the same inputs reuse what was made.
 """
 

@@ -18,7 +18,7 @@ from rq import get_current_job
 
 from bot.actions import Action
 from bot.events import Event
-from bot.jobs import JobQueue
+from bot.job_queue import JobQueue
 
 
 class Core(Protocol):

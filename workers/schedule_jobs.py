@@ -22,7 +22,7 @@ from bot import replies
 from bot.actions import Action, JobsStarted, Say
 from bot.events import ButtonEvent, CommandEvent
 from bot.project import ProjectState, ProjectStore
-from bot.schedules import Schedule, ScheduleKind, ScheduleState, ScheduleStore
+from bot.schedule_store import Schedule, ScheduleKind, ScheduleState, ScheduleStore
 from workers import runtime
 from workers.publishing import publish_approved
 from workers.reporting import Reporter

@@ -23,7 +23,7 @@ from bot.actions import Action, Button, ButtonAction, Say
 from bot.handlers import Context, approval_by
 from bot.moderation import Moderator
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal
-from bot.schedules import Schedule, ScheduleKind, ScheduleRefusal, ScheduleState, ScheduleStore
+from bot.schedule_store import Schedule, ScheduleKind, ScheduleRefusal, ScheduleState, ScheduleStore
 from bot.when import WhenError, parse_when, valid_timezone
 from policy import Policy, approval_permission
 

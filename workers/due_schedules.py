@@ -3,7 +3,7 @@
 Every firing is one `ScheduleStore.claim` transaction that also holds the RQ enqueue (the job's
 hash and the queue push go into the same MULTI), so a scheduler killed at any point has either
 fired and advanced a schedule, or done neither. Run one per machine or several: they share the
-work and never double-fire. RQ workers execute what fires (`workers.scheduled.fire`).
+work and never double-fire. RQ workers execute what fires (`workers.schedule_jobs.fire`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import redis
 from redis.client import Pipeline
 from rq import Callback, Queue
 
-from bot.schedules import Fire, Schedule, ScheduleStore
+from bot.schedule_store import Fire, Schedule, ScheduleStore
 from workers.catalog import (
     FIRE_FUNCTION,
     FIRE_QUEUE,
@@ -48,7 +48,7 @@ def fire_job_id(schedule_id: str, fire_at: datetime) -> str:
 
 
 def fire_job(schedule: Schedule, fire_at: datetime, pipeline: Pipeline) -> None:
-    """Enqueue `workers.scheduled.fire` (by name) inside `pipeline`, which is in MULTI.
+    """Enqueue `workers.schedule_jobs.fire` (by name) inside `pipeline`, which is in MULTI.
 
     The queue needs a plain connection of its own only to read the server version once; every
     write (queue registration, job hash, status, queue push) goes into `pipeline`.
