@@ -189,8 +189,8 @@ READING_ORDER: tuple[Reader, ...] = (
 6. `edit` — with a video in the conversation, anything else is an instruction to change it.
 7. `small_talk` — what is left; it always answers.
 
-What this gives for lines that read more than one way (tests/test_reading_order.py has them
-in every stage):
+What this gives for lines that read more than one way
+(tests/integration/test_reading_order.py has them in every stage):
 - a time ("in 1 minute", "in 2 hours", "tomorrow") schedules in a preview and when asked;
   elsewhere the reply says why not (nothing to schedule, render first, already approved). It
   is never a length and never an edit.

@@ -234,9 +234,9 @@ RENDER_NEEDS = FfmpegNeeds(
     encoders=("libx264", "aac"),
 )
 """What the graphs below (`video_graph`, `music_graph`) and `_outputs` use from ffmpeg; the
-binary is chosen by it (pipeline.ffmpeg). tests/test_ffmpeg_choice.py reads every filter and
-option out of real graphs and fails when one is missing here: add it in the same change, with
-`check_options=True` when an option it uses is newer than ffmpeg 4.3 (Debian 11's)."""
+binary is chosen by it (pipeline.ffmpeg). tests/integration/test_ffmpeg_choice.py reads every
+filter and option out of real graphs and fails when one is missing here: add it in the same
+change, with `check_options=True` when an option it uses is newer than ffmpeg 4.3 (Debian 11's)."""
 
 
 def video_graph(spans: list[SceneSpan], ass_name: str, width: int, height: int, fps: int) -> str:

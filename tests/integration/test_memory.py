@@ -25,7 +25,7 @@ from pipeline.memory import ProjectRecord, embeddings
 from pipeline.memory.store import VectorMemory
 from pipeline.writers.offline import OfflineWriter
 from policy import load_policy
-from tests.test_engine import RecordingJobs, said
+from tests.integration.test_engine import RecordingJobs, said
 
 
 @pytest.fixture(scope="session")

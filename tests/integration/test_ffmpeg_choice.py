@@ -28,7 +28,7 @@ from pipeline.probe import probe
 from pipeline.render import RENDER_NEEDS, Profile, SceneSpan, music_graph, render, video_graph
 from pipeline.script import Scene, Script
 
-DEBIAN_51 = Path(__file__).parent / "data" / "ffmpeg-5.1"
+DEBIAN_51 = Path(__file__).parents[1] / "data" / "ffmpeg-5.1"
 BUNDLED = str(imageio_ffmpeg.get_ffmpeg_exe())
 STAND_IN = """#!/bin/sh
 # Answers like Debian 12's ffmpeg 5.1.9 (captured output); does no real work.

@@ -17,7 +17,7 @@ from bot.intent_model import IntentModel, load_examples
 from bot.intents import Intent, IntentKind, MemoryKind, classify
 from pipeline.memory import embeddings
 
-DATA = Path(__file__).parent / "data" / "intents.jsonl"
+DATA = Path(__file__).parents[1] / "data" / "intents.jsonl"
 RULES_FLOOR = 0.65
 MODEL_FLOOR = 0.86
 LABELS = {k.value for k in IntentKind} | {k.value for k in MemoryKind}
@@ -85,7 +85,7 @@ def test_nothing_that_is_not_an_approval_is_read_as_one(model: IntentModel) -> N
 
 
 def test_the_rule_based_table_keeps_its_meaning_with_the_fallback(model: IntentModel) -> None:
-    from tests.test_intents import EXAMPLES
+    from tests.unit.test_intents import EXAMPLES
 
     changed = [t for t, kind, arg in EXAMPLES if model(t) != Intent(kind, arg)]
     assert changed == []

@@ -26,7 +26,7 @@ from bot.intent_model import IntentModel
 from pipeline.memory import embeddings, memory_from_env, store
 from pipeline.memory.store import COLLECTION, VectorMemory
 from tests.fakes.qdrant_api import FakeQdrant, self_signed_certificate
-from tests.test_memory import conv, engine_with, make, record, say
+from tests.integration.test_memory import conv, engine_with, make, record, say
 
 for _name in ("NO_PROXY", "no_proxy"):  # httpx honours proxies; the fake is local
     os.environ[_name] = ",".join(filter(None, [os.environ.get(_name), "127.0.0.1,localhost"]))

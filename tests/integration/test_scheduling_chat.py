@@ -22,7 +22,7 @@ from bot.project import ProjectState, ProjectStore
 from bot.schedule_store import ScheduleKind, ScheduleState, ScheduleStore
 from pipeline.writers.offline import OfflineWriter
 from policy import parse_policy
-from tests.test_engine import (
+from tests.integration.test_engine import (
     RecordingJobs,
     buttons,
     cmd,

@@ -17,9 +17,9 @@ from pipeline.voice.elevenlabs_tts import ElevenLabsTTS
 from pipeline.voice.piper_tts import PAUSE_SECONDS, PiperTTS
 from pipeline.voice.select import Engine, choice_for, voice_for_script
 from pipeline.writers import OfflineWriter
+from tests.e2e.test_llm_writer import CARDS, DRAFT, REVIEW, SENTENCES, make_writer, schema_names
 from tests.fakes.elevenlabs_api import FakeElevenLabs
 from tests.fakes.openai_api import FakeOpenAI
-from tests.test_llm_writer import CARDS, DRAFT, REVIEW, SENTENCES, make_writer, schema_names
 
 KEY = "sk_test_0123456789abcdef0123456789abcdef"
 RACHEL, GEORGE = "21m00Tcm4TlvDq8ikWAM", "JBFqnCBsd6RMkjVDRZzb"

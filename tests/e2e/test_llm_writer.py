@@ -23,7 +23,7 @@ from pipeline.writers.choose import writer_from_env
 from pipeline.writers.llm import FALLBACK_NOTE, LLMWriter
 from policy import load_policy
 from tests.fakes.openai_api import FakeOpenAI
-from tests.test_writer import contrast_with_white
+from tests.unit.test_writer import contrast_with_white
 
 SENTENCES = [
     "An octopus has one heart for the body and two for the gills.",

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from bot.when import Recurrence, When, WhenError, parse_when, valid_timezone
 
 CASES: dict[str, Any] = yaml.safe_load(
-    (Path(__file__).parent / "data" / "when_cases.yaml").read_text(encoding="utf-8")
+    (Path(__file__).parents[1] / "data" / "when_cases.yaml").read_text(encoding="utf-8")
 )
 NOW = datetime.fromisoformat(CASES["now"])
 

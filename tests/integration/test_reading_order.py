@@ -26,8 +26,17 @@ from bot.schedule_store import ScheduleStore
 from pipeline.memory import embeddings
 from pipeline.writers.offline import OfflineWriter
 from policy import parse_policy
-from tests.test_engine import RecordingJobs, cmd, conv, make, msg, press, said, to_preview
-from tests.test_scheduling_chat import tomorrow_at
+from tests.integration.test_engine import (
+    RecordingJobs,
+    cmd,
+    conv,
+    make,
+    msg,
+    press,
+    said,
+    to_preview,
+)
+from tests.integration.test_scheduling_chat import tomorrow_at
 
 Classifier = Callable[[str], Intent]
 IDEA = "20s on why octopuses have three hearts"

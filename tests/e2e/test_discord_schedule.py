@@ -12,8 +12,7 @@ import redis
 
 from bot.project import ProjectState, ProjectStore
 from bot.schedule_store import ScheduleState, ScheduleStore
-from tests.fakes.discord import FakeDiscord
-from tests.test_discord import (
+from tests.e2e.test_discord import (
     TOKEN,
     button_on,
     make_draft,
@@ -23,6 +22,7 @@ from tests.test_discord import (
     running_bot,
     thread_message,
 )
+from tests.fakes.discord import FakeDiscord
 
 
 def test_schedule_in_the_thread_then_cancel_with_the_button(

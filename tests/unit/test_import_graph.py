@@ -18,7 +18,7 @@ import pytest
 from workers import catalog
 
 PACKAGES = ("novacast", "workers", "adapters", "bot", "pipeline", "policy")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

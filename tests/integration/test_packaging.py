@@ -21,7 +21,7 @@ import pytest
 
 from pipeline.prompting import PROMPTS_ENV
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOT_SOURCE = shutil.ignore_patterns(
     ".venv", ".git", "var", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
     ".hypothesis", "out",

@@ -25,7 +25,7 @@ from bot.preferences import PreferenceStore
 from bot.project import ProjectState, ProjectStore
 from bot.schedule_store import Schedule, ScheduleKind, ScheduleState, ScheduleStore
 from novacast.wiring import build_engine
-from tests.test_scheduler_process import scheduler_process, wait_for
+from tests.integration.test_scheduler_process import scheduler_process, wait_for
 from tests.workers_support import worker_process
 from workers.due_schedules import Scheduler
 

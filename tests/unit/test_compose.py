@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from compose_spec import PyCompose
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _compose() -> dict[str, Any]:

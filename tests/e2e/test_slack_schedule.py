@@ -20,8 +20,7 @@ from adapters.buttons import encode
 from bot.actions import Button, ButtonAction
 from bot.project import ProjectState, ProjectStore
 from bot.schedule_store import ScheduleState, ScheduleStore
-from tests.fakes.slack import FakeSlack, user_message
-from tests.test_slack import (
+from tests.e2e.test_slack import (
     ALICE,
     CHANNEL,
     TOKEN,
@@ -33,6 +32,7 @@ from tests.test_slack import (
     running_bot,
     until,
 )
+from tests.fakes.slack import FakeSlack, user_message
 
 
 @pytest.fixture

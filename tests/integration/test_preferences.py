@@ -15,7 +15,7 @@ from pipeline.brief import Tone, parse_brief
 from pipeline.script import Aspect
 from pipeline.writers.offline import OfflineWriter
 from policy import load_policy
-from tests.test_engine import RecordingJobs, said
+from tests.integration.test_engine import RecordingJobs, said
 
 P = Preferences
 
