@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import click
 import redis
 
 from adapters.console import ConsoleAdapter
 from novacast.processes import live_workers, prefixed_process, wait_for_worker, worker_process
-from novacast.wiring import RedisHandle, build_engine, redis_connection
-from pipeline.settings import Settings
+from novacast.wiring import RedisHandle, build_engine, redis_connection, require_ffmpeg
+from pipeline.settings import Settings, load_settings
 
 GREETING = (
     "NOVACAST — type /make <idea> to start (e.g. /make 30s on why octopuses have three hearts).\n"
@@ -126,3 +127,17 @@ def _watch(*children: subprocess.Popen[bytes]) -> int:
     dead = next(child for child in children if child.poll() is not None)
     print(f"[up] process {dead.pid} exited with {dead.returncode}", flush=True)
     return 1
+
+
+@click.command("chat")
+def chat_command() -> None:
+    """Talk to the bot in this terminal (buttons are typed as their label or number)."""
+    require_ffmpeg()
+    sys.exit(run_chat(load_settings()))
+
+
+@click.command("up")
+def up_command() -> None:
+    """Redis (embedded without REDIS_URL), a worker, the bot and the scheduler, until Ctrl-C."""
+    require_ffmpeg()
+    sys.exit(run_up(load_settings()))

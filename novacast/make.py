@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from novacast.wiring import require_ffmpeg
 from pipeline import produce
 from pipeline.brief import parse_brief
 from pipeline.errors import PipelineError
@@ -23,7 +24,7 @@ from pipeline.llm.config import ModelsError
 from pipeline.prompting import PromptError
 from pipeline.render import Profile
 from pipeline.script import Aspect, Script, Writer
-from pipeline.settings import Settings
+from pipeline.settings import Settings, load_settings
 from pipeline.text import one_line
 from pipeline.voice.select import voice_for_script
 from pipeline.writers.choose import writer_from_env
@@ -114,3 +115,28 @@ def make_video(request: MakeRequest, settings: Settings) -> Path:
             return make_video_file(request, settings, bar)
     except (PipelineError, ModelsError, PromptError) as error:
         raise click.ClickException(str(error)) from None
+
+
+@click.command("make")
+@click.argument("idea")
+@click.option("--seconds", type=click.IntRange(10, 120), default=None, help="Target length.")
+@click.option("--aspect", type=click.Choice([a.value for a in Aspect]), default=None)
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False), default=None, help="Where to write the MP4."
+)
+@click.option(
+    "--music",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Background music, ducked under the voice.",
+)
+def command(
+    idea: str, seconds: int | None, aspect: str | None, out: str | None, music: str | None
+) -> None:
+    """Make one video from IDEA, end to end, and print its path."""
+    require_ffmpeg()
+    request = MakeRequest(
+        idea=idea, seconds=seconds, aspect=Aspect(aspect) if aspect else None, out=out, music=music
+    )
+    path = make_video(request, load_settings())
+    click.echo(str(path))

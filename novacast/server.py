@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import click
 import redis
 from aiohttp import web
 
@@ -25,7 +27,7 @@ from bot.actions import Action
 from bot.engine import Engine
 from bot.events import Event
 from novacast.wiring import build_engine, redis_connection
-from pipeline.settings import Settings
+from pipeline.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +138,9 @@ def run_bot(settings: Settings) -> int:
 
     asyncio.run(main())
     return 0
+
+
+@click.command("bot")
+def command() -> None:
+    """The chat bot: every adapter whose credentials are set, and the HTTP server."""
+    sys.exit(run_bot(load_settings()))

@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import click
 import redis
 
 from bot.engine import Engine
 from novacast.embedded_redis import EmbeddedRedis, running_server
+from pipeline.ffmpeg import FfmpegUnsuitable, ffmpeg_exe
 from pipeline.memory import memory_from_env
+from pipeline.render import RENDER_NEEDS
 from pipeline.settings import Settings
 from pipeline.writers.choose import writer_from_env
 from policy import load_policy
@@ -95,3 +98,12 @@ def install_worker_runtime(connection: redis.Redis) -> runtime.Runtime:
     )
     runtime.install(installed)
     return installed
+
+
+def require_ffmpeg() -> None:
+    """Stop a command that renders at its start, in plain words, when no ffmpeg here can render
+    (an unsuitable NOVACAST_FFMPEG, or neither PATH's nor the bundled one has what it needs)."""
+    try:
+        ffmpeg_exe(RENDER_NEEDS)
+    except FfmpegUnsuitable as error:
+        raise click.ClickException(str(error)) from None

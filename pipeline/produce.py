@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.captions import caption_cues, write_srt, write_vtt
 from pipeline.checks import CheckReport, check_video
 from pipeline.narration import Narration, Voice
 from pipeline.render import Profile, render
@@ -102,8 +103,6 @@ def _spoken_elsewhere(script: Script, work: Workdir, voice: Voice) -> Narration 
 
 def make_captions(narration: Narration, work: Workdir) -> tuple[Path, Path]:
     """SRT and VTT caption files for the narration (cheap, always rewritten)."""
-    from pipeline.captions import caption_cues, write_srt, write_vtt
-
     cues = caption_cues(narration.cues)
     write_srt(cues, work.srt)
     write_vtt(cues, work.vtt)

@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from pipeline.agent_outputs import OUTPUT_MODELS
 from pipeline.config_files import read_yaml, validated
 from pipeline.llm.base import Message
 
@@ -165,8 +166,6 @@ def packaged_folder() -> Path:
 
 
 def default_outputs() -> Mapping[str, type[BaseModel]]:
-    from pipeline.agents.schemas import OUTPUT_MODELS
-
     return OUTPUT_MODELS
 
 

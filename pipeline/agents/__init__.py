@@ -4,8 +4,7 @@ Each takes the `Router` and the `PromptRegistry` (plus an optional experiment `V
 returns a `RouteResult` whose `value` is the validated pydantic output.
 """
 
-from pipeline.agents.review import PolicyRefusal, QCReport, check_policy, qc_review
-from pipeline.agents.schemas import (
+from pipeline.agent_outputs import (
     OUTPUT_MODELS,
     Angles,
     Outline,
@@ -15,6 +14,7 @@ from pipeline.agents.schemas import (
     SceneCards,
     ScriptDraft,
 )
+from pipeline.agents.review import PolicyRefusal, QCReport, check_policy, qc_review
 from pipeline.agents.visuals import describe_scenes, plan_voice, scenes_from_cards
 from pipeline.agents.writing import ideate, outline, rewrite, word_budget, write_script
 from pipeline.script import VoicePlan

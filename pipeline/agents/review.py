@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.agents.schemas import Claim, ReviewNotes
+from pipeline.agent_outputs import Claim, ReviewNotes
 from pipeline.agents.writing import ask, numbered, word_budget
 from pipeline.errors import PermanentError
 from pipeline.llm.config import Variant

@@ -7,7 +7,7 @@ title text on them is readable (contrast ≥ 4.5, WCAG AA).
 
 from __future__ import annotations
 
-from pipeline.agents.schemas import SceneCard, SceneCards
+from pipeline.agent_outputs import SceneCard, SceneCards
 from pipeline.agents.writing import ask, numbered
 from pipeline.llm.config import Variant
 from pipeline.llm.routing import Router, RouteResult

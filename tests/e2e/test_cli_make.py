@@ -165,3 +165,29 @@ def test_make_refuses_bad_ideas_plainly(tmp_path: Path, idea: str, message: str)
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert not list(tmp_path.rglob("*.mp4"))
+
+
+def test_dotenv_reaches_every_setting_not_only_the_pydantic_ones(tmp_path: Path) -> None:
+    """`.env` in the working directory is read before any command: NOVACAST_FFMPEG (read with
+    os.environ, not by pydantic-settings) set only there stops `make` at start, and a variable
+    already in the environment wins over the file."""
+    missing = tmp_path / "no-such-ffmpeg"
+    (tmp_path / ".env").write_text(f"NOVACAST_FFMPEG={missing}\n")
+    base = {k: v for k, v in os.environ.items() if k not in ("NOVACAST_FFMPEG",)}
+    env = {**base, "NOVACAST_DATA_DIR": str(tmp_path / "var")}
+    run = subprocess.run(
+        [sys.executable, "-m", "novacast", "make", "octopus hearts"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 1
+    assert f"NOVACAST_FFMPEG names {missing}, which is not a file." in run.stderr
+    assert "Traceback" not in run.stderr
+
+    from_env = tmp_path / "named-in-the-environment"
+    env_wins = subprocess.run(
+        [sys.executable, "-m", "novacast", "make", "octopus hearts"],
+        env={**env, "NOVACAST_FFMPEG": str(from_env)}, cwd=tmp_path, capture_output=True,
+        text=True, timeout=120, check=False,
+    )
+    assert env_wins.returncode == 1
+    assert f"NOVACAST_FFMPEG names {from_env}, which is not a file." in env_wins.stderr
