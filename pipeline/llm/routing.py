@@ -17,18 +17,16 @@ build one pointing at local fakes. A provider without its credential is skipped.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline.llm.anthropic_provider import AnthropicChat
 from pipeline.llm.base import ChatModel, Completion, Message, ProviderError
 from pipeline.llm.config import ModelsConfig, Step, Variant, load_models
-from pipeline.llm.ollama_provider import OllamaChat
-from pipeline.llm.openai_provider import OpenAIChat
 
 T = TypeVar("T", bound=BaseModel)
 Outcome = Literal["ok", "provider_error", "invalid_output"]
@@ -62,28 +60,49 @@ class Endpoints:
         )
 
     def configured(self, provider: str) -> bool:
-        credential = {
-            "openai": self.openai_api_key,
-            "anthropic": self.anthropic_api_key,
-            "ollama": self.ollama_host,
-        }.get(provider)
-        return credential is not None
+        return provider in PROVIDERS and self._credentials(provider) is not None
 
     @property
     def any_configured(self) -> bool:
-        return any(self.configured(p) for p in ("openai", "anthropic", "ollama"))
+        return any(self.configured(p) for p in PROVIDERS)
+
+    def load(self) -> None:
+        """Import the SDK of every configured provider now (a process with no keys never does)."""
+        for provider in PROVIDERS:
+            if self.configured(provider):
+                _chat_class(provider)
 
     def connect(self, provider: str, model: str) -> ChatModel:
         """A chat model for `provider`; raises ValueError when it is not configured."""
-        if provider == "openai" and self.openai_api_key:
-            return OpenAIChat(model, api_key=self.openai_api_key, base_url=self.openai_base_url)
-        if provider == "anthropic" and self.anthropic_api_key:
-            return AnthropicChat(
-                model, api_key=self.anthropic_api_key, base_url=self.anthropic_base_url
-            )
-        if provider == "ollama" and self.ollama_host:
-            return OllamaChat(model, host=self.ollama_host)
-        raise ValueError(f"provider {provider!r} is not configured")
+        credentials = self._credentials(provider) if provider in PROVIDERS else None
+        if credentials is None:
+            raise ValueError(f"provider {provider!r} is not configured")
+        return _chat_class(provider)(model, **credentials)
+
+    def _credentials(self, provider: str) -> dict[str, Any] | None:
+        """The keyword arguments `provider`'s chat class takes, or None without its credential."""
+        if provider == "ollama":
+            return {"host": self.ollama_host} if self.ollama_host else None
+        key, url = {
+            "openai": (self.openai_api_key, self.openai_base_url),
+            "anthropic": (self.anthropic_api_key, self.anthropic_base_url),
+        }[provider]
+        return {"api_key": key, "base_url": url} if key else None
+
+
+PROVIDERS = {
+    "openai": "pipeline.llm.openai_provider:OpenAIChat",
+    "anthropic": "pipeline.llm.anthropic_provider:AnthropicChat",
+    "ollama": "pipeline.llm.ollama_provider:OllamaChat",
+}
+"""Provider -> its chat class, imported on first use: the three SDKs take ~1-3 s to import,
+which a worker or `novacast make` without keys should not pay."""
+
+
+def _chat_class(provider: str) -> Callable[..., ChatModel]:
+    module, _, name = PROVIDERS[provider].partition(":")
+    chat: Callable[..., ChatModel] = getattr(importlib.import_module(module), name)
+    return chat
 
 
 @dataclass(frozen=True)
@@ -133,6 +152,7 @@ class Router:
     def __init__(self, config: ModelsConfig, endpoints: Endpoints) -> None:
         self.config = config
         self.endpoints = endpoints
+        endpoints.load()
 
     @classmethod
     def from_env(cls) -> Router:
