@@ -34,7 +34,7 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 quick: setup
 	$(BIN)/pytest -q tests/unit
