@@ -332,8 +332,13 @@ NOT_YOUR_SCHEDULE = "Only the person who set up this schedule, or an approver, c
 
 
 def cannot_schedule(project: Project) -> str:
-    if project.state in (ProjectState.DRAFT, ProjectState.RENDERING):
+    if project.state is ProjectState.DRAFT:
         return "Render it first: I schedule a video once you've seen its preview."
+    if project.state is ProjectState.RENDERING:
+        return (
+            "It's still rendering: once the preview is here, press Schedule (or say when) and "
+            "I'll schedule it."
+        )
     return refusal("approve", project)
 
 

@@ -121,6 +121,7 @@ def tomorrow_9(now: datetime) -> datetime:
 
 SCHEDULED = "Scheduled “"
 RENDER_FIRST = "Render it first: I schedule a video once you've seen its preview."
+SCHEDULE_AFTER_RENDER = "It's still rendering: once the preview is here, press Schedule"
 STILL_RENDERING = "It's still rendering — I'll post the preview here."
 ALREADY = "Already approved — publishing is under way."
 APPROVED_FIXED = "This video is already approved, so it can't change now"
@@ -135,17 +136,17 @@ EXPECTED: dict[str, dict[Stage, Outcome]] = {
     # length preference, never an edit.
     "in 1 minute": {
         N: Outcome(replies.NOTHING_TO_SCHEDULE), D: Outcome(RENDER_FIRST),
-        R: Outcome(RENDER_FIRST), P: Outcome(SCHEDULED, at=in_(timedelta(minutes=1))),
+        R: Outcome(SCHEDULE_AFTER_RENDER), P: Outcome(SCHEDULED, at=in_(timedelta(minutes=1))),
         A: Outcome(ALREADY), W: Outcome(SCHEDULED, at=in_(timedelta(minutes=1))),
     },
     "in 2 hours": {
         N: Outcome(replies.NOTHING_TO_SCHEDULE), D: Outcome(RENDER_FIRST),
-        R: Outcome(RENDER_FIRST), P: Outcome(SCHEDULED, at=in_(timedelta(hours=2))),
+        R: Outcome(SCHEDULE_AFTER_RENDER), P: Outcome(SCHEDULED, at=in_(timedelta(hours=2))),
         A: Outcome(ALREADY), W: Outcome(SCHEDULED, at=in_(timedelta(hours=2))),
     },
     "tomorrow": {
         N: Outcome(replies.NOTHING_TO_SCHEDULE), D: Outcome(RENDER_FIRST),
-        R: Outcome(RENDER_FIRST), P: Outcome(SCHEDULED, at=tomorrow_9),
+        R: Outcome(SCHEDULE_AFTER_RENDER), P: Outcome(SCHEDULED, at=tomorrow_9),
         A: Outcome(ALREADY), W: Outcome(SCHEDULED, at=tomorrow_9),
     },
     # A length: a default with no video, an edit of the video, and in answer to "When?" a time
@@ -164,7 +165,7 @@ EXPECTED: dict[str, dict[Stage, Outcome]] = {
     # A recurring time: one video goes out once (shows are made with /make every …).
     "every monday": {
         N: Outcome(replies.NOTHING_TO_SCHEDULE), D: Outcome(RENDER_FIRST),
-        R: Outcome(RENDER_FIRST), P: Outcome(replies.ONE_VIDEO_ONCE),
+        R: Outcome(SCHEDULE_AFTER_RENDER), P: Outcome(replies.ONE_VIDEO_ONCE),
         A: Outcome(replies.ONE_VIDEO_ONCE), W: Outcome(replies.ONE_VIDEO_ONCE),
     },
     # A button's word: undo, where the video can change.
