@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from redis import Redis
 
@@ -24,7 +25,7 @@ from bot.handlers import Context, approval_by
 from bot.moderation import Moderator
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal
 from bot.schedule_store import Schedule, ScheduleKind, ScheduleRefusal, ScheduleState, ScheduleStore
-from bot.when import WhenError, parse_when, valid_timezone
+from bot.when import When, WhenError, parse_when, valid_timezone
 from policy import Policy, approval_permission
 
 TIMEZONE_ENV = "NOVACAST_TIMEZONE"
@@ -224,18 +225,8 @@ class Scheduling:
             return ctx.say(replies.refusal("approve", refused.project))
         for earlier in self._scheduled(project):
             self.schedules.cancel(earlier.id, ctx.conversation.user)
-        schedule = Schedule(
-            kind=ScheduleKind.PUBLISH,
-            conversation=ctx.conversation,
-            target=ctx.target,
-            created_by=ctx.conversation.user,
-            created_by_name=ctx.who,
-            created_at=datetime.now(UTC),
-            timezone=zone,
-            description=when.describe(),
-            project_id=project.id,
-            version=project.current,
-            next_at=when.first,
+        schedule = _new_schedule(
+            ctx, ScheduleKind.PUBLISH, zone, when, project_id=project.id, version=project.current
         )
         try:
             self.schedules.add(schedule)
@@ -299,19 +290,9 @@ class Scheduling:
         if when.recurrence and when.recurrence.min_interval().total_seconds() < minimum * 60:
             return ctx.say(replies.too_often(minimum))
         auto = self._may_auto_publish(ctx)
-        schedule = Schedule(
-            kind=ScheduleKind.MAKE,
-            conversation=ctx.conversation,
-            target=ctx.target,
-            created_by=ctx.conversation.user,
-            created_by_name=ctx.who,
-            created_at=datetime.now(UTC),
-            timezone=zone,
-            description=when.describe(),
-            idea=idea,
+        schedule = _new_schedule(
+            ctx, ScheduleKind.MAKE, zone, when, idea=idea, auto_publish=auto,
             cron=when.recurrence.cron if when.recurrence else None,
-            next_at=when.first,
-            auto_publish=auto,
         )
         try:
             self.schedules.add(schedule)
@@ -406,3 +387,22 @@ class Scheduling:
 
     def _clear_pending(self, ctx: Context) -> None:
         self.redis.delete(self._pending_key(ctx))
+
+
+def _new_schedule(
+    ctx: Context, kind: ScheduleKind, zone: str, when: When, **what: Any
+) -> Schedule:
+    """A schedule made in this conversation by its speaker, first due at `when`; `what` is the
+    kind's own fields (the project and version, or the idea and recurrence)."""
+    return Schedule(
+        kind=kind,
+        conversation=ctx.conversation,
+        target=ctx.target,
+        created_by=ctx.conversation.user,
+        created_by_name=ctx.who,
+        created_at=datetime.now(UTC),
+        timezone=zone,
+        description=when.describe(),
+        next_at=when.first,
+        **what,
+    )
