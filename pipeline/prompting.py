@@ -118,7 +118,7 @@ class PromptRegistry:
         folder = default_folder() if folder is None else folder
         if not folder.is_dir():
             raise PromptError(f"{folder}: no such prompts folder")
-        outputs = default_outputs() if outputs is None else outputs
+        outputs = OUTPUT_MODELS if outputs is None else outputs
         files = sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
         return cls([load_prompt(path, outputs) for path in files])
 
@@ -163,10 +163,6 @@ def packaged_folder() -> Path:
     except ModuleNotFoundError:
         return REPO_PROMPTS
     return files if isinstance(files, Path) and files.is_dir() else REPO_PROMPTS
-
-
-def default_outputs() -> Mapping[str, type[BaseModel]]:
-    return OUTPUT_MODELS
 
 
 def load_prompt(path: Path, outputs: Mapping[str, type[BaseModel]]) -> Prompt:
