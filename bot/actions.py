@@ -80,6 +80,15 @@ class Preview(_Outbound):
     buttons: list[Button] = Field(default_factory=list)
 
 
+class Picture(_Outbound):
+    """Post one still image (a storyboard's contact sheet) with a caption; a platform that
+    cannot show images prints the caption and the file's path."""
+
+    kind: Literal["picture"] = "picture"
+    path: str
+    caption: str = ""
+
+
 class AskApproval(_Outbound):
     """Ask for a decision on a rendered version; a platform without buttons lists them as text."""
 
@@ -97,5 +106,5 @@ class JobsStarted(_Outbound):
 
 
 Action = Annotated[
-    Say | Progress | Preview | AskApproval | JobsStarted, Field(discriminator="kind")
+    Say | Progress | Preview | Picture | AskApproval | JobsStarted, Field(discriminator="kind")
 ]

@@ -120,11 +120,35 @@ class _Inbound(BaseModel):
         return self
 
 
+class Attachment(BaseModel):
+    """A file the user sent, already fetched by the adapter into a local file it chose.
+
+    The adapter downloads with its own credentials and a size cap, and never hands the core a
+    URL. `refused` is one sentence for the user when the adapter would not fetch it (too big,
+    a download that failed); then `path` is empty. The file is unvetted: the asset store
+    (pipeline.media.assets) probes it before anything uses it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str = ""
+    name: str = Field(default="", max_length=255, description="the name the user gave it")
+    mime: str = Field(default="", max_length=100, description="as the platform reported it")
+    size_bytes: int = Field(default=0, ge=0)
+    refused: str = ""
+
+    @model_validator(mode="after")
+    def _path_or_reason(self) -> Self:
+        if bool(self.path) == bool(self.refused):
+            raise ValueError("an attachment has either a local path or a reason it was refused")
+        return self
+
+
 class MessageEvent(_Inbound):
-    """Free text typed in the conversation."""
+    """Free text typed in the conversation, with any files sent along."""
 
     kind: Literal["message"] = "message"
     text: str
+    attachments: list[Attachment] = Field(default_factory=list, max_length=10)
 
 
 class CommandEvent(_Inbound):

@@ -8,6 +8,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.media.model import Look, Shot
+
 WORDS_PER_SECOND = 2.5
 """Speaking rate used to size scripts to a target duration (≈150 words per minute)."""
 MAX_PAUSES = 12
@@ -30,7 +32,9 @@ class Scene(BaseModel):
     title: str = Field(min_length=1, max_length=60)
     sentences: list[int] = Field(min_length=1, description="indices into Script.sentences")
     colors: tuple[str, str] = ("#1d2b64", "#f8cdda")
-    """Two hex colours for the animated gradient background."""
+    """Two hex colours for the built-in background (the gradient shown where no shot is)."""
+    shots: list[Shot] = Field(default_factory=list, max_length=20)
+    """The pictures under this scene, in screen order; empty: the built-in background."""
 
 
 class Pause(BaseModel):
@@ -97,6 +101,8 @@ class Script(BaseModel):
     """Burned-in caption style: whole lines, or lines with the spoken word highlighted."""
     review: list[str] = Field(default_factory=list, max_length=20)
     """What a reviewer (the QC agent) asks a person to check before publishing."""
+    look: Look = Look.STOCK
+    """What kind of pictures the user asked for (pipeline.media.model.Look)."""
     voice: VoicePlan | None = None
     """How the narrator should sound (the voice-plan agent's advice); None: the default voice.
     The requester's own voice preference wins over it (pipeline.voice.select)."""
