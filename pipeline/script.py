@@ -33,6 +33,9 @@ class Scene(BaseModel):
     sentences: list[int] = Field(min_length=1, description="indices into Script.sentences")
     colors: tuple[str, str] = ("#1d2b64", "#f8cdda")
     """Two hex colours for the built-in background (the gradient shown where no shot is)."""
+    keywords: list[str] = Field(default_factory=list, max_length=40)
+    """Stock-footage search words for the scene's lines, in order (the scene describer's);
+    empty: the shot chooser takes them from the words."""
     shots: list[Shot] = Field(default_factory=list, max_length=20)
     """The pictures under this scene, in screen order; empty: the built-in background."""
 
