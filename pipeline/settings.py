@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, alias="NOVACAST_HTTP_PORT")
     public_url: str | None = Field(default=None, alias="NOVACAST_PUBLIC_URL")
     """Where people reach the bot's HTTP server (links to large videos); default localhost."""
+    media_cache_mb: int = Field(default=2048, ge=1, alias="NOVACAST_MEDIA_CACHE_MB")
+    """The media cache's size cap; least recently used files go first past it."""
 
     @property
     def base_url(self) -> str:
@@ -37,6 +39,25 @@ class Settings(BaseSettings):
 
     def published_dir(self, workspace: str) -> Path:
         return self.data_dir / "published" / workspace
+
+    @property
+    def media_cache_dir(self) -> Path:
+        """Downloaded stock and generated pictures, by content (`pipeline.media.cache`)."""
+        return self.data_dir / "cache" / "media"
+
+    @property
+    def media_cache_bytes(self) -> int:
+        return self.media_cache_mb * 1024 * 1024
+
+    @property
+    def assets_dir(self) -> Path:
+        """Each workspace's own photos and clips, by content (`pipeline.media.assets`)."""
+        return self.data_dir / "assets"
+
+    @property
+    def incoming_dir(self) -> Path:
+        """Where adapters drop a file a user sent while it is being vetted and stored."""
+        return self.data_dir / "incoming"
 
 
 @lru_cache(maxsize=1)

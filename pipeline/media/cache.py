@@ -1,0 +1,186 @@
+"""The media cache: each candidate's file downloaded once, vetted, kept by content, capped in size.
+
+Layout under `root` (plain files, shared safely by any number of worker processes on one
+machine or one shared volume):
+
+- `blobs/ab/<sha256>.<ext>`: the files, named by their content;
+- `index/<sha256 of Candidate.key>.json`: which blob a candidate's key resolved to;
+- `locks/<sha256 of Candidate.key>.lock`: held (fcntl) while a key is being downloaded, so two
+  processes never download the same thing twice; `evict.lock` while evicting;
+- `tmp/`: downloads in progress, renamed into `blobs/` when vetted (same file system, atomic).
+
+A hit touches the blob's modification time; after each store the least recently used blobs are
+removed until the total is under the cap, never the one just stored. A path `get` or `fetch`
+returned can be evicted later by another store: use it soon (the renderer fetches its shots
+right before it runs) or raise the cap.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.media.model import Candidate, MediaRefused, MediaSource
+from pipeline.media.vetting import DEFAULT_LIMITS, Limits, vet
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """This process's hits and misses (downloads), and what the cache holds on disk now."""
+
+    hits: int
+    misses: int
+    bytes: int
+    files: int
+
+
+class MediaCache:
+    """Candidates' files by content, downloaded once through their source, LRU-capped."""
+
+    def __init__(self, root: Path, cap_bytes: int, *, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.root = Path(root)
+        self.cap_bytes = cap_bytes
+        self.limits = limits
+        self.hits = 0
+        self.misses = 0
+        for folder in ("blobs", "index", "locks", "tmp"):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+
+    def get(self, candidate: Candidate) -> Path | None:
+        """The cached file for `candidate`, touched as recently used; None when not cached."""
+        blob = self._lookup(candidate.key)
+        if blob is None:
+            return None
+        try:
+            os.utime(blob)
+        except FileNotFoundError:  # evicted between the lookup and the touch
+            return None
+        return blob
+
+    def fetch(self, candidate: Candidate, source: MediaSource) -> Path:
+        """The cached file for `candidate`, downloading (once, across processes) and vetting it.
+
+        Raises `MediaRefused` (the download is deleted) or whatever `source.download` raises."""
+        found = self.get(candidate)
+        if found is not None:
+            self.hits += 1
+            return found
+        with self._locked(self._lock_path(candidate.key)):
+            found = self.get(candidate)
+            if found is not None:
+                self.hits += 1
+                return found
+            self.misses += 1
+            blob = self._download(candidate, source)
+        self._evict(keep=blob)
+        return blob
+
+    def stats(self) -> CacheStats:
+        blobs = list(self._blobs())
+        return CacheStats(hits=self.hits, misses=self.misses,
+                          bytes=sum(size for _, size, _ in blobs), files=len(blobs))
+
+    def _download(self, candidate: Candidate, source: MediaSource) -> Path:
+        work = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+        try:
+            got = source.download(candidate, work / "download")
+            if not got.resolve().is_relative_to(work.resolve()):
+                got = Path(shutil.copyfile(got, work / "copied"))
+            info = vet(got, limits=self.limits)
+            sha = _file_sha256(got)
+            blob = self.root / "blobs" / sha[:2] / f"{sha}.{info.extension}"
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            if blob.exists():
+                os.utime(blob)
+            else:
+                os.replace(got, blob)
+            self._write_index(candidate.key, blob)
+            log.info("media cache: stored %s as %s (%d bytes)", candidate.key, blob.name,
+                     info.size_bytes)
+            return blob
+        except MediaRefused:
+            log.info("media cache: refused %s", candidate.key)
+            raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _lookup(self, key: str) -> Path | None:
+        index = self._index_path(key)
+        try:
+            entry = json.loads(index.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        blob = self.root / "blobs" / str(entry.get("blob", ""))
+        if entry.get("key") != key or not blob.is_file():
+            return None
+        return blob
+
+    def _write_index(self, key: str, blob: Path) -> None:
+        index = self._index_path(key)
+        entry = {"key": key, "blob": str(blob.relative_to(self.root / "blobs"))}
+        temporary = index.with_name(f"{index.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(entry))
+        os.replace(temporary, index)
+
+    def _evict(self, keep: Path) -> None:
+        """Remove least recently used blobs until the total fits the cap (never `keep`)."""
+        with self._locked(self.root / "locks" / "evict.lock"):
+            blobs = sorted(self._blobs(), key=lambda item: item[2])
+            total = sum(size for _, size, _ in blobs)
+            for blob, size, _ in blobs:
+                if total <= self.cap_bytes:
+                    break
+                if blob == keep:
+                    continue
+                blob.unlink(missing_ok=True)
+                total -= size
+                log.info("media cache: evicted %s (%d bytes)", blob.name, size)
+
+    def _blobs(self) -> Iterator[tuple[Path, int, float]]:
+        """(path, size, last use) of every stored blob."""
+        for blob in (self.root / "blobs").glob("*/*"):
+            try:
+                stat = blob.stat()
+            except FileNotFoundError:
+                continue
+            yield blob, stat.st_size, stat.st_mtime
+
+    def _index_path(self, key: str) -> Path:
+        return self.root / "index" / f"{_text_sha256(key)}.json"
+
+    def _lock_path(self, key: str) -> Path:
+        return self.root / "locks" / f"{_text_sha256(key)}.lock"
+
+    @contextmanager
+    def _locked(self, path: Path) -> Iterator[None]:
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
