@@ -1,0 +1,226 @@
+"""The HTTP every picture provider shares: a client, rate limits, and size-bounded downloads.
+
+`new_client()` is an httpx client with timeouts and our User-Agent (some CDNs refuse the
+library's). `get_json` asks a provider's API and turns every way it can fail into
+`SourceUnavailable` with one plain sentence: connection errors and timeouts, 5xx, a refused key
+(never quoted), and 429 — which waits and asks again only when the wait the answer names is
+short (`RateLimits.max_wait`, 2 s by default), so a search never stalls a draft; a longer wait
+means "use the next source". The wait is read from `Retry-After` (seconds or an HTTP date),
+else `X-RateLimit-Reset`: Pexels sends a UNIX time there, Pixabay the seconds left (header
+names are case-blind, so a value above 10^9 is taken as a time, anything less as seconds).
+
+`download_to` streams a file to disk with a byte cap (refused up front by Content-Length and
+again while streaming, so a lying or missing length cannot get past it), written to a
+temporary name beside the target and renamed into place, so a reader never sees half a file.
+Only http and https addresses are fetched. `fetch_bytes` is the same for small things
+(thumbnails) kept in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from pipeline.media.model import MediaRefused, SourceUnavailable
+
+USER_AGENT = "NOVACAST/1.0 (+short videos from a chat)"
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+EPOCH_THRESHOLD = 1_000_000_000
+"""A rate-limit reset above this is a UNIX time (Pexels); below, seconds from now (Pixabay)."""
+UNKNOWN_WAIT = 1.0
+"""How long a 429 that names no wait is assumed to mean."""
+CHUNK = 64 * 1024
+
+
+def new_client(timeout: httpx.Timeout = TIMEOUT) -> httpx.Client:
+    """A client for provider APIs and their media: timeouts, redirects followed (media links
+    redirect to CDNs), our User-Agent."""
+    return httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5,
+                        headers={"User-Agent": USER_AGENT})
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How a 429 is honoured: wait and ask again when the wait is at most `max_wait` seconds,
+    up to `retries` times; otherwise give up on this source at once."""
+
+    max_wait: float = 2.0
+    retries: int = 2
+
+
+DEFAULT_LIMITS = RateLimits()
+
+
+def wait_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """How long a 429 answer asks to wait, from its headers; None when it does not say."""
+    now = time.time() if now is None else now
+    retry_after = headers.get("retry-after", "").strip()
+    if retry_after:
+        with contextlib.suppress(ValueError):
+            return max(0.0, float(retry_after))
+        with contextlib.suppress(TypeError, ValueError):
+            return max(0.0, email.utils.parsedate_to_datetime(retry_after).timestamp() - now)
+    reset = headers.get("x-ratelimit-reset", "").strip()
+    with contextlib.suppress(ValueError):
+        value = float(reset)
+        return max(0.0, value - now if value > EPOCH_THRESHOLD else value)
+    return None
+
+
+def get_json(
+    client: httpx.Client,
+    url: str,
+    *,
+    label: str,
+    params: Mapping[str, str | int] | None = None,
+    headers: Mapping[str, str] | None = None,
+    limits: RateLimits = DEFAULT_LIMITS,
+) -> Any:
+    """GET `url` and return its JSON; `label` names the service in messages ("Pexels")."""
+    for attempt in range(limits.retries + 1):
+        response = _send(client, url, label, params, headers)
+        if response.status_code != 429:
+            return _json_of(response, label)
+        wait = wait_seconds(response.headers)
+        wait = UNKNOWN_WAIT if wait is None else wait
+        if wait > limits.max_wait or attempt == limits.retries:
+            break
+        time.sleep(wait)
+    raise SourceUnavailable(f"{label} is limiting requests right now, so another source is used.")
+
+
+def _send(
+    client: httpx.Client,
+    url: str,
+    label: str,
+    params: Mapping[str, str | int] | None,
+    headers: Mapping[str, str] | None,
+) -> httpx.Response:
+    try:
+        return client.get(url, params=params, headers=headers)
+    except httpx.TimeoutException:
+        raise SourceUnavailable(f"{label} did not answer in time.") from None
+    except httpx.HTTPError:
+        raise SourceUnavailable(f"{label} could not be reached.") from None
+
+
+def _json_of(response: httpx.Response, label: str) -> Any:
+    status = response.status_code
+    if status in (401, 403):
+        raise SourceUnavailable(f"{label} did not accept the API key; check it in the settings.")
+    if status >= 500:
+        raise SourceUnavailable(f"{label} is having trouble right now.")
+    if status != 200:
+        raise SourceUnavailable(f"{label} could not answer this search (error {status}).")
+    try:
+        return response.json()
+    except ValueError:
+        raise SourceUnavailable(f"{label} sent an answer that could not be read.") from None
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+
+def _checked_url(url: str) -> str:
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise MediaRefused("That picture's address is not a web address, so it was not fetched.")
+    return url
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1_000_000:.0f} MB" if count >= 1_000_000 else f"{count // 1000} kB"
+
+
+def _too_big(max_bytes: int) -> MediaRefused:
+    return MediaRefused(f"That file is larger than the {_megabytes(max_bytes)} limit.")
+
+
+@contextlib.contextmanager
+def _stream(client: httpx.Client, url: str, max_bytes: int, label: str) -> Iterator[
+        Iterator[bytes]]:
+    """The body of `url` in chunks, refused past `max_bytes`; failures in plain words."""
+    try:
+        with client.stream("GET", _checked_url(url)) as response:
+            _check_response(response, max_bytes, label)
+            yield _bounded(response.iter_bytes(CHUNK), max_bytes)
+    except httpx.TimeoutException:
+        raise SourceUnavailable(f"{label} did not send the file in time.") from None
+    except httpx.HTTPError:
+        raise SourceUnavailable(f"The file could not be fetched from {label}.") from None
+
+
+def _check_response(response: httpx.Response, max_bytes: int, label: str) -> None:
+    status = response.status_code
+    if status in (404, 410):
+        raise MediaRefused(f"The file's link at {label} no longer works.")
+    if status == 429 or status >= 500:
+        raise SourceUnavailable(f"{label} could not send the file right now.")
+    if status != 200:
+        raise MediaRefused(f"{label} refused to send the file (error {status}).")
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise _too_big(max_bytes)
+
+
+def _bounded(chunks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        if received > max_bytes:
+            raise _too_big(max_bytes)
+        yield chunk
+
+
+def download_to(
+    url: str,
+    into: Path,
+    max_bytes: int,
+    *,
+    client: httpx.Client | None = None,
+    label: str = "the picture source",
+) -> Path:
+    """Stream `url` into the file `into` (at most `max_bytes`), atomically; return `into`."""
+    into.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{into.name}.", suffix=".part", dir=into.parent)
+    try:
+        with os.fdopen(handle, "wb") as out, _client(client) as http, \
+                _stream(http, url, max_bytes, label) as chunks:
+            for chunk in chunks:
+                out.write(chunk)
+        Path(temporary).replace(into)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return into
+
+
+def fetch_bytes(
+    url: str,
+    max_bytes: int,
+    *,
+    client: httpx.Client | None = None,
+    label: str = "the picture source",
+) -> bytes:
+    """The body of `url` (at most `max_bytes`), e.g. a thumbnail."""
+    with _client(client) as http, _stream(http, url, max_bytes, label) as chunks:
+        return b"".join(chunks)
+
+
+@contextlib.contextmanager
+def _client(client: httpx.Client | None) -> Iterator[httpx.Client]:
+    """`client` as it is (its owner closes it), or a new one closed after use."""
+    if client is not None:
+        yield client
+        return
+    with new_client() as fresh:
+        yield fresh
