@@ -19,18 +19,19 @@ from typing import Any, Self
 
 import redis
 from aiohttp import web
-from telegram import BotCommand, CallbackQuery, ChatMember, Update
+from telegram import BotCommand, CallbackQuery, ChatMember, Message, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
 from adapters.base import Dispatch
+from adapters.incoming import Fetcher
 from adapters.media_links import MediaLinks
-from adapters.telegram import inbound
+from adapters.telegram import inbound, media
 from adapters.telegram.outbound import DeliveryFailed, TelegramSender, retrying
 from adapters.telegram.receiving import PARSE_ERRORS, ChatOrderedProcessor, TolerantBot
 from bot.actions import Action, Say
-from bot.events import Event, ReplyTarget, Speaker
+from bot.events import Event, MessageEvent, ReplyTarget, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,8 @@ class TelegramAdapter:
                 await self._answer(query, STALE_BUTTON if query.data else "")
             return
         event = await self._with_speaker(event, update)
+        if isinstance(event, MessageEvent) and update.message is not None:
+            event = await self._with_files(event, update.message)
         running = asyncio.ensure_future(self._run(event))
         if query is not None and not await _within(running, ANSWER_WITHIN):
             await self._answer(query, "")
@@ -262,6 +265,14 @@ class TelegramAdapter:
 
     async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("a Telegram update failed: %s", _name(context.error))
+
+    async def _with_files(self, event: MessageEvent, message: Message) -> MessageEvent:
+        """The message's photo, video, animation or document, fetched (or refused) for the core."""
+        if not inbound.has_media(message):
+            return event
+        async with Fetcher(inbound.ADAPTER, origins=[self._config.base_file_url]) as fetcher:
+            found = await media.attachments(self._app.bot, message, fetcher)
+        return event.model_copy(update={"attachments": found})
 
     # --- who is an admin ----------------------------------------------------------------------
 

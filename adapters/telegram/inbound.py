@@ -3,6 +3,10 @@
 Private chat: every text is for the bot. Groups: commands only when addressed to the bot
 (`/make@novacast_bot`), free text only when it replies to the bot or mentions it.
 Anything else (edits, channel posts, stickers, other bots' commands) is skipped quietly.
+
+A photo, video, animation or document (an image or video sent as a file) is a message whose
+text is its caption; `media_of` says which files it carries, as Telegram declared them (the
+adapter fetches them, `adapters.incoming`). In groups the caption must address the bot.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, Chat, Message, MessageEntity, Update
+from telegram import CallbackQuery, Chat, Message, MessageEntity, PhotoSize, Update
 
 from adapters import buttons
+from adapters.incoming import Offered
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
 
 ADAPTER = "telegram"
@@ -49,12 +54,61 @@ def to_event(update: Update, me: BotIdentity) -> Event | None:
     message = update.message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
+    if has_media(message):
+        caption = message.caption if isinstance(message.caption, str) else ""
+        return _message(update, message, caption, me)
+    return _typed(update, message, me)
+
+
+def _typed(update: Update, message: Message, me: BotIdentity) -> Event | None:
     text = message.text
     if not isinstance(text, str) or not text.strip():
         return None
     if text.startswith("/"):
         return _command(update, message, text, me)
     return _message(update, message, text, me)
+
+
+@dataclass(frozen=True)
+class TelegramFile:
+    """One file a message carries: its id for getFile, and what Telegram declared about it."""
+
+    file_id: str
+    offered: Offered
+
+
+def has_media(message: Message) -> bool:
+    return bool(message.photo or message.video or message.animation or message.document)
+
+
+def media_of(message: Message, max_bytes: int) -> list[TelegramFile]:
+    """The files to fetch: the largest photo size within `max_bytes` (else the smallest, to be
+    refused by its size), the video, the animation (a GIF arrives as MP4) or the document."""
+    found: list[TelegramFile] = []
+    if message.photo:
+        size = _photo_size(message.photo, max_bytes)
+        found.append(_file(size.file_id, "photo.jpg", "image/jpeg", size.file_size))
+    if message.animation:
+        a = message.animation
+        found.append(_file(a.file_id, a.file_name or "animation.mp4", a.mime_type, a.file_size))
+    elif message.document:
+        d = message.document
+        found.append(_file(d.file_id, d.file_name or "", d.mime_type, d.file_size))
+    if message.video:
+        v = message.video
+        found.append(_file(v.file_id, v.file_name or "video.mp4", v.mime_type, v.file_size))
+    return found
+
+
+def _photo_size(sizes: tuple[PhotoSize, ...], max_bytes: int) -> PhotoSize:
+    fitting = [s for s in sizes if s.file_size is None or s.file_size <= max_bytes]
+    if not fitting:
+        return min(sizes, key=lambda s: s.file_size or 0)
+    return max(fitting, key=lambda s: (s.width * s.height, s.file_size or 0))
+
+
+def _file(file_id: str, name: str, mime: str | None, size: int | None) -> TelegramFile:
+    return TelegramFile(file_id, Offered(name=name, mime=mime or "", size=size))
 
 
 def conversation_of(message: Message, user_id: int, user_name: str) -> Conversation:
@@ -112,7 +166,7 @@ def _message(update: Update, message: Message, text: str, me: BotIdentity) -> Ev
         if not (mentioned or _replies_to_bot(message, me)):
             return None
         text = _strip_mention(text, me)
-        if not text:
+        if not text and not has_media(message):
             return None
     return MessageEvent(
         conversation=_sender(message), event_id=event_id(update), raw=_raw(update), text=text
@@ -126,7 +180,8 @@ def _replies_to_bot(message: Message, me: BotIdentity) -> bool:
 
 
 def _mentions(message: Message, me: BotIdentity) -> bool:
-    for entity, value in message.parse_entities().items():
+    entities = message.parse_caption_entities() if message.caption else message.parse_entities()
+    for entity, value in entities.items():
         if entity.type == MessageEntity.MENTION and me.named(value):
             return True
         if entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == me.id:

@@ -25,7 +25,16 @@ from adapters import buttons
 from adapters.media_links import MediaLinks, links_for
 from adapters.progress import ProgressMessages
 from adapters.telegram.settings import TelegramSettings
-from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
+from bot.actions import (
+    Action,
+    AskApproval,
+    Button,
+    JobsStarted,
+    Picture,
+    Preview,
+    Progress,
+    Say,
+)
 from bot.events import ReplyTarget
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,8 @@ T = TypeVar("T")
 ADAPTER = "telegram"
 UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024
 """The Bot API's upload limit for bots (sendVideo with a file)."""
+PHOTO_LIMIT_BYTES = 10 * 1024 * 1024
+"""sendPhoto's limit for an uploaded photo."""
 MAX_TEXT, MAX_CAPTION = 4096, 1024
 ATTEMPTS = 4
 MAX_RETRY_AFTER = 30.0
@@ -120,7 +131,7 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-RENDERS = frozenset({Say, AskApproval, Progress, Preview, JobsStarted})
+RENDERS = frozenset({Say, AskApproval, Progress, Preview, Picture, JobsStarted})
 """Every action type `TelegramSender.send` delivers (JobsStarted: nothing to show)."""
 
 
@@ -140,6 +151,8 @@ class TelegramSender:
             await self._send_progress(action)
         elif isinstance(action, Preview):
             await self._send_preview(action)
+        elif isinstance(action, Picture):
+            await self._send_picture(action)
         elif not isinstance(action, JobsStarted):
             raise TypeError(f"the Telegram adapter cannot render {type(action).__name__}")
 
@@ -218,6 +231,26 @@ class TelegramSender:
                 reply_markup=keyboard(action.buttons),
                 message_thread_id=_thread(action.target),
                 filename=path.name,
+            )
+
+    async def _send_picture(self, action: Picture) -> None:
+        """sendPhoto with the file uploaded; a picture over 10 MB goes as a document."""
+        path = Path(action.path)
+        if path.stat().st_size > PHOTO_LIMIT_BYTES:
+            await retrying("sendDocument", lambda: self._upload_still(action, path, as_photo=False))
+            return
+        await retrying("sendPhoto", lambda: self._upload_still(action, path, as_photo=True))
+
+    async def _upload_still(self, action: Picture, path: Path, *, as_photo: bool) -> Message:
+        chat, thread = int(action.target.channel), _thread(action.target)
+        caption = _clip(action.caption, MAX_CAPTION) or None
+        with path.open("rb") as still:
+            if as_photo:
+                return await self._bot.send_photo(
+                    chat, still, caption=caption, message_thread_id=thread, filename=path.name
+                )
+            return await self._bot.send_document(
+                chat, still, caption=caption, message_thread_id=thread, filename=path.name
             )
 
     async def _send_link(self, action: Preview, path: Path, why: str) -> None:

@@ -4,6 +4,12 @@ Routes `/bot<token>/<method>` (form, multipart or JSON parameters, like the real
 records every request. Tests inject updates (served by getUpdates long polling, or POSTed to
 the webhook registered with setWebhook, secret header included), make the next N calls of a
 method fail (429 with `retry_after`, 500), and set chat members' statuses.
+
+Files: `add_file(data)` stores bytes under a new file_id (as a user's upload would be);
+`photo_update`/`media_update` make messages carrying them (declared sizes may be set apart
+from the real ones). getFile answers `file_path`, and `GET /file/bot<token>/<file_path>`
+serves the bytes (recorded in `downloads`); the cloud Bot API's 20 MB getFile limit is kept.
+sendPhoto and sendDocument take multipart uploads like sendVideo.
 """
 
 from __future__ import annotations
@@ -36,6 +42,16 @@ class Call:
     result: Any = None
     """What the fake answered (`ok: true` calls only), e.g. the Message a sendMessage made."""
     answered: bool = False
+
+
+@dataclass
+class StoredFile:
+    """A file on the fake's file server."""
+
+    file_id: str
+    unique_id: str
+    file_path: str
+    data: bytes
 
 
 class ApiError(Exception):
@@ -129,12 +145,17 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.url = ""
+        self.files: dict[str, StoredFile] = {}
+        self.downloads: list[str] = []
+        """file_path of every file download request, as it arrived."""
+        self._file_ids = itertools.count(1)
 
     # --- server lifecycle ---------------------------------------------------------------------
 
     async def __aenter__(self) -> FakeTelegram:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{file_path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -185,6 +206,81 @@ class FakeTelegram:
             message["entities"] = entities
         if reply_to is not None:
             message["reply_to_message"] = reply_to
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def add_file(self, data: bytes, folder: str = "photos", suffix: str = "jpg") -> StoredFile:
+        """Keep `data` as an uploaded file; its id goes into a message, its path into getFile."""
+        n = next(self._file_ids)
+        stored = StoredFile(f"AgACAgI{n:04d}", f"AQAD{n:04d}", f"{folder}/file_{n}.{suffix}", data)
+        self.files[stored.file_id] = stored
+        return stored
+
+    def photo_update(
+        self,
+        chat: JSONDict,
+        sender: JSONDict,
+        sizes: list[tuple[StoredFile, int, int]],
+        caption: str = "",
+        declared: int | None = None,
+    ) -> JSONDict:
+        """A message with a photo: one PhotoSize per (file, width, height), smallest first;
+        `declared` overrides every size's `file_size` (what a hostile or huge upload claims)."""
+        photo = [
+            {
+                "file_id": f.file_id,
+                "file_unique_id": f.unique_id,
+                "width": w,
+                "height": h,
+                "file_size": len(f.data) if declared is None else declared,
+            }
+            for f, w, h in sizes
+        ]
+        return self._media_update(chat, sender, {"photo": photo}, caption)
+
+    def media_update(
+        self,
+        chat: JSONDict,
+        sender: JSONDict,
+        kind: str,
+        stored: StoredFile,
+        *,
+        mime: str,
+        name: str | None = None,
+        caption: str = "",
+        declared: int | None = None,
+        extra: JSONDict | None = None,
+    ) -> JSONDict:
+        """A message with a `video`, `animation` or `document` (an animation also carries the
+        same file as `document`, as Telegram sends it)."""
+        media: JSONDict = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "mime_type": mime,
+            "file_size": len(stored.data) if declared is None else declared,
+            **(extra or {}),
+        }
+        if name is not None:
+            media["file_name"] = name
+        if kind in ("video", "animation"):
+            media = {"width": 320, "height": 568, "duration": 2, **media}
+        content: JSONDict = {kind: media}
+        if kind == "animation":
+            content["document"] = {
+                k: v for k, v in media.items() if k not in ("width", "height", "duration")
+            }
+        return self._media_update(chat, sender, content, caption)
+
+    def _media_update(
+        self, chat: JSONDict, sender: JSONDict, content: JSONDict, caption: str
+    ) -> JSONDict:
+        if caption:
+            content["caption"] = caption
+            if "@" + BOT_USERNAME in caption:
+                at = caption.find("@" + BOT_USERNAME)
+                content["caption_entities"] = [
+                    {"type": "mention", "offset": at, "length": len(BOT_USERNAME) + 1}
+                ]
+        message = self._store(chat, sender, content)
         return {"update_id": next(self._update_ids), "message": message}
 
     def callback_update(self, sender: JSONDict, message: JSONDict, data: str) -> JSONDict:
@@ -255,6 +351,18 @@ class FakeTelegram:
             self._changed.notify_all()
 
     # --- the wire -----------------------------------------------------------------------------
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """`GET /file/bot<token>/<file_path>`: the file's bytes, as the Bot API serves them."""
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        path = request.match_info["file_path"]
+        self.downloads.append(path)
+        await self._notify()
+        found = next((f for f in self.files.values() if f.file_path == path), None)
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=found.data, content_type="application/octet-stream")
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -391,6 +499,55 @@ class FakeTelegram:
             "file_size": len(data),
         }
         content = {"video": video, "caption": params.get("caption", "")}
+        return self._bot_message(params, content)
+
+    async def _api_getFile(self, params: JSONDict, _f: dict[str, bytes]) -> JSONDict:
+        stored = self.files.get(str(params.get("file_id", "")))
+        if stored is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        if len(stored.data) > 20 * 1024 * 1024:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "file_size": len(stored.data),
+            "file_path": stored.file_path,
+        }
+
+    async def _api_sendPhoto(self, params: JSONDict, files: dict[str, bytes]) -> JSONDict:
+        data = files.get("photo")
+        if data is None:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if len(data) > 10 * 1024 * 1024:
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        if len(str(params.get("caption", ""))) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        stored = self.add_file(data)
+        size = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "width": 0,
+            "height": 0,
+            "file_size": len(data),
+        }
+        content: JSONDict = {"photo": [size]}
+        if params.get("caption"):
+            content["caption"] = params["caption"]
+        return self._bot_message(params, content)
+
+    async def _api_sendDocument(self, params: JSONDict, files: dict[str, bytes]) -> JSONDict:
+        data = files.get("document")
+        if data is None:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        stored = self.add_file(data, "documents", "bin")
+        document = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "file_size": len(data),
+        }
+        content: JSONDict = {"document": document}
+        if params.get("caption"):
+            content["caption"] = params["caption"]
         return self._bot_message(params, content)
 
     async def _api_answerCallbackQuery(self, params: JSONDict, _f: dict[str, bytes]) -> bool:

@@ -1,0 +1,282 @@
+"""Files users send, and the storyboard picture sent back: Telegram, Slack and Discord.
+
+The real SDKs (python-telegram-bot, Bolt/slack_sdk, discord.py) run the real adapters against
+the protocol-faithful fakes, which serve real media made by ffmpeg here: a PNG and a JPEG of
+known colours, and a short MP4. An upload arrives at the core as a MessageEvent whose
+Attachment is a local file with the same bytes (sha256) and the same facts (PyAV); a file
+declared larger than NOVACAST_MAX_UPLOAD_MB is refused in one sentence before any download
+request reaches the fake; a Slack file whose url_private points at another host is refused and
+that host receives nothing; a Picture action posts the PNG itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+
+from adapters import telegram
+from adapters.media_links import MediaLinks
+from adapters.outbox import sender_for
+from adapters.telegram import TelegramSettings
+from adapters.telegram.adapter import TelegramAdapter
+from bot.actions import Action, Picture
+from bot.events import Attachment, Event, MessageEvent, ReplyTarget
+from novacast.server import media_links
+from pipeline.ffmpeg import run_ffmpeg
+from pipeline.probe import frame_at, probe
+from pipeline.settings import Settings, load_settings
+from tests.fakes.telegram import FakeTelegram, private_chat, user
+
+ORANGE = (255, 128, 0)
+TEAL = (0, 128, 128)
+WIDTH, HEIGHT = 320, 568
+GB = 1024**3
+
+
+# --- media made by ffmpeg ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Media:
+    png: Path
+    """320x568, orange."""
+    jpeg: Path
+    """320x568, teal (what Telegram makes of a photo)."""
+    thumb: Path
+    """90x160 teal JPEG: Telegram's smallest photo size."""
+    mp4: Path
+    """320x568, 1 s, H.264, teal."""
+
+
+def _colour(rgb: tuple[int, int, int]) -> str:
+    return "0x{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def _still(out: Path, rgb: tuple[int, int, int], size: str) -> Path:
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", f"color=c={_colour(rgb)}:s={size}:d=1", "-frames:v", "1",
+         "-y", str(out)],
+        duration=0.04,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
+    folder = tmp_path_factory.mktemp("upload-media")
+    mp4 = folder / "clip.mp4"
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", f"color=c={_colour(TEAL)}:s={WIDTH}x{HEIGHT}:d=1:r=25",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-y", str(mp4)],
+        duration=1.0,
+    )
+    return Media(
+        png=_still(folder / "orange.png", ORANGE, f"{WIDTH}x{HEIGHT}"),
+        jpeg=_still(folder / "teal.jpg", TEAL, f"{WIDTH}x{HEIGHT}"),
+        thumb=_still(folder / "thumb.jpg", TEAL, "90x160"),
+        mp4=mp4,
+    )
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def assert_same_file(attachment: Attachment, original: Path, codec: str) -> None:
+    """The attachment is a local file under the incoming folder with the original's bytes and
+    facts (codec, size, the colour in the middle)."""
+    assert attachment.path, attachment.refused
+    local = Path(attachment.path)
+    assert local.is_relative_to(load_settings().data_dir / "incoming")
+    assert sha256(local.read_bytes()) == sha256(original.read_bytes())
+    assert attachment.size_bytes == original.stat().st_size
+    facts, expected = probe(local), probe(original)
+    assert facts.video_codec == codec
+    assert (facts.width, facts.height) == (expected.width, expected.height)
+    middle = frame_at(local, 0.0)[HEIGHT // 2, WIDTH // 2].astype(int)
+    assert np.abs(middle - frame_at(original, 0.0)[HEIGHT // 2, WIDTH // 2]).max() <= 4
+
+
+def assert_is_picture(data: bytes, folder: Path, rgb: tuple[int, int, int]) -> None:
+    """`data` is a real PNG/JPEG of WIDTHxHEIGHT whose middle is `rgb`."""
+    path = folder / f"received-{sha256(data)[:8]}"
+    path.write_bytes(data)
+    facts = probe(path)
+    assert facts.video_codec in ("png", "mjpeg")
+    assert (facts.width, facts.height) == (WIDTH, HEIGHT)
+    middle = frame_at(path, 0.0)[HEIGHT // 2, WIDTH // 2].astype(int)
+    assert np.abs(middle - np.array(rgb)).max() <= 4
+
+
+@pytest.fixture
+def incoming(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The data dir's settings for the fetchers (load_settings reads the environment anew)."""
+    monkeypatch.setenv("NOVACAST_MAX_UPLOAD_MB", "5")
+    load_settings.cache_clear()
+    yield data_dir / "incoming"
+    load_settings.cache_clear()
+
+
+def links(conn: redis.Redis, data_dir: Path) -> MediaLinks:
+    return media_links(Settings(NOVACAST_DATA_DIR=str(data_dir)), conn)
+
+
+def post_as_a_worker(action: Action, conn: redis.Redis) -> None:
+    """What a worker does: the registry's sender for the target's platform (which refuses an
+    action type the platform does not declare)."""
+    load_settings.cache_clear()
+    sender_for(action.target, conn).send(action)
+
+
+class Core:
+    """Stands where the core is: records every event, answers nothing."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, event: Event) -> list[Action]:
+        self.events.append(event)
+        self.arrived.set()
+        return []
+
+    async def next_message(self, timeout: float = 20) -> MessageEvent:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events if isinstance(e, MessageEvent)]
+            if found:
+                self.events.remove(found[0])
+                return found[0]
+            self.arrived.clear()
+            try:
+                await asyncio.wait_for(self.arrived.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+        raise AssertionError(f"no message event reached the core; saw {self.events}")
+
+
+# --- Telegram ---------------------------------------------------------------------------------
+
+ADA = user(1001, "Ada", "ada")
+
+
+@asynccontextmanager
+async def telegram_bot(
+    fake: FakeTelegram, conn: redis.Redis, data_dir: Path
+) -> AsyncIterator[tuple[TelegramAdapter, Core]]:
+    core = Core()
+    settings = TelegramSettings(TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url)
+    adapter = telegram.from_settings(settings, core, conn, links(conn, data_dir))
+    assert isinstance(adapter, TelegramAdapter)
+    async with adapter:
+        yield adapter, core
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as api:
+        yield api
+
+
+async def test_telegram_photo_arrives_as_the_largest_size_with_its_caption(
+    tg: FakeTelegram, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    thumb, full = tg.add_file(media.thumb.read_bytes()), tg.add_file(media.jpeg.read_bytes())
+    async with telegram_bot(tg, redis_conn, data_dir) as (_adapter, core):
+        sizes = [(thumb, 90, 160), (full, WIDTH, HEIGHT)]
+        tg.push_update(tg.photo_update(private_chat(ADA), ADA, sizes, caption="use this"))
+        event = await core.next_message()
+    assert event.text == "use this"
+    (attachment,) = event.attachments
+    assert_same_file(attachment, media.jpeg, "mjpeg")
+    assert attachment.mime == "image/jpeg"
+    assert Path(attachment.path).parent == incoming / "telegram"
+    assert tg.downloads == [full.file_path], "only the largest size is fetched"
+    (get_file,) = tg.sent("getFile")
+    assert get_file.params["file_id"] == full.file_id
+
+
+async def test_telegram_video_animation_and_document_arrive_as_files(
+    tg: FakeTelegram, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    clip = tg.add_file(media.mp4.read_bytes(), "videos", "mp4")
+    gif = tg.add_file(media.mp4.read_bytes(), "animations", "mp4")
+    png = tg.add_file(media.png.read_bytes(), "documents", "png")
+    chat = private_chat(ADA)
+    async with telegram_bot(tg, redis_conn, data_dir) as (_adapter, core):
+        tg.push_update(tg.media_update(chat, ADA, "video", clip, mime="video/mp4"))
+        video = await core.next_message()
+        tg.push_update(tg.media_update(chat, ADA, "animation", gif, mime="video/mp4",
+                                       name="dance.gif.mp4"))
+        animation = await core.next_message()
+        tg.push_update(tg.media_update(chat, ADA, "document", png, mime="image/png",
+                                       name="../../etc/orange.png", caption="my logo"))
+        document = await core.next_message()
+    assert_same_file(video.attachments[0], media.mp4, "h264")
+    assert_same_file(animation.attachments[0], media.mp4, "h264")
+    assert len(animation.attachments) == 1, "an animation's document twin is not fetched twice"
+    (logo,) = document.attachments
+    assert_same_file(logo, media.png, "png")
+    assert document.text == "my logo"
+    assert logo.name == "../../etc/orange.png", "the user's name is kept as a label only"
+    assert Path(logo.path).parent == incoming / "telegram"
+    assert Path(logo.path).suffix == ".png"
+
+
+async def test_telegram_upload_declared_over_the_cap_is_refused_before_any_request(
+    tg: FakeTelegram, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    huge = tg.add_file(media.mp4.read_bytes(), "videos", "mp4")
+    async with telegram_bot(tg, redis_conn, data_dir) as (_adapter, core):
+        started = time.monotonic()
+        tg.push_update(tg.media_update(private_chat(ADA), ADA, "video", huge, mime="video/mp4",
+                                       name="holiday.mp4", declared=2 * GB))
+        event = await core.next_message()
+        took = time.monotonic() - started
+    (attachment,) = event.attachments
+    assert attachment.path == ""
+    assert attachment.refused == (
+        "“holiday.mp4” is 2.0 GB, more than the 5.0 MB I accept; please send a shorter clip "
+        "or a smaller file."
+    )
+    assert not tg.sent("getFile")
+    assert tg.downloads == []
+    assert took < 3
+    assert not incoming.exists() or not any(incoming.rglob("*"))
+
+
+async def test_telegram_file_over_the_bot_api_limit_is_refused_in_a_sentence(
+    tg: FakeTelegram, redis_conn: redis.Redis, data_dir: Path, incoming: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NOVACAST_MAX_UPLOAD_MB", "200")
+    big = tg.add_file(b"\0" * (21 * 1024 * 1024), "videos", "mp4")
+    async with telegram_bot(tg, redis_conn, data_dir) as (_adapter, core):
+        tg.push_update(tg.media_update(private_chat(ADA), ADA, "video", big, mime="video/mp4"))
+        event = await core.next_message()
+    assert "Telegram does not let bots download files over 20 MB" in event.attachments[0].refused
+    assert tg.downloads == []
+
+
+async def test_telegram_picture_is_sent_as_a_photo_upload_with_its_caption(
+    tg: FakeTelegram, redis_conn: redis.Redis, data_dir: Path, media: Media, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", tg.token)
+    monkeypatch.setenv("TELEGRAM_API_URL", tg.url)
+    target = ReplyTarget(adapter="telegram", workspace="1001", channel="1001")
+    picture = Picture(target=target, path=str(media.png), caption="Storyboard: 3 shots")
+    await asyncio.to_thread(post_as_a_worker, picture, redis_conn)
+    (call,) = tg.sent("sendPhoto")
+    assert call.params["caption"] == "Storyboard: 3 shots"
+    assert call.params["chat_id"] == 1001
+    assert_is_picture(call.files["photo"], tmp_path, ORANGE)
