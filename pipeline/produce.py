@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pipeline.captions import caption_cues, write_srt, write_vtt
@@ -117,8 +117,11 @@ def make_video(
     *,
     music: Path | None = None,
     on_progress: ProgressFn | None = None,
+    media: Mapping[str, Path] | None = None,
 ) -> Path:
-    """Render one profile unless that video already exists."""
+    """Render one profile unless that video already exists.
+
+    `media` maps each shot's `Candidate.key` to its local, vetted file (see `render`)."""
     out = work.video(profile)
     if out.exists():
         return out
@@ -130,6 +133,7 @@ def make_video(
         music=music,
         on_progress=on_progress,
         caption_style=script.captions,
+        media=media,
     )
 
 

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -28,6 +28,18 @@ from pipeline.captions import CaptionStyle, caption_cues, chars_per_line, wrap, 
 from pipeline.errors import PermanentError
 from pipeline.ffmpeg import filter_escape, run_ffmpeg
 from pipeline.ffmpeg_check import FfmpegNeeds, FilterNeed
+from pipeline.footage import (
+    Beat,
+    beats,
+    clip_chain,
+    media_input,
+    segment_frames,
+    shade_source,
+    shade_top,
+    still_chain,
+    transition_frames,
+)
+from pipeline.media.model import Shot
 from pipeline.narration import Narration
 from pipeline.probe import SILENCE_DB, integrated_lufs, read_audio
 from pipeline.script import Aspect, Script
@@ -90,6 +102,7 @@ class SceneSpan(BaseModel):
     frames: int
     title: str
     colours: tuple[str, str]
+    shots: tuple[Shot, ...] = ()
 
     def seconds(self, fps: int) -> tuple[float, float]:
         return self.first_frame / fps, (self.first_frame + self.frames) / fps
@@ -106,7 +119,8 @@ def scene_spans(script: Script, narration: Narration, fps: int) -> list[SceneSpa
     bounds[0] = 0
     return [
         SceneSpan(first_frame=bounds[rank], frames=bounds[rank + 1] - bounds[rank],
-                  title=script.scenes[index].title, colours=_colours(script.scenes[index].colors))
+                  title=script.scenes[index].title, colours=_colours(script.scenes[index].colors),
+                  shots=tuple(script.scenes[index].shots))
         for rank, index in enumerate(order)
         if bounds[rank + 1] > bounds[rank]
     ]
@@ -135,20 +149,31 @@ def render(
     music: Path | None = None,
     on_progress: Callable[[float], None] | None = None,
     caption_style: str = CaptionStyle.SENTENCE,
+    media: Mapping[str, Path] | None = None,
 ) -> Path:
     """Render `script` with `narration` (and optional ducked `music`) into the MP4 `out`.
 
     `caption_style="words"` highlights each word as it is spoken when the narration has word
-    timing (and shows plain sentence captions when it has none)."""
+    timing (and shows plain sentence captions when it has none). `media` maps a shot's
+    `Candidate.key` to its local, vetted file; a shot whose key it lacks, and a scene without
+    shots, shows the built-in gradient for its time."""
     out = Path(out).resolve()
     encoding = ENCODINGS[Profile(profile)]
     width, height = frame_size(script.aspect, profile)
     spans = scene_spans(script, narration, encoding.fps)
     ass = _write_captions(narration, out, (width, height), caption_style)
-    graph = video_graph(spans, ass.name, width, height, encoding.fps)
+    timeline = [beat for span in spans for beat in
+                beats(span.first_frame, span.frames, span.colours, span.shots, media or {})]
+    inputs = _inputs(narration.audio, music)
+    if any(beat.pictured for beat in timeline):
+        cards = title_cards(spans, timeline, narration, encoding.fps)
+        media_args, graph = shots_graph(timeline, cards, ass.name, (width, height),
+                                        encoding.fps, first_input=2 if music else 1)
+        inputs += media_args
+    else:
+        graph = video_graph(spans, ass.name, width, height, encoding.fps)
     if music is not None:
         graph += ";" + music_graph(_music_gain_db(Path(music)), encoding.sample_rate)
-    inputs = _inputs(narration.audio, music)
     with _atomic(out) as temporary:
         args = [*inputs, "-filter_complex", graph, *_outputs(encoding, music is not None),
                 "-t", f"{narration.duration:.3f}", "-y", temporary.name]
@@ -219,6 +244,14 @@ RENDER_NEEDS = FfmpegNeeds(
         FilterNeed("setsar", positional=1),
         FilterNeed("concat", ("n", "v", "a")),
         FilterNeed("scale", ("flags",), positional=2),
+        FilterNeed("fps", positional=1),
+        FilterNeed("crop", ("w", "h", "x", "y")),
+        FilterNeed("loop", ("loop", "size", "start")),
+        FilterNeed("settb", positional=1),
+        FilterNeed("xfade", ("transition", "duration", "offset")),
+        FilterNeed("color", ("c", "s", "r", "d")),
+        FilterNeed("geq", ("r", "g", "b", "a")),
+        FilterNeed("overlay", ("x", "y", "enable")),
         FilterNeed("drawtext", ("fontfile", "text", "expansion", "fontsize", "fontcolor",
                                 "borderw", "bordercolor", "shadowx", "shadowy", "shadowcolor",
                                 "line_spacing", "text_align", "x", "y", "alpha", "enable"),
@@ -233,10 +266,11 @@ RENDER_NEEDS = FfmpegNeeds(
     ),
     encoders=("libx264", "aac"),
 )
-"""What the graphs below (`video_graph`, `music_graph`) and `_outputs` use from ffmpeg; the
-binary is chosen by it (pipeline.ffmpeg). tests/integration/test_ffmpeg_choice.py reads every
-filter and option out of real graphs and fails when one is missing here: add it in the same
-change, with `check_options=True` when an option it uses is newer than ffmpeg 4.3 (Debian 11's)."""
+"""What the graphs below (`video_graph`, `shots_graph`, `music_graph`) and `_outputs` use from
+ffmpeg; the binary is chosen by it (pipeline.ffmpeg). tests/integration/test_ffmpeg_choice.py
+reads every filter and option out of real graphs and fails when one is missing here: add it in
+the same change, with `check_options=True` when an option it uses is newer than ffmpeg 4.3
+(Debian 11's)."""
 
 
 def video_graph(spans: list[SceneSpan], ass_name: str, width: int, height: int, fps: int) -> str:
@@ -255,19 +289,56 @@ def _even(value: int) -> int:
 
 
 def _background(span: SceneSpan, size: str, fps: int, index: int) -> str:
-    first, second = span.colours
+    return f"{_gradient(span.colours, span.frames, size, fps)}[g{index}]"
+
+
+def _gradient(colours: tuple[str, str], frames: int, size: str, fps: int) -> str:
+    first, second = colours
     width, height = (int(side) for side in size.split("x"))
     return (
         f"gradients=s={size}:r={fps}:c0={first}:c1={second}:n=2:x0=0:y0=0:x1={width}:y1={height}"
-        f":speed=0.008:seed=1,trim=end_frame={span.frames},setpts=PTS-STARTPTS,"
-        f"format=yuv420p,setsar=1[g{index}]"
+        f":speed=0.008:seed=1,trim=end_frame={frames},setpts=PTS-STARTPTS,"
+        f"format=yuv420p,setsar=1"
     )
 
 
+class TitleCard(BaseModel):
+    """A title on screen from `start` to `end` seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    start: float
+    end: float
+
+
+def title_cards(
+    spans: Sequence[SceneSpan], timeline: Sequence[Beat], narration: Narration, fps: int
+) -> list[TitleCard]:
+    """With pictures, the title card shows during the hook only (on the first scene, until the
+    next line starts); a scene that shows no picture keeps its title for its whole span."""
+    cards = []
+    for rank, span in enumerate(spans):
+        start, end = span.seconds(fps)
+        pictured = any(beat.pictured for beat in timeline
+                       if span.first_frame <= beat.first_frame < span.first_frame + span.frames)
+        if not pictured:
+            cards.append(TitleCard(title=span.title, start=start, end=end))
+        elif rank == 0:
+            hook_end = narration.cues[1].start if len(narration.cues) > 1 else end
+            cards.append(TitleCard(title=span.title, start=start, end=min(end, hook_end)))
+    return cards
+
+
 def _title(span: SceneSpan, width: int, height: int, fps: int) -> str:
-    """drawtext for one scene's title: centred lines in the top third, fading in."""
-    lines, size = title_layout(span.title, width, height)
     start, end = span.seconds(fps)
+    return _title_card(TitleCard(title=span.title, start=start, end=end), width, height)
+
+
+def _title_card(card: TitleCard, width: int, height: int) -> str:
+    """drawtext for one title: centred lines in the top third, fading in."""
+    lines, size = title_layout(card.title, width, height)
+    start, end = card.start, card.end
     fade = f"min(1,max(0,(t-{start:.3f})/{TITLE_FADE_SECONDS}))"
     options = {
         "fontfile": str(_font_dir() / TITLE_FONT), "text": "\n".join(lines), "expansion": "none",
@@ -278,6 +349,46 @@ def _title(span: SceneSpan, width: int, height: int, fps: int) -> str:
         "enable": f"between(t,{start:.3f},{end - 0.001:.3f})",
     }
     return "drawtext=" + ":".join(f"{key}={filter_escape(value)}" for key, value in options.items())
+
+
+def shots_graph(
+    timeline: Sequence[Beat], cards: Sequence[TitleCard], ass_name: str, size: tuple[int, int],
+    fps: int, *, first_input: int,
+) -> tuple[list[str], str]:
+    """The media inputs and the video graph (ending in [v]) for a timeline with pictures.
+
+    Each beat becomes a segment [sN] (a clip, a still or a gradient), cross-faded into the next
+    at its cue; the caption shade lies over every pictured beat; then titles and captions."""
+    width, height = size
+    small = f"{_even(width // GRADIENT_SHRINK)}x{_even(height // GRADIENT_SHRINK)}"
+    inputs: list[str] = []
+    chains = []
+    for index, beat in enumerate(timeline):
+        frames = segment_frames(timeline, index, fps)
+        if beat.pictured:
+            stream = f"{first_input + inputs.count('-i')}:v"
+            inputs += media_input(beat, frames, fps)
+            chain = (still_chain(beat, stream, frames, size, fps, index=index) if beat.still
+                     else clip_chain(beat, stream, frames, size, fps))
+        else:
+            chain = (f"{_gradient(beat.colours, frames, small, fps)},"
+                     f"scale={width}:{height}:flags=bilinear")
+        chains.append(f"{chain}[s{index}]")
+    fade = transition_frames(fps) / fps
+    joined = "s0"
+    for index, beat in enumerate(timeline[1:], start=1):
+        chains.append(f"[{joined}][s{index}]xfade=transition=fade:duration={fade:.4f}"
+                      f":offset={beat.first_frame / fps:.4f}[x{index}]")
+        joined = f"x{index}"
+    chains.append(f"{shade_source(width, height)}[shade]")
+    spans = [(beat.first_frame / fps, (beat.first_frame + beat.frames) / fps)
+             for beat in timeline if beat.pictured]
+    enable = "" if all(beat.pictured for beat in timeline) else ":enable=" + filter_escape(
+        "+".join(f"between(t,{start:.3f},{end:.3f})" for start, end in spans))
+    final = [f"[{joined}][shade]overlay=x=0:y={shade_top(height)}{enable}"]
+    final += [_title_card(card, width, height) for card in cards]
+    final += [_captions_filter(ass_name), "format=yuv420p"]
+    return inputs, ";".join([*chains, ",".join(final) + "[v]"])
 
 
 def title_layout(title: str, width: int, height: int) -> tuple[list[str], int]:

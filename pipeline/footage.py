@@ -1,0 +1,169 @@
+"""The shot half of the render graph: which picture is on screen when, each shot's ffmpeg input,
+and the chain that fits it to the frame.
+
+A scene's span is shared among its shots in list order, in proportion to `Shot.seconds`, in
+whole frames (`beats`). A beat whose shot has no local file (the key is missing from the media
+mapping) keeps its time and shows the scene's built-in gradient instead. Each beat's segment is
+made `TRANSITION_SECONDS` longer than the beat (except the last) so the next one can cross-fade
+in from its cue (`xfade`), which keeps every cut exactly on its beat.
+
+Clips are read from `Shot.start` for no longer than their segment needs (`-ss`/`-t` before
+`-i`), looped when shorter (`-stream_loop -1`), brought to the output rate, cropped to the
+frame's shape around `Shot.crop` and only then scaled (so a landscape 4K clip is cut down to
+the portrait slice before any pixel is scaled). A still is decoded once, cropped and scaled
+once to `KEN_BURNS_ZOOM` times the frame, repeated by the `loop` filter, and a frame-sized
+window slides across it (a crop with a time expression: no per-frame scaling, so it costs next
+to nothing). The caption shade is one small RGBA ramp drawn once and overlaid on the lower
+part of the frame, which darkens the footage without greying its colours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.ffmpeg import filter_escape
+from pipeline.media.model import MediaKind, Shot
+
+TRANSITION_SECONDS = 0.35
+"""How long one shot cross-fades into the next."""
+KEN_BURNS_ZOOM = 1.12
+"""A still is scaled to this many times the frame; the window pans across the excess."""
+SHADE_TOP = 0.5
+"""Where the caption shade starts, as a fraction of the frame height (captions sit at 60-80 %)."""
+SHADE_RAMP = 0.16
+"""Over how much of the frame height the shade fades in from nothing to `SHADE_ALPHA`."""
+SHADE_ALPHA = 0.6
+"""How dark the shade is behind the captions (0 = none, 1 = black)."""
+MEDIA_INPUT_ARGS = ("-protocol_whitelist", "file")
+"""Input options for every user or provider file: ffmpeg may read local files only."""
+
+
+class Beat(BaseModel):
+    """One stretch of the timeline, in whole frames, and what it shows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    first_frame: int
+    frames: int
+    colours: tuple[str, str]
+    shot: Shot | None = None
+    file: Path | None = None
+    """The shot's local file; None shows the gradient in `colours`."""
+
+    @property
+    def pictured(self) -> bool:
+        return self.shot is not None and self.file is not None
+
+    @property
+    def still(self) -> bool:
+        return self.shot is not None and self.shot.media.kind == MediaKind.PHOTO
+
+
+def beats(
+    first_frame: int, frames: int, colours: tuple[str, str], shots: Sequence[Shot],
+    media: Mapping[str, Path],
+) -> list[Beat]:
+    """One scene's span shared among its shots (see the module docstring); one gradient beat
+    when it has none."""
+    if not shots:
+        return [Beat(first_frame=first_frame, frames=frames, colours=colours)]
+    total = sum(shot.seconds for shot in shots)
+    bounds, elapsed = [0], 0.0
+    for shot in shots:
+        elapsed += shot.seconds
+        bounds.append(round(frames * elapsed / total))
+    bounds[-1] = frames
+    return [
+        Beat(first_frame=first_frame + bounds[index], frames=bounds[index + 1] - bounds[index],
+             colours=colours, shot=shot, file=media.get(shot.media.key))
+        for index, shot in enumerate(shots)
+        if bounds[index + 1] > bounds[index]
+    ]
+
+
+def transition_frames(fps: int) -> int:
+    return max(1, round(TRANSITION_SECONDS * fps))
+
+
+def segment_frames(timeline: Sequence[Beat], index: int, fps: int) -> int:
+    """Frames beat `index` must supply: its own, plus the cross-fade into the next one."""
+    last = index == len(timeline) - 1
+    return timeline[index].frames + (0 if last else transition_frames(fps))
+
+
+def media_input(beat: Beat, frames: int, fps: int) -> list[str]:
+    """The ffmpeg input options and `-i` for one pictured beat that supplies `frames` frames."""
+    assert beat.shot is not None
+    assert beat.file is not None
+    path = str(Path(beat.file).resolve())
+    if beat.still:
+        return [*MEDIA_INPUT_ARGS, "-i", path]
+    seconds = frames / fps + 0.2
+    return [*MEDIA_INPUT_ARGS, "-stream_loop", "-1", "-ss", f"{beat.shot.start:.3f}",
+            "-t", f"{seconds:.3f}", "-an", "-sn", "-dn", "-i", path]
+
+
+def _aspect_crop(width: int, height: int, x: float, y: float) -> str:
+    """crop= the largest region of the picture with the frame's shape, centred near (x, y)."""
+    options = {
+        "w": f"min(iw,ih*{width}/{height})", "h": f"min(ih,iw*{height}/{width})",
+        "x": f"max(0,min(iw-ow,iw*{x:.4f}-ow/2))", "y": f"max(0,min(ih-oh,ih*{y:.4f}-oh/2))",
+    }
+    return "crop=" + ":".join(f"{key}={filter_escape(value)}" for key, value in options.items())
+
+
+def clip_chain(beat: Beat, stream: str, frames: int, size: tuple[int, int], fps: int) -> str:
+    """A clip trimmed to `frames`, at the output rate, cropped around its crop point, scaled."""
+    assert beat.shot is not None
+    width, height = size
+    crop = beat.shot.crop
+    return (f"[{stream}]fps={fps},{_aspect_crop(width, height, crop.x, crop.y)},"
+            f"scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p,"
+            f"trim=end_frame={frames},setpts=PTS-STARTPTS")
+
+
+def still_chain(
+    beat: Beat, stream: str, frames: int, size: tuple[int, int], fps: int, *, index: int
+) -> str:
+    """A still scaled once a little larger than the frame, with a window sliding across it.
+
+    Beats alternate direction (left to right and down, then right to left and up)."""
+    assert beat.shot is not None
+    width, height = size
+    big_w = _even(round(width * KEN_BURNS_ZOOM))
+    big_h = _even(round(height * KEN_BURNS_ZOOM))
+    crop = beat.shot.crop
+    seconds = max(frames - 1, 1) / fps
+    start, end = (0, 1) if index % 2 == 0 else (1, 0)
+    progress = f"min(1,t/{seconds:.3f})"
+    pan = {
+        "w": str(width), "h": str(height),
+        "x": f"{big_w - width}*({start}+({end - start})*{progress})",
+        "y": f"{big_h - height}*({start}+({end - start})*{progress})",
+    }
+    window = "crop=" + ":".join(f"{key}={filter_escape(value)}" for key, value in pan.items())
+    return (f"[{stream}]trim=end_frame=1,{_aspect_crop(width, height, crop.x, crop.y)},"
+            f"scale={big_w}:{big_h}:flags=bicubic,setsar=1,format=yuv420p,"
+            f"loop=loop={frames}:size=1:start=0,settb=1/{fps},setpts=N,fps={fps},"
+            f"trim=end_frame={frames},{window}")
+
+
+def shade_source(width: int, height: int) -> str:
+    """One RGBA frame: transparent at `SHADE_TOP`, darkening to `SHADE_ALPHA` and staying."""
+    top = round(height * SHADE_TOP)
+    strip = height - top
+    ramp = SHADE_RAMP / (1 - SHADE_TOP)
+    alpha = f"{255 * SHADE_ALPHA:.0f}*min(1,Y/(H*{ramp:.4f}))"
+    return (f"color=c=black:s=2x{max(2, strip // 4)}:r=1:d=1,format=rgba,"
+            f"geq=r=0:g=0:b=0:a={filter_escape(alpha)},scale={width}:{strip}:flags=bilinear")
+
+
+def shade_top(height: int) -> int:
+    return round(height * SHADE_TOP)
+
+
+def _even(value: int) -> int:
+    return max(2, value - value % 2)
