@@ -108,10 +108,10 @@ def vet(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaInfo:
 def safe_input_args(info: MediaInfo) -> list[str]:
     """ffmpeg options to put before `-i` for a vetted file: the file protocol and its demuxer.
 
-    For stills the demuxer is image2 without patterns (so `-loop 1` works) and the decoder is
-    named, so the file name's ending does not matter."""
+    For stills (a one-frame GIF too) the demuxer is image2 without patterns, so `-loop 1`
+    works, and the decoder is named, so the file name's ending does not matter."""
     args = ["-protocol_whitelist", "file"]
-    if info.demuxer in _STILL_DEMUXERS:
+    if info.kind is MediaKind.PHOTO:
         return [*args, "-f", "image2", "-pattern_type", "none", "-c:v", info.codec]
     if info.demuxer == "mov":
         return [*args, "-f", "mov", "-enable_drefs", "0"]
