@@ -1,0 +1,105 @@
+"""The one registry of picture sources: each is named here once, with how it is built and
+where it stands for each look.
+
+`REGISTRY` lists every source by name with its factory (`from_env`: the environment and the
+workspace's context in, a source or None out — None when its key is not set) and its rank for
+each `Look` it serves (lower is asked first). `sources_from_env` builds what the environment
+allows; `for_look` orders them for a look. The built-in backgrounds serve every look and are
+always last: a missing key or a dead provider leaves a source out, never the pictures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pipeline.media.assets import AssetStore
+from pipeline.media.backgrounds import NAME as BACKGROUND
+from pipeline.media.backgrounds import Backgrounds
+from pipeline.media.model import Look, MediaSource
+from pipeline.media.uploads import UploadSource
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a factory may need besides the environment."""
+
+    assets: AssetStore | None
+    workspace: str
+
+
+Factory = Callable[[Mapping[str, str], SourceContext], MediaSource | None]
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """One source: its name, how to build it, its rank per look, and how the chooser treats it.
+
+    `ranked`: its pictures must match the line's meaning (stock); False for pictures taken as
+    they are (the user's own, images generated for the words). `reusable_in`: the looks in which
+    a picture may repeat in one video when there are fewer pictures than shots (the user's own,
+    when they asked for nothing else)."""
+
+    name: str
+    factory: Factory
+    looks: Mapping[Look, int]
+    ranked: bool = True
+    reusable_in: frozenset[Look] = frozenset()
+
+
+def _uploads(environ: Mapping[str, str], context: SourceContext) -> MediaSource | None:
+    del environ
+    if context.assets is None or not context.workspace:
+        return None
+    return UploadSource(context.assets, context.workspace)
+
+
+def _backgrounds(environ: Mapping[str, str], context: SourceContext) -> MediaSource | None:
+    del environ, context
+    return Backgrounds()
+
+
+REGISTRY: tuple[SourceEntry, ...] = (
+    SourceEntry("upload", _uploads, {Look.OWN: 1, Look.STOCK: 40, Look.ILLUSTRATED: 40},
+                ranked=False, reusable_in=frozenset({Look.OWN})),
+    SourceEntry(BACKGROUND, _backgrounds,
+                {Look.STOCK: 99, Look.ILLUSTRATED: 99, Look.OWN: 99, Look.PLAIN: 99},
+                ranked=False),
+)
+_BY_NAME = {entry.name: entry for entry in REGISTRY}
+_UNKNOWN_LOOKS = {Look.STOCK: 20, Look.ILLUSTRATED: 20}
+"""Where a source the registry does not name (a test's, a plug-in's) stands."""
+
+
+def sources_from_env(
+    environ: Mapping[str, str], *, assets: AssetStore | None, workspace: str
+) -> list[MediaSource]:
+    """Every source the environment allows, in registry order; the backgrounds always last."""
+    context = SourceContext(assets=assets, workspace=workspace)
+    built = [entry.factory(environ, context) for entry in REGISTRY if entry.name != BACKGROUND]
+    return [*(source for source in built if source is not None), Backgrounds()]
+
+
+def for_look(look: Look, sources: Sequence[MediaSource]) -> list[MediaSource]:
+    """The sources that serve `look`, best first (the backgrounds, if given, last)."""
+    ranked: list[tuple[int, int, MediaSource]] = []
+    for position, source in enumerate(sources):
+        order = rank(source.name, look)
+        if order is not None:
+            ranked.append((order, position, source))
+    return [source for _, _, source in sorted(ranked, key=lambda r: (r[0], r[1]))]
+
+
+def rank(name: str, look: Look) -> int | None:
+    """Where `name` stands for `look` (lower first); None when it does not serve it."""
+    entry = _BY_NAME.get(name)
+    looks = entry.looks if entry is not None else _UNKNOWN_LOOKS
+    return looks.get(Look(look))
+
+
+def unranked() -> frozenset[str]:
+    return frozenset(entry.name for entry in REGISTRY if not entry.ranked)
+
+
+def reusable(look: Look) -> frozenset[str]:
+    return frozenset(entry.name for entry in REGISTRY if Look(look) in entry.reusable_in)
