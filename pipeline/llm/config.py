@@ -1,4 +1,5 @@
-"""`models.yaml` as validated data: per-agent routes, A/B experiments and the price table.
+"""`models.yaml` as validated data: per-agent routes, A/B experiments, the price table, and
+the image model (`images`: model, size per frame shape, quality, prompt; defaults when absent).
 
 The packaged file sits next to this module; NOVACAST_MODELS names a replacement. A broken file
 fails at load with an error naming the file and the field.
@@ -7,6 +8,7 @@ fails at load with an error naming the file and the field.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,6 +68,35 @@ class Experiment(_Strict):
         return self
 
 
+ImageShape = Literal["portrait", "landscape", "square"]
+_DEFAULT_SIZES: dict[ImageShape, str] = {
+    "portrait": "1024x1536", "landscape": "1536x1024", "square": "1024x1024"}
+_IMAGE_SIZE = r"^[1-9][0-9]{2,3}x[1-9][0-9]{2,3}$"
+
+
+class ImagesConfig(_Strict):
+    """Generated pictures through the OpenAI Images API."""
+
+    model: str = Field(default="gpt-image-1", min_length=1)
+    sizes: dict[ImageShape, str] = Field(default_factory=lambda: dict(_DEFAULT_SIZES))
+    """Frame shape -> the `size` asked for (WIDTHxHEIGHT)."""
+    quality: Literal["low", "medium", "high", "auto", "standard", "hd"] = "medium"
+    timeout: float = Field(default=120.0, gt=0, le=600)
+    prompt: str = Field(
+        default="An illustration for a short video, no text or lettering: {query}",
+        min_length=1, max_length=1000)
+    """`{query}` is replaced by what the shot is searched for."""
+
+    @model_validator(mode="after")
+    def _checked(self) -> ImagesConfig:
+        for shape, size in self.sizes.items():
+            if not re.match(_IMAGE_SIZE, size):
+                raise ValueError(f"images.sizes.{shape} must look like 1024x1536")
+        if "{query}" not in self.prompt:
+            raise ValueError("images.prompt must contain {query}")
+        return self
+
+
 class ModelsConfig(_Strict):
     default: list[Step] = Field(min_length=1)
     """The chain for any agent without a route of its own."""
@@ -76,6 +107,8 @@ class ModelsConfig(_Strict):
     """model name -> price; models not listed cost nothing (local models)."""
     prompt_pins: dict[str, dict[str, int]] = Field(default_factory=dict)
     """Workspace (`<adapter>:<workspace id>`) -> agent -> the prompt version it keeps using."""
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    """The image model for generated pictures."""
 
     def chain(self, agent: str) -> list[Step]:
         return self.agents.get(agent, self.default)

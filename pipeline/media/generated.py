@@ -1,0 +1,144 @@
+"""Pictures drawn for the words: the OpenAI Images API through the official SDK, as a source.
+
+`search` costs nothing: it offers one candidate per query, a still at the size models.yaml
+names for the frame's shape (`images.sizes`), whose `text` is the prompt made from the query
+(`images.prompt`) and whose id is a short hash of model, size and prompt — so the same words
+give the same candidate, and the media cache keeps what was drawn. `download` is the paid call
+(`client.images.generate`); the answer's `b64_json` (or `url`, for models that send one) must
+be a PNG, written atomically. Every failure — no key, a refused key, 429, 5xx, a timeout, a
+prompt the safety system declines — is `SourceUnavailable` with one plain sentence, so the
+shot falls back to the next source.
+
+The SDK takes ~1 s to import: a registry imports this module only when OPENAI_API_KEY is set.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import openai
+
+from pipeline.llm.config import ImagesConfig, load_models
+from pipeline.media import web
+from pipeline.media.model import (
+    Candidate,
+    MediaKind,
+    MediaQuery,
+    MediaRefused,
+    SourceUnavailable,
+)
+
+NAME = "generated"
+LICENCE = "generated"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_BYTES = 50_000_000
+LABEL = "The image service"
+
+
+class GeneratedImages:
+    name = NAME
+
+    def __init__(self, client: openai.OpenAI, config: ImagesConfig | None = None) -> None:
+        self._client = client
+        self.config = config or ImagesConfig()
+
+    def __repr__(self) -> str:
+        return f"GeneratedImages({self.config.model!r})"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, config: ImagesConfig | None = None
+    ) -> GeneratedImages | None:
+        """A source from OPENAI_API_KEY (and OPENAI_BASE_URL) with models.yaml's `images`;
+        None without a key."""
+        env = os.environ if environ is None else environ
+        key = env.get("OPENAI_API_KEY", "").strip()
+        if not key:
+            return None
+        config = config or load_models().images
+        client = openai.OpenAI(api_key=key, base_url=env.get("OPENAI_BASE_URL", "").strip() or None,
+                               max_retries=0, timeout=config.timeout)
+        return cls(client, config)
+
+    def search(self, query: MediaQuery) -> list[Candidate]:
+        if MediaKind.PHOTO not in query.kinds:
+            return []
+        size = self.config.sizes[query.orientation.value]
+        width, height = (int(side) for side in size.split("x"))
+        prompt = self.config.prompt.replace("{query}", query.text)
+        digest = hashlib.sha256(f"{self.config.model}|{size}|{prompt}".encode()).hexdigest()
+        return [Candidate(
+            source=self.name, id=digest[:16], kind=MediaKind.PHOTO, width=width, height=height,
+            licence=LICENCE, credit=f"Image generated with {self.config.model}", text=prompt,
+        )]
+
+    def download(self, candidate: Candidate, into: Path) -> Path:
+        target = into / f"generated-{candidate.id}.png" if into.is_dir() else into
+        data = self._draw(candidate.text, f"{candidate.width}x{candidate.height}")
+        if not data.startswith(PNG_SIGNATURE):
+            raise MediaRefused("The image service sent a picture that is not a PNG.")
+        _write(target, data)
+        return target
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _draw(self, prompt: str, size: str) -> bytes:
+        model = self.config.model
+        try:
+            response = self._client.images.generate(
+                model=model, prompt=prompt, size=size, quality=self.config.quality, n=1,
+                response_format="b64_json" if model.startswith("dall-e") else openai.omit,
+            )
+        except openai.OpenAIError as error:
+            raise SourceUnavailable(plain_error(error)) from None
+        image = response.data[0] if response.data else None
+        if image is not None and image.b64_json:
+            try:
+                return base64.b64decode(image.b64_json, validate=True)
+            except (binascii.Error, ValueError):
+                raise SourceUnavailable(f"{LABEL} sent a picture that could not be read.") from None
+        if image is not None and image.url:
+            return web.fetch_bytes(image.url, MAX_BYTES, label="the image service")
+        raise SourceUnavailable(f"{LABEL} sent no picture.")
+
+
+_PLAIN: tuple[tuple[type[openai.OpenAIError], str], ...] = (
+    (openai.APITimeoutError, "did not answer in time."),
+    (openai.APIConnectionError, "could not be reached."),
+    (openai.AuthenticationError, "did not accept the API key; check it in the settings."),
+    (openai.PermissionDeniedError, "did not accept the API key; check it in the settings."),
+    (openai.RateLimitError, "is limiting requests right now, so another source is used."),
+    (openai.InternalServerError, "is having trouble right now."),
+)
+
+
+def plain_error(error: openai.OpenAIError) -> str:
+    """One sentence for an SDK failure; never the key, never the provider's own text."""
+    if isinstance(error, openai.BadRequestError) and (
+            error.code == "content_policy_violation" or "safety" in str(error.body).lower()):
+        return f"{LABEL} declined to draw this picture, so another source is used."
+    for kind, sentence in _PLAIN:
+        if isinstance(error, kind):
+            return f"{LABEL} {sentence}"
+    return f"{LABEL} could not make this picture."
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Write `data` to `target` through a temporary file beside it, so no reader sees half."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                         dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
