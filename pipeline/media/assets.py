@@ -32,7 +32,7 @@ from redis import Redis
 from redis.typing import EncodableT, FieldT
 
 from pipeline.media.model import Candidate, MediaKind, MediaRefused
-from pipeline.media.vetting import DEFAULT_LIMITS, Limits, vet
+from pipeline.media.vetting import DEFAULT_LIMITS, Limits, describe_size, vet
 
 MB = 1024 * 1024
 MAX_ASSETS = 200
@@ -154,7 +154,8 @@ class AssetStore:
                                "hold; delete some with /assets first.")
         if used + size > self.max_bytes:
             raise MediaRefused(f"That would take your photos and clips past "
-                               f"{self.max_bytes // MB} MB; delete some with /assets first.")
+                               f"{describe_size(self.max_bytes)}; delete some with /assets "
+                               "first.")
 
     def _store_file(self, path: Path, sha: str, extension: str, *, move: bool) -> Path:
         target = self.root / sha[:2] / f"{sha}.{extension}"

@@ -133,12 +133,13 @@ def _size(path: Path, limits: Limits) -> int:
     if stat.st_size == 0:
         raise MediaRefused("That file is empty.")
     if stat.st_size > limits.max_bytes:
-        raise MediaRefused(f"That file is {_amount(stat.st_size)}; the most I take is "
-                           f"{_amount(limits.max_bytes)}.")
+        raise MediaRefused(f"That file is {describe_size(stat.st_size)}; the most I take is "
+                           f"{describe_size(limits.max_bytes)}.")
     return stat.st_size
 
 
-def _amount(size: int) -> str:
+def describe_size(size: int) -> str:
+    """A size in words a user reads: "2.0 GB", "200 MB", "1.5 MB"."""
     if size >= 1024 * MB:
         return f"{size / (1024 * MB):.1f} GB"
     return f"{max(size / MB, 0.1):.1f} MB" if size % MB else f"{size // MB} MB"
