@@ -2,7 +2,8 @@
 
 `scenes_from_cards` turns the describer's per-sentence cards into the `Scene` runs a `Script`
 needs (at most six, consecutive, covering every sentence once), darkening colours until white
-title text on them is readable (contrast ≥ 4.5, WCAG AA).
+title text on them is readable (contrast ≥ 4.5, WCAG AA), and keeping each sentence's stock
+keyword on its scene (`Scene.keywords`, what the shot chooser searches for).
 """
 
 from __future__ import annotations
@@ -45,10 +46,20 @@ def plan_voice(
 
 
 def scenes_from_cards(sentences: list[str], cards: list[SceneCard]) -> list[Scene]:
-    """Runs of consecutive sentences, each titled by the card of its first sentence."""
+    """Runs of consecutive sentences, each titled by the card of its first sentence and
+    carrying every sentence's stock keyword ("" where a sentence has no card: the shot
+    chooser then takes the sentence's own words)."""
     by_sentence = {card.sentence: card for card in cards}
     runs = _runs(len(sentences), min(MAX_SCENES, len(sentences)))
-    return [_scene(run, by_sentence.get(run[0]), sentences[run[0]]) for run in runs]
+    return [
+        _scene(run, by_sentence.get(run[0]), sentences[run[0]]).model_copy(
+            update={"keywords": [_keyword(by_sentence.get(index)) for index in run]})
+        for run in runs
+    ]
+
+
+def _keyword(card: SceneCard | None) -> str:
+    return " ".join(card.keyword.split()) if card is not None else ""
 
 
 def _runs(count: int, parts: int) -> list[list[int]]:

@@ -22,11 +22,12 @@ import numpy as np
 from pipeline.media.model import Candidate, MediaKind, MediaQuery
 
 NAME = "background"
+DEFAULT_TEXT = "a coloured background"
 _ID = re.compile(r"^([0-9a-f]{6})-([0-9a-f]{6})$")
 _WORD = re.compile(r"[a-z]+")
 
 THEMES: tuple[tuple[str, tuple[str, str], tuple[str, ...]], ...] = (
-    # (what it shows, its two colours, words that call for it: a word starting with one counts)
+    # (what it shows, its two colours, the words that call for it, plurals included)
     ("deep sea blue", ("#0b3d5c", "#136a8a"),
      ("ocean", "sea", "water", "beach", "wave", "fish", "octopus", "underwater", "river",
       "lake", "rain", "coral", "whale", "shark", "swim", "boat", "ship", "island")),
@@ -39,9 +40,11 @@ THEMES: tuple[tuple[str, tuple[str, str], tuple[str, ...]], ...] = (
      ("forest", "tree", "plant", "leaf", "leaves", "garden", "nature", "grass", "jungle",
       "flower", "seed", "farm", "green", "park", "mountain", "hike")),
     ("ember orange", ("#7a1f0b", "#b23a0e"),
-     ("fire", "sun", "heat", "hot", "desert", "volcano", "summer", "flame", "burn", "energy")),
+     ("fire", "sun", "sunny", "heat", "hot", "desert", "volcano", "summer", "flame", "burn",
+      "energy", "lava")),
     ("heart red", ("#5c0a1e", "#9b1b30"),
-     ("heart", "blood", "love", "body", "health", "medic", "doctor", "hospital", "pulse")),
+     ("heart", "blood", "love", "body", "health", "medical", "medicine", "doctor", "hospital",
+      "pulse")),
     ("ice teal", ("#1f4e5f", "#3a6073"),
      ("ice", "snow", "winter", "cold", "arctic", "frozen", "glacier", "polar", "penguin")),
     ("circuit navy", ("#141e30", "#243b55"),
@@ -93,7 +96,7 @@ def background(colors: tuple[str, str], text: str = "") -> Candidate:
     """A background candidate for two hex colours ("#1d2b64" or "1d2b64")."""
     first, second = (_hex(color) for color in colors)
     return Candidate(source=NAME, id=f"{first}-{second}", kind=MediaKind.BACKGROUND,
-                     width=0, height=0, text=text or "a coloured background")
+                     width=0, height=0, text=text or DEFAULT_TEXT)
 
 
 def colours(candidate: Candidate) -> tuple[str, str]:
@@ -132,7 +135,10 @@ def _themed(index: int) -> Candidate:
 
 
 def _matches(words: Iterable[str], cues: tuple[str, ...]) -> int:
-    return sum(1 for word in words if any(word.startswith(cue) for cue in cues))
+    """How many of `words` are one of `cues` or its plural."""
+    return sum(1 for word in words
+               if word in cues or (word.endswith("s") and word.removesuffix("s") in cues)
+               or (word.endswith("es") and word.removesuffix("es") in cues))
 
 
 def _spread(text: str, index: int) -> int:

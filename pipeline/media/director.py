@@ -233,13 +233,13 @@ class Director:
             return []
         if script.look == Look.OWN:
             return ["You have no photos or clips here yet, so "
-                    f"{scenes_phrase(plain)} {_show(plain)} coloured backgrounds; send some "
+                    f"{scenes_phrase(plain)} {_show(plain)} {_backgrounds(plain)}; send some "
                     "into the chat to use them."]
         if not self._has_stock(script.look):
             return ["No stock footage is set up here, so "
-                    f"{scenes_phrase(plain)} {_show(plain)} coloured backgrounds."]
+                    f"{scenes_phrase(plain)} {_show(plain)} {_backgrounds(plain)}."]
         return [f"Nothing I found fit {scenes_phrase(plain)}, so {_it(plain)} {_show(plain)} "
-                "a coloured background."]
+                f"{_backgrounds(plain)}."]
 
 
 def director_from_env(
@@ -284,6 +284,10 @@ def _all_background(shots: Sequence[Shot]) -> bool:
 
 def _show(scenes: Sequence[int]) -> str:
     return "show" if len(scenes) > 1 else "shows"
+
+
+def _backgrounds(scenes: Sequence[int]) -> str:
+    return "coloured backgrounds" if len(scenes) > 1 else "a coloured background"
 
 
 def _it(scenes: Sequence[int]) -> str:

@@ -267,11 +267,12 @@ class Chooser:
                 continue
             pending = self._place(source.name, found.results, beats, pending, picked=picked,
                                   used=used, orientation=orientation)
-        for index in pending:
-            beat = beats[index]
-            colors = script.scenes[beat.scene].colors
-            picked[index] = (self.backgrounds.pick(f"{beat.query} {beat.text}", colors),
-                             self.backgrounds.name)
+        for scene in dict.fromkeys(beats[i].scene for i in pending):
+            words = " ".join(beats[i].text for i in pending if beats[i].scene == scene)
+            chosen = self.backgrounds.pick(words, script.scenes[scene].colors)
+            for index in pending:
+                if beats[index].scene == scene:
+                    picked[index] = (chosen, beats[index].query)
         explained = frozenset(scene for _, scenes in failures for scene in scenes)
         return Choice(_shots(beats, picked), _notes(failures, beats, picked), explained)
 
@@ -387,12 +388,18 @@ def _dot(a: Sequence[float], b: Sequence[float]) -> float:
 
 def _shots(beats: Sequence[Beat], picked: Mapping[int, tuple[Candidate, str]]) -> dict[
         int, list[Shot]]:
+    """Shots per scene in beat order; neighbours showing the same picture become one shot."""
     shots: dict[int, list[Shot]] = {}
     for index, beat in enumerate(beats):
         candidate, query = picked[index]
-        shot = Shot(media=candidate, line=beat.line, seconds=round(min(60.0, beat.seconds), 2),
-                    query=query[:100])
-        shots.setdefault(beat.scene, []).append(shot)
+        scene = shots.setdefault(beat.scene, [])
+        if scene and scene[-1].media.key == candidate.key:
+            last = scene[-1]
+            seconds = round(min(60.0, last.seconds + beat.seconds), 2)
+            scene[-1] = last.model_copy(update={"seconds": seconds})
+            continue
+        scene.append(Shot(media=candidate, line=beat.line,
+                          seconds=round(min(60.0, beat.seconds), 2), query=query[:100]))
     return shots
 
 

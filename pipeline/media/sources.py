@@ -10,13 +10,17 @@ always last: a missing key or a dead provider leaves a source out, never the pic
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from pipeline.media.assets import AssetStore
 from pipeline.media.backgrounds import NAME as BACKGROUND
 from pipeline.media.backgrounds import Backgrounds
 from pipeline.media.model import Look, MediaSource
+from pipeline.media.pexels import PexelsSource
+from pipeline.media.pixabay import PixabaySource
 from pipeline.media.uploads import UploadSource
 
 
@@ -45,6 +49,28 @@ class SourceEntry:
     looks: Mapping[Look, int]
     ranked: bool = True
     reusable_in: frozenset[Look] = frozenset()
+    after_stock_in: frozenset[Look] = frozenset()
+    """Looks in which it is only a fallback behind a stock source: left out when none is set
+    up (generated images cost money; a STOCK draft without stock keys shows backgrounds)."""
+
+
+def _pexels(environ: Mapping[str, str], context: SourceContext) -> MediaSource | None:
+    del context
+    return PexelsSource.from_env(environ)
+
+
+def _pixabay(environ: Mapping[str, str], context: SourceContext) -> MediaSource | None:
+    del context
+    return PixabaySource.from_env(environ)
+
+
+def _generated(environ: Mapping[str, str], context: SourceContext) -> MediaSource | None:
+    """Images drawn by the OpenAI Images API; its SDK is imported only when the key is set."""
+    del context
+    if not environ.get("OPENAI_API_KEY", "").strip():
+        return None
+    module = importlib.import_module("pipeline.media.generated")
+    return cast("MediaSource | None", module.GeneratedImages.from_env(environ))
 
 
 def _uploads(environ: Mapping[str, str], context: SourceContext) -> MediaSource | None:
@@ -60,6 +86,11 @@ def _backgrounds(environ: Mapping[str, str], context: SourceContext) -> MediaSou
 
 
 REGISTRY: tuple[SourceEntry, ...] = (
+    SourceEntry("pexels", _pexels, {Look.STOCK: 10, Look.ILLUSTRATED: 20}),
+    SourceEntry("pixabay", _pixabay, {Look.STOCK: 11, Look.ILLUSTRATED: 21}),
+    SourceEntry("generated", _generated, {Look.ILLUSTRATED: 1, Look.STOCK: 30}, ranked=False,
+                reusable_in=frozenset({Look.ILLUSTRATED}),
+                after_stock_in=frozenset({Look.STOCK})),
     SourceEntry("upload", _uploads, {Look.OWN: 1, Look.STOCK: 40, Look.ILLUSTRATED: 40},
                 ranked=False, reusable_in=frozenset({Look.OWN})),
     SourceEntry(BACKGROUND, _backgrounds,
@@ -87,7 +118,21 @@ def for_look(look: Look, sources: Sequence[MediaSource]) -> list[MediaSource]:
         order = rank(source.name, look)
         if order is not None:
             ranked.append((order, position, source))
-    return [source for _, _, source in sorted(ranked, key=lambda r: (r[0], r[1]))]
+    ordered = [source for _, _, source in sorted(ranked, key=lambda r: (r[0], r[1]))]
+    return [source for index, source in enumerate(ordered)
+            if not _needs_stock(source.name, look)
+            or any(_by_words(s.name) for s in ordered[:index])]
+
+
+def _needs_stock(name: str, look: Look) -> bool:
+    entry = _BY_NAME.get(name)
+    return entry is not None and Look(look) in entry.after_stock_in
+
+
+def _by_words(name: str) -> bool:
+    """Whether `name` is a stock source: it searches by words and is ranked by meaning."""
+    entry = _BY_NAME.get(name)
+    return entry is None or entry.ranked
 
 
 def rank(name: str, look: Look) -> int | None:
