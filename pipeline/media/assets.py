@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,14 +95,14 @@ class AssetStore:
         if existing is not None:
             return existing
         self._check_room(workspace, info.size_bytes)
+        self.redis.sadd(self._users_key(sha), workspace)  # before the file: see delete
         stored = self._store_file(Path(path), sha, info.extension, move=move)
         asset = Asset(id=sha[:_ID_LENGTH], sha256=sha, name=clean_name(name), kind=info.kind,
                       width=info.width, height=info.height, duration=info.duration,
                       size_bytes=info.size_bytes, added_by=added_by,
                       added_at=datetime.now(UTC), path=stored)
         with self.redis.pipeline() as pipe:
-            pipe.sadd(self._users_key(sha), workspace)
-            pipe.hset(self._key(workspace, asset.id), mapping=_fields(asset))
+            pipe.hset(self._key(workspace, asset.id), mapping=_fields(asset, self.root))
             pipe.zadd(self._list_key(workspace), {asset.id: asset.added_at.timestamp()})
             pipe.execute()
         return asset
@@ -110,16 +111,17 @@ class AssetStore:
         """The workspace's assets, newest first."""
         ids: builtins.list[bytes] = self.redis.zrevrange(  # type: ignore[assignment]
             self._list_key(workspace), 0, -1)
-        assets = (self.get(workspace, _text(asset_id)) for asset_id in ids)
-        return [asset for asset in assets if asset is not None]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for asset_id in ids:
+                pipe.hgetall(self._key(workspace, _text(asset_id)))
+            rows = pipe.execute()
+        return [self._asset(row) for row in rows if row]
 
     def get(self, workspace: str, asset_id: str) -> Asset | None:
         if not _ID_PATTERN.match(asset_id):
             return None
         raw = self.redis.hgetall(self._key(workspace, asset_id))
-        if not raw:
-            return None
-        return _asset({_text(key): _text(value) for key, value in raw.items()})
+        return self._asset(raw) if raw else None
 
     def latest(self, workspace: str) -> Asset | None:
         """The asset added last, e.g. the photo just sent ("use this for the intro")."""
@@ -146,6 +148,11 @@ class AssetStore:
         """(how many assets, how many bytes) the workspace keeps."""
         assets = self.list(workspace)
         return len(assets), sum(asset.size_bytes for asset in assets)
+
+    def _asset(self, raw: Mapping[bytes | str, bytes | str]) -> Asset:
+        fields = {_text(key): _text(value) for key, value in raw.items()}
+        return Asset.model_validate({**fields, "duration": fields.get("duration") or None,
+                                     "path": self.root / fields["path"]})
 
     def _check_room(self, workspace: str, size: int) -> None:
         count, used = self.usage(workspace)
@@ -201,19 +208,15 @@ def _words(name: str) -> str:
     return " ".join(re.findall(r"[^\W_]+", stem))
 
 
-def _fields(asset: Asset) -> dict[FieldT, EncodableT]:
+def _fields(asset: Asset, root: Path) -> dict[FieldT, EncodableT]:
     return {
         "id": asset.id, "sha256": asset.sha256, "name": asset.name, "kind": asset.kind.value,
         "width": str(asset.width), "height": str(asset.height),
         "duration": "" if asset.duration is None else repr(asset.duration),
         "size_bytes": str(asset.size_bytes), "added_by": asset.added_by,
-        "added_at": asset.added_at.isoformat(), "path": str(asset.path),
+        "added_at": asset.added_at.isoformat(),
+        "path": str(asset.path.relative_to(root)),
     }
-
-
-def _asset(fields: dict[str, str]) -> Asset:
-    duration = fields.get("duration") or None
-    return Asset.model_validate({**fields, "duration": duration})
 
 
 def _text(value: bytes | str) -> str:

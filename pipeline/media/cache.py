@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from pipeline.media.vetting import DEFAULT_LIMITS, Limits, vet
 log = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
+STALE_DOWNLOAD_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class MediaCache:
         self.misses = 0
         for folder in ("blobs", "index", "locks", "tmp"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
+        self._sweep_stale_downloads()
 
     def get(self, candidate: Candidate) -> Path | None:
         """The cached file for `candidate`, touched as recently used; None when not cached."""
@@ -103,10 +106,9 @@ class MediaCache:
             sha = _file_sha256(got)
             blob = self.root / "blobs" / sha[:2] / f"{sha}.{info.extension}"
             blob.parent.mkdir(parents=True, exist_ok=True)
-            if blob.exists():
-                os.utime(blob)
-            else:
+            if not blob.exists():
                 os.replace(got, blob)
+            os.utime(blob)  # the newest: eviction takes it last
             self._write_index(candidate.key, blob)
             log.info("media cache: stored %s as %s (%d bytes)", candidate.key, blob.name,
                      info.size_bytes)
@@ -117,6 +119,16 @@ class MediaCache:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def _sweep_stale_downloads(self) -> None:
+        """Remove downloads a process left behind when it died mid-way (older than a day)."""
+        cutoff = time.time() - STALE_DOWNLOAD_SECONDS
+        for work in (self.root / "tmp").iterdir():
+            try:
+                if work.stat().st_mtime < cutoff:
+                    shutil.rmtree(work, ignore_errors=True)
+            except FileNotFoundError:
+                continue
+
     def _lookup(self, key: str) -> Path | None:
         index = self._index_path(key)
         try:
@@ -125,6 +137,7 @@ class MediaCache:
             return None
         blob = self.root / "blobs" / str(entry.get("blob", ""))
         if entry.get("key") != key or not blob.is_file():
+            index.unlink(missing_ok=True)  # its blob was evicted
             return None
         return blob
 

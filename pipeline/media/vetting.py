@@ -10,7 +10,8 @@ Nothing a user sends can make the reader fetch a URL or read another file: an HL
 concat list or an SDP is never given to a demuxer that would follow it, because the demuxer is
 chosen here from the file's magic bytes, never probed by FFmpeg. `safe_input_args(info)` gives
 the same restriction to the ffmpeg command line (`-protocol_whitelist file -f <demuxer>`), and
-`safe_input(info, path)` adds `-i file:<absolute path>` so the name can never read as a URL.
+`safe_input(info, path)` adds `-i file:<absolute path>` so the name can never read as a URL;
+`input_args_for(path)` gives the same options from the file's first bytes alone.
 """
 
 from __future__ import annotations
@@ -116,6 +117,21 @@ def safe_input_args(info: MediaInfo) -> list[str]:
     if info.demuxer == "mov":
         return [*args, "-f", "mov", "-enable_drefs", "0"]
     return [*args, "-f", info.demuxer]
+
+
+def input_args_for(path: Path) -> list[str]:
+    """`-protocol_whitelist file -f <demuxer>` for a file vetted earlier, from its first bytes
+    only (no decoding): for a renderer that has the path but not the `MediaInfo`.
+
+    Stills get their pipe demuxer (png_pipe, jpeg_pipe, webp_pipe: one picture, repeat it with
+    the `loop` filter); a GIF gets the gif demuxer. `MediaRefused` if the file is none of the
+    allowed kinds (it was changed, or never vetted)."""
+    with Path(path).open("rb") as file:
+        demuxer = _sniff(file.read(_HEAD_BYTES))
+    if demuxer is None:
+        raise MediaRefused(_NOT_MEDIA)
+    extra = ["-enable_drefs", "0"] if demuxer == "mov" else []
+    return ["-protocol_whitelist", "file", "-f", demuxer, *extra]
 
 
 def safe_input(info: MediaInfo, path: Path) -> list[str]:
@@ -252,6 +268,7 @@ def _read(path: Path, demuxer: str, size: int, limits: Limits) -> MediaInfo:
                 f"That clip is {_minutes(duration)} long; the most I take is "
                 f"{_minutes(limits.max_seconds)}."
             )
+        context.options = {"max_pixels": str(limits.max_pixels)}  # the decoder's own bound
         width, height = _first_frame(container, stream)
         return MediaInfo(kind=kind, demuxer=demuxer, codec=context.name, width=width,
                          height=height, duration=duration,

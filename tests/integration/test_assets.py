@@ -80,6 +80,18 @@ def test_list_is_newest_first_and_latest_is_the_last_added(
     assert store.usage(WS) == (3, clip.size_bytes + photo.size_bytes + gif.size_bytes)
 
 
+def test_redis_keeps_paths_relative_so_the_data_folder_can_move(
+    store: AssetStore, media: dict[str, Path], redis_conn: redis.Redis, tmp_path: Path
+) -> None:
+    asset = store.add(WS, media["photo"], name="photo.jpg", added_by="u1")
+    moved = tmp_path / "moved"
+    shutil.copytree(tmp_path / "assets", moved)
+    found = AssetStore(redis_conn, moved).get(WS, asset.id)
+    assert found is not None
+    assert found.path == moved / asset.sha256[:2] / f"{asset.sha256}.jpg"
+    assert _sha(found.path) == asset.sha256
+
+
 def test_workspaces_are_separate(store: AssetStore, media: dict[str, Path]) -> None:
     asset = store.add(WS, media["photo"], name="photo.jpg", added_by="u1")
     assert store.get(OTHER, asset.id) is None

@@ -157,6 +157,7 @@ def test_least_recently_used_files_go_first_past_the_cap(
     assert cache.get(red) is not None
     assert cache.get(lime) is not None
     assert cache.stats().bytes <= cap
+    assert len(list((tmp_path / "cache" / "index").iterdir())) == 2  # blue's entry went too
     # blue comes back by downloading again
     cache.fetch(blue, HttpSource())
     assert requests.count("/blue.mp4") == 2

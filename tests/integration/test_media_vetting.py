@@ -17,7 +17,7 @@ import pytest
 from pipeline.errors import PermanentError
 from pipeline.ffmpeg import run_ffmpeg
 from pipeline.media.model import MediaKind, MediaRefused
-from pipeline.media.vetting import Limits, MediaInfo, safe_input, vet
+from pipeline.media.vetting import Limits, MediaInfo, input_args_for, safe_input, vet
 from pipeline.probe import frame_at, probe
 
 WIDTH, HEIGHT = 320, 568
@@ -161,6 +161,34 @@ def test_ffmpeg_reads_each_kind_through_the_safe_input_arguments(
     assert (facts.video_codec, facts.width, facts.height) == ("h264", info.width, info.height)
     assert facts.duration == pytest.approx(1.5, abs=0.1)
     assert np.abs(_mean_colour(out, 1.0) - np.array(colour)).max() < 30
+
+
+@pytest.mark.parametrize(("name", "colour"), [
+    ("clip", RED), ("mkv", GREEN), ("png", BLUE), ("jpg", BLUE), ("webp", BLUE), ("gif1", BLUE),
+])
+def test_ffmpeg_reads_each_kind_through_input_args_for_the_path(
+    media: dict[str, Path], tmp_path: Path, name: str, colour: tuple[int, int, int]
+) -> None:
+    """The renderer's way with only a path: stills decoded once and repeated by `loop`."""
+    info = vet(media[name])
+    still = info.kind is MediaKind.PHOTO
+    loop = [] if still else ["-stream_loop", "-1"]
+    repeat = ["-vf", "loop=loop=-1:size=1,fps=25"] if still else []
+    out = tmp_path / "out.mp4"
+    run_ffmpeg([*loop, *input_args_for(media[name]), "-i", f"file:{media[name]}", *repeat,
+                "-t", "1.5", "-an", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", str(out)], duration=1.5)
+    facts = probe(out)
+    assert (facts.width, facts.height) == (info.width, info.height)
+    assert facts.duration == pytest.approx(1.5, abs=0.1)
+    assert np.abs(_mean_colour(out, 1.0) - np.array(colour)).max() < 30
+
+
+def test_input_args_for_refuses_what_is_not_allowed(tmp_path: Path) -> None:
+    listing = tmp_path / "list.mp4"
+    listing.write_text("ffconcat version 1.0\nfile '/etc/passwd'\n")
+    with pytest.raises(MediaRefused):
+        input_args_for(listing)
 
 
 def test_the_animated_gif_through_the_safe_input_arguments(
