@@ -88,11 +88,15 @@ class AssetStore:
     ) -> Asset:
         """Vet `path` and keep it for `workspace` (`MediaRefused` passes through).
 
-        The file is copied (moved when `move`), so the caller may delete its download."""
+        The file is copied, so the caller may delete its download; with `move` the store takes
+        it (it is gone after a success, the same content already kept included; a refused file
+        stays where it was)."""
         info = vet(Path(path), limits=self.limits)
         sha = _file_sha256(Path(path))
         existing = self.get(workspace, sha[:_ID_LENGTH])
         if existing is not None:
+            if move:
+                Path(path).unlink(missing_ok=True)
             return existing
         self._check_room(workspace, info.size_bytes)
         self.redis.sadd(self._users_key(sha), workspace)  # before the file: see delete
@@ -167,6 +171,8 @@ class AssetStore:
     def _store_file(self, path: Path, sha: str, extension: str, *, move: bool) -> Path:
         target = self.root / sha[:2] / f"{sha}.{extension}"
         if target.exists():
+            if move:
+                path.unlink(missing_ok=True)
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")

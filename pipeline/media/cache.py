@@ -1,7 +1,7 @@
 """The media cache: each candidate's file downloaded once, vetted, kept by content, capped in size.
 
 Layout under `root` (plain files, shared safely by any number of worker processes on one
-machine or one shared volume):
+machine: the locks are flock(2), so keep `root` on a local file system, not NFS):
 
 - `blobs/ab/<sha256>.<ext>`: the files, named by their content;
 - `index/<sha256 of Candidate.key>.json`: which blob a candidate's key resolved to;
@@ -9,10 +9,11 @@ machine or one shared volume):
   processes never download the same thing twice; `evict.lock` while evicting;
 - `tmp/`: downloads in progress, renamed into `blobs/` when vetted (same file system, atomic).
 
-A hit touches the blob's modification time; after each store the least recently used blobs are
-removed until the total is under the cap, never the one just stored. A path `get` or `fetch`
-returned can be evicted later by another store: use it soon (the renderer fetches its shots
-right before it runs) or raise the cap.
+Threads of one process may share one `MediaCache` (each lock is its own open file, so threads
+exclude each other like processes do). A hit touches the blob's modification time; after each
+store the least recently used blobs are removed until the total is under the cap, never the
+one just stored. A path `get` or `fetch` returned can be evicted later by another store: use
+it soon (the renderer fetches its shots right before it runs) or raise the cap.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +60,7 @@ class MediaCache:
         self.limits = limits
         self.hits = 0
         self.misses = 0
+        self._counting = threading.Lock()
         for folder in ("blobs", "index", "locks", "tmp"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         self._sweep_stale_downloads()
@@ -79,17 +82,24 @@ class MediaCache:
         Raises `MediaRefused` (the download is deleted) or whatever `source.download` raises."""
         found = self.get(candidate)
         if found is not None:
-            self.hits += 1
+            self._count(hit=True)
             return found
         with self._locked(self._lock_path(candidate.key)):
             found = self.get(candidate)
             if found is not None:
-                self.hits += 1
+                self._count(hit=True)
                 return found
-            self.misses += 1
+            self._count(hit=False)
             blob = self._download(candidate, source)
         self._evict(keep=blob)
         return blob
+
+    def _count(self, *, hit: bool) -> None:
+        with self._counting:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
 
     def stats(self) -> CacheStats:
         blobs = list(self._blobs())

@@ -167,6 +167,18 @@ def test_move_takes_the_incoming_file(store: AssetStore, media: dict[str, Path],
     asset = store.add(WS, incoming, name="dance.gif", added_by="u1", move=True)
     assert not incoming.exists()
     assert _sha(asset.path) == _sha(media["gif"])
+    shutil.copyfile(media["gif"], incoming)  # the same content again: kept once, taken
+    assert store.add(WS, incoming, name="again.gif", added_by="u1", move=True) == asset
+    assert not incoming.exists()
+    shutil.copyfile(media["gif"], incoming)  # kept by another workspace: one file, taken
+    other = store.add(OTHER, incoming, name="dance.gif", added_by="u2", move=True)
+    assert other.path == asset.path
+    assert not incoming.exists()
+    refused = tmp_path / "incoming" / "notes.gif"
+    refused.write_text("no picture here")
+    with pytest.raises(MediaRefused):
+        store.add(WS, refused, name="notes.gif", added_by="u1", move=True)
+    assert refused.is_file()  # a refused file stays for the caller
 
 
 @pytest.mark.parametrize(("raw", "clean"), [

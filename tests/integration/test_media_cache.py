@@ -7,6 +7,7 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
@@ -173,6 +174,19 @@ def test_the_file_just_stored_stays_even_over_the_cap(
     assert red.is_file()
     assert not yellow.exists()
     assert cache.stats().files == 1
+
+
+def test_threads_sharing_one_cache_download_once(
+    server: http.server.ThreadingHTTPServer, requests: list[str], tmp_path: Path
+) -> None:
+    server.delay = 0.3  # type: ignore[attr-defined]
+    cache = MediaCache(tmp_path / "cache", 100 * MB)
+    blue = _candidate(server, "blue.mp4")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        paths = set(pool.map(lambda _: cache.fetch(blue, HttpSource()), range(4)))
+    assert len(paths) == 1
+    assert requests == ["/blue.mp4"]
+    assert (cache.stats().hits, cache.stats().misses) == (3, 1)
 
 
 def _fetch_in_a_process(
