@@ -25,7 +25,18 @@ from pipeline.ffmpeg import FFMPEG_ENV, FfmpegUnsuitable, ffmpeg_exe, filter_esc
 from pipeline.ffmpeg_check import judge
 from pipeline.narration import Cue, Narration
 from pipeline.probe import probe
-from pipeline.render import RENDER_NEEDS, Profile, SceneSpan, music_graph, render, video_graph
+from pipeline.footage import Beat
+from pipeline.media.model import Candidate, Crop, MediaKind, Shot
+from pipeline.render import (
+    RENDER_NEEDS,
+    Profile,
+    SceneSpan,
+    TitleCard,
+    music_graph,
+    render,
+    shots_graph,
+    video_graph,
+)
 from pipeline.script import Scene, Script
 
 DEBIAN_51 = Path(__file__).parents[1] / "data" / "ffmpeg-5.1"
@@ -140,7 +151,27 @@ def _real_graphs() -> list[str]:
     ]
     return [video_graph(spans, "it's captions, v2.ass", 1080, 1920, 30),
             video_graph(spans[:1], "c.ass", 540, 960, 15),
-            music_graph(-6.5, 48000)]
+            music_graph(-6.5, 48000), _shots_graph()]
+
+
+def _shots_graph() -> str:
+    """The graph of a script with pictures: a clip, a still and a gradient beat."""
+
+    def shot(kind: MediaKind) -> Shot:
+        media = Candidate(source="t", id=kind.value, kind=kind, width=1920, height=1080)
+        return Shot(media=media, line=0, seconds=2, crop=Crop(x=0.3, y=0.6))
+
+    colours = ("0x1d2b64", "0xf8cdda")
+    timeline = [
+        Beat(first_frame=0, frames=45, colours=colours, shot=shot(MediaKind.VIDEO),
+             file=Path("it's a clip.mp4")),
+        Beat(first_frame=45, frames=30, colours=colours, shot=shot(MediaKind.PHOTO),
+             file=Path("b.jpg")),
+        Beat(first_frame=75, frames=30, colours=colours),  # a gradient: the shade has enable
+    ]
+    cards = [TitleCard(title="Hook: 'why', [how]?", start=0.0, end=1.5)]
+    _inputs, graph = shots_graph(timeline, cards, "c.ass", (1080, 1920), 30, first_input=1)
+    return graph
 
 
 def _check_against_table(used: list[Used]) -> None:
