@@ -200,6 +200,7 @@ def _fetch_in_a_process(
     results.put((str(path), cache.stats()))
 
 
+@pytest.mark.slow  # two spawned interpreters: ~2 s idle, more on a loaded machine
 def test_two_processes_fetching_the_same_key_download_once(
     server: http.server.ThreadingHTTPServer, requests: list[str], tmp_path: Path
 ) -> None:
