@@ -4,10 +4,11 @@
 names for the frame's shape (`images.sizes`), whose `text` is the prompt made from the query
 (`images.prompt`) and whose id is a short hash of model, size and prompt — so the same words
 give the same candidate, and the media cache keeps what was drawn. `download` is the paid call
-(`client.images.generate`); the answer's `b64_json` (or `url`, for models that send one) must
-be a PNG, written atomically. Every failure — no key, a refused key, 429, 5xx, a timeout, a
-prompt the safety system declines — is `SourceUnavailable` with one plain sentence, so the
-shot falls back to the next source.
+(`client.images.generate`, an SDK client per call unless one is given); the answer's
+`b64_json` (GPT image models) or `url` (DALL-E's default, fetched size-bounded) must be a PNG,
+written atomically. Every failure — a refused key, 429, 5xx, a timeout, a prompt the safety
+system declines — is `SourceUnavailable` with one plain sentence, so the shot falls back to
+the next source.
 
 The SDK takes ~1 s to import: a registry imports this module only when OPENAI_API_KEY is set.
 """
@@ -16,10 +17,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import openai
@@ -44,9 +46,18 @@ LABEL = "The image service"
 class GeneratedImages:
     name = NAME
 
-    def __init__(self, client: openai.OpenAI, config: ImagesConfig | None = None) -> None:
-        self._client = client
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        config: ImagesConfig | None = None,
+        *,
+        client: openai.OpenAI | None = None,
+    ) -> None:
+        self._key, self._base_url = api_key, base_url
         self.config = config or ImagesConfig()
+        self._client = client
+        """Used as it is and closed by its owner; None: a new SDK client per download."""
 
     def __repr__(self) -> str:
         return f"GeneratedImages({self.config.model!r})"
@@ -61,10 +72,8 @@ class GeneratedImages:
         key = env.get("OPENAI_API_KEY", "").strip()
         if not key:
             return None
-        config = config or load_models().images
-        client = openai.OpenAI(api_key=key, base_url=env.get("OPENAI_BASE_URL", "").strip() or None,
-                               max_retries=0, timeout=config.timeout)
-        return cls(client, config)
+        base_url = env.get("OPENAI_BASE_URL", "").strip() or None
+        return cls(key, base_url, config or load_models().images)
 
     def search(self, query: MediaQuery) -> list[Candidate]:
         if MediaKind.PHOTO not in query.kinds:
@@ -86,16 +95,21 @@ class GeneratedImages:
         _write(target, data)
         return target
 
-    def close(self) -> None:
-        self._client.close()
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[openai.OpenAI]:
+        if self._client is not None:
+            yield self._client
+            return
+        with openai.OpenAI(api_key=self._key, base_url=self._base_url, max_retries=0,
+                           timeout=self.config.timeout) as client:
+            yield client
 
     def _draw(self, prompt: str, size: str) -> bytes:
-        model = self.config.model
         try:
-            response = self._client.images.generate(
-                model=model, prompt=prompt, size=size, quality=self.config.quality, n=1,
-                response_format="b64_json" if model.startswith("dall-e") else openai.omit,
-            )
+            with self._session() as client:
+                response = client.images.generate(
+                    model=self.config.model, prompt=prompt, size=size,
+                    quality=self.config.quality, n=1)
         except openai.OpenAIError as error:
             raise SourceUnavailable(plain_error(error)) from None
         image = response.data[0] if response.data else None

@@ -13,6 +13,7 @@ address ("/video/octopus-swimming-in-the-sea-856410/"). Credit as the Pexels Lic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -51,7 +52,9 @@ class PexelsSource:
     ) -> None:
         self._key = api_key
         self.base_url = base_url.rstrip("/")
-        self._client = client or web.new_client()
+        self._client = client
+        """Used as it is and closed by its owner; None: a new client per search or download,
+        closed after it (a source holds no socket between calls)."""
         self.limits, self.short_side, self.max_bytes = limits, short_side, max_bytes
 
     def __repr__(self) -> str:
@@ -68,13 +71,14 @@ class PexelsSource:
 
     def search(self, query: MediaQuery) -> list[Candidate]:
         found: list[Candidate] = []
-        if MediaKind.VIDEO in query.kinds:
-            body = self._get("/videos/search", query)
-            videos = [self._video(v) for v in _items(body, "videos")]
-            found += [c for c in videos if c is not None and _long_enough(c, query)]
-        if MediaKind.PHOTO in query.kinds:
-            body = self._get("/v1/search", query)
-            found += [self._photo(p) for p in _items(body, "photos")]
+        with self._session() as http:
+            if MediaKind.VIDEO in query.kinds:
+                body = self._get(http, "/videos/search", query)
+                videos = [self._video(v) for v in _items(body, "videos")]
+                found += [c for c in videos if c is not None and _long_enough(c, query)]
+            if MediaKind.PHOTO in query.kinds:
+                body = self._get(http, "/v1/search", query)
+                found += [self._photo(p) for p in _items(body, "photos")]
         return found
 
     def download(self, candidate: Candidate, into: Path) -> Path:
@@ -82,13 +86,13 @@ class PexelsSource:
         return web.download_to(candidate.download_url, target, self.max_bytes,
                                client=self._client, label=LABEL)
 
-    def close(self) -> None:
-        self._client.close()
+    def _session(self) -> contextlib.AbstractContextManager[httpx.Client]:
+        return web.session(self._client)
 
-    def _get(self, path: str, query: MediaQuery) -> Any:
+    def _get(self, http: httpx.Client, path: str, query: MediaQuery) -> Any:
         params = {"query": query.text, "orientation": query.orientation.value,
                   "per_page": query.limit}
-        return web.get_json(self._client, self.base_url + path, label=LABEL, params=params,
+        return web.get_json(http, self.base_url + path, label=LABEL, params=params,
                             headers={"Authorization": self._key}, limits=self.limits)
 
     def _video(self, video: dict[str, Any]) -> Candidate | None:

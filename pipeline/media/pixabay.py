@@ -12,6 +12,7 @@ Content License asks: "Video by USER on Pixabay".
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,7 +54,9 @@ class PixabaySource:
     ) -> None:
         self._key = api_key
         self.base_url = base_url.rstrip("/")
-        self._client = client or web.new_client()
+        self._client = client
+        """Used as it is and closed by its owner; None: a new client per search or download,
+        closed after it (a source holds no socket between calls)."""
         self.limits, self.short_side, self.max_bytes = limits, short_side, max_bytes
 
     def __repr__(self) -> str:
@@ -70,15 +73,16 @@ class PixabaySource:
 
     def search(self, query: MediaQuery) -> list[Candidate]:
         found: list[Candidate] = []
-        if MediaKind.VIDEO in query.kinds:
-            hits = _hits(self._get("/api/videos/", query, {}))
-            videos = [c for c in map(self._video, hits) if c and _long_enough(c, query)]
-            found += sorted(videos, key=lambda c: c.orientation != query.orientation)
-        if MediaKind.PHOTO in query.kinds:
-            extra = {"image_type": "photo"}
-            if query.orientation in PIXABAY_ORIENTATION:
-                extra["orientation"] = PIXABAY_ORIENTATION[query.orientation]
-            found += [self._image(h) for h in _hits(self._get("/api/", query, extra))]
+        with self._session() as http:
+            if MediaKind.VIDEO in query.kinds:
+                hits = _hits(self._get(http, "/api/videos/", query, {}))
+                videos = [c for c in map(self._video, hits) if c and _long_enough(c, query)]
+                found += sorted(videos, key=lambda c: c.orientation != query.orientation)
+            if MediaKind.PHOTO in query.kinds:
+                extra = {"image_type": "photo"}
+                if query.orientation in PIXABAY_ORIENTATION:
+                    extra["orientation"] = PIXABAY_ORIENTATION[query.orientation]
+                found += [self._image(h) for h in _hits(self._get(http, "/api/", query, extra))]
         return found
 
     def download(self, candidate: Candidate, into: Path) -> Path:
@@ -87,14 +91,16 @@ class PixabaySource:
         return web.download_to(candidate.download_url, target, self.max_bytes,
                                client=self._client, label=LABEL)
 
-    def close(self) -> None:
-        self._client.close()
+    def _session(self) -> contextlib.AbstractContextManager[httpx.Client]:
+        return web.session(self._client)
 
-    def _get(self, path: str, query: MediaQuery, extra: dict[str, str]) -> list[Any]:
+    def _get(
+        self, http: httpx.Client, path: str, query: MediaQuery, extra: dict[str, str]
+    ) -> list[Any]:
         params: dict[str, str | int] = {"key": self._key, "q": query.text,
                                         "per_page": max(3, query.limit), "safesearch": "true",
                                         **extra}
-        body = web.get_json(self._client, self.base_url + path, label=LABEL, params=params,
+        body = web.get_json(http, self.base_url + path, label=LABEL, params=params,
                             limits=self.limits)
         hits = body.get("hits") if isinstance(body, dict) else None
         if not isinstance(hits, list):

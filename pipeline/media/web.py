@@ -116,7 +116,7 @@ def _send(
 
 def _json_of(response: httpx.Response, label: str) -> Any:
     status = response.status_code
-    if status in (401, 403):
+    if status in (401, 403) or (status == 400 and "api key" in response.text.lower()):
         raise SourceUnavailable(f"{label} did not accept the API key; check it in the settings.")
     if status >= 500:
         raise SourceUnavailable(f"{label} is having trouble right now.")
@@ -193,7 +193,7 @@ def download_to(
     into.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{into.name}.", suffix=".part", dir=into.parent)
     try:
-        with os.fdopen(handle, "wb") as out, _client(client) as http, \
+        with os.fdopen(handle, "wb") as out, session(client) as http, \
                 _stream(http, url, max_bytes, label) as chunks:
             for chunk in chunks:
                 out.write(chunk)
@@ -212,12 +212,12 @@ def fetch_bytes(
     label: str = "the picture source",
 ) -> bytes:
     """The body of `url` (at most `max_bytes`), e.g. a thumbnail."""
-    with _client(client) as http, _stream(http, url, max_bytes, label) as chunks:
+    with session(client) as http, _stream(http, url, max_bytes, label) as chunks:
         return b"".join(chunks)
 
 
 @contextlib.contextmanager
-def _client(client: httpx.Client | None) -> Iterator[httpx.Client]:
+def session(client: httpx.Client | None) -> Iterator[httpx.Client]:
     """`client` as it is (its owner closes it), or a new one closed after use."""
     if client is not None:
         yield client

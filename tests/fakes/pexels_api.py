@@ -145,10 +145,10 @@ def _make(path: Path, kind: str, hex_colour: str, width: int, height: int, secon
     if kind == "video":
         args = ["-f", "lavfi", "-i", f"{source}:d={seconds}", "-c:v", "libx264",
                 "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+    elif kind == "png":  # drawn in RGB, so the file holds exactly the colour asked
+        args = ["-f", "lavfi", "-i", f"{source},format=rgb24", "-frames:v", "1", "-update", "1"]
     else:
-        args = ["-f", "lavfi", "-i", source, "-frames:v", "1", "-update", "1"]
-        if kind != "png":
-            args += ["-q:v", "3"]
+        args = ["-f", "lavfi", "-i", source, "-frames:v", "1", "-update", "1", "-q:v", "3"]
     run_ffmpeg([*args, "-y", str(path)], duration=seconds if kind == "video" else 0.04)
 
 
