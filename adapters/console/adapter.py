@@ -1,7 +1,8 @@
 """Reads lines, turns them into core events, prints the core's and the workers' actions.
 
 With `patient=True` (stdin is not a terminal) each line, and every job it started, finishes
-before the next line is read, so a piped script plays like a patient user.
+before the next line is read, so a piped script plays like a patient user. `/attach PATH`, or
+a line that is just a file's path, sends that file (`adapters.console.inbound`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TextIO
 
 import redis
 from rq.job import Job, JobStatus
 
+from adapters.console.inbound import Inbox, attach_request
 from adapters.console.outbox import ConsoleOutbox
-from adapters.console.text import preview_text, progress_text, say_text
-from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
+from adapters.console.text import picture_text, preview_text, progress_text, say_text
+from bot.actions import Action, AskApproval, Button, JobsStarted, Picture, Preview, Progress, Say
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
 
 Dispatch = Callable[[Event], list[Action]]
@@ -36,11 +39,19 @@ def _pressed(text: str, buttons: list[Button]) -> Button | None:
     return next((b for b in buttons if _normalize_label(b.label) == wanted), None)
 
 
-def parse_line(line: str, conversation: Conversation, buttons: list[Button]) -> Event | None:
-    """A typed line as an event: a slash command, a button (label or number), or a message."""
+def parse_line(
+    line: str, conversation: Conversation, buttons: list[Button], inbox: Inbox | None = None
+) -> Event | None:
+    """A typed line as an event: a file sent (with an `inbox` to copy it into), a slash
+    command, a button (label or number), or a message."""
     text = line.strip()
     if not text:
         return None
+    if inbox is not None and (wanted := attach_request(text)) is not None:
+        sent = inbox.take(wanted)
+        return MessageEvent(
+            conversation=conversation, text="", attachments=[sent], raw={"line": line}
+        )
     if command := _COMMAND.match(text):
         name, args = command.group(1).lower(), (command.group(2) or "").strip()
         return CommandEvent(conversation=conversation, name=name, args=args, raw={"line": line})
@@ -70,7 +81,10 @@ class ConsoleAdapter:
         patient: bool = True,
         job_timeout: float = 900.0,
         workers_alive: Callable[[], bool] | None = None,
+        incoming: Path | None = None,
     ) -> None:
+        """`incoming` is the folder files sent with `/attach` are copied into (default: the
+        data dir's incoming/console, `adapters.incoming.incoming_dir`)."""
         self.conversation = Conversation(
             adapter=self.name, workspace=workspace, channel="terminal", user=user, user_name=user
         )
@@ -78,6 +92,7 @@ class ConsoleAdapter:
         self._redis = connection
         self._out = out
         self._outbox = ConsoleOutbox(connection, workspace)
+        self._inbox = Inbox(incoming) if incoming is not None else Inbox()
         self._patient = patient
         self._job_timeout = job_timeout
         self._workers_alive = workers_alive or (lambda: True)
@@ -103,7 +118,7 @@ class ConsoleAdapter:
         return 0
 
     def handle_line(self, line: str) -> None:
-        event = parse_line(line, self.conversation, self._buttons)
+        event = parse_line(line, self.conversation, self._buttons, self._inbox)
         if event is None:
             return
         for action in self._dispatch(event):
@@ -124,6 +139,8 @@ class ConsoleAdapter:
             if action.buttons:
                 self._buttons = list(action.buttons)
             self._print(preview_text(action) if isinstance(action, Preview) else say_text(action))
+        elif isinstance(action, Picture):
+            self._print(picture_text(action))
         else:  # pragma: no cover - the Action union is closed; a new type must be rendered here
             raise TypeError(f"console cannot show {type(action).__name__}")
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot.actions import AskApproval, Button, JobsStarted, Preview, Progress, Say
+from bot.actions import AskApproval, Button, JobsStarted, Picture, Preview, Progress, Say
 
 BAR_WIDTH = 20
-RENDERS = frozenset({Say, AskApproval, Progress, Preview, JobsStarted})
-"""Every action type the console shows (JobsStarted: the jobs a patient console waits for)."""
+RENDERS = frozenset({Say, AskApproval, Progress, Preview, Picture, JobsStarted})
+"""Every action type the console shows (JobsStarted: the jobs a patient console waits for;
+Picture: a still it cannot draw, so its caption and the file's path)."""
 
 
 def buttons_line(buttons: list[Button]) -> str:
@@ -30,3 +31,9 @@ def progress_text(action: Progress) -> str:
 def preview_text(action: Preview) -> str:
     parts = [f"▶ {action.caption}", f"  {action.path}", buttons_line(action.buttons)]
     return "\n".join(p for p in parts if p)
+
+
+def picture_text(action: Picture) -> str:
+    """A still as a terminal shows it: the caption on one line, the file's path under it."""
+    parts = [f"🖼 {action.caption}" if action.caption else "🖼", f"  {action.path}"]
+    return "\n".join(parts)
