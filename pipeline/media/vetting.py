@@ -257,9 +257,7 @@ def _read(path: Path, demuxer: str, size: int, limits: Limits) -> MediaInfo:
     except (OSError, av.FFmpegError) as exc:
         raise MediaRefused(_DAMAGED) from exc
     with container:
-        if not container.streams.video:
-            raise MediaRefused("That file has no picture in it (sound only, or nothing).")
-        stream = container.streams.video[0]
+        stream = _picture_stream(container)
         context = stream.codec_context
         _check_dimensions(context.width, context.height, limits)
         kind, duration = _kind_and_duration(container, stream, demuxer)
@@ -273,6 +271,14 @@ def _read(path: Path, demuxer: str, size: int, limits: Limits) -> MediaInfo:
         return MediaInfo(kind=kind, demuxer=demuxer, codec=context.name, width=width,
                          height=height, duration=duration,
                          has_audio=bool(container.streams.audio), size_bytes=size)
+
+
+def _picture_stream(container: av.container.InputContainer) -> av.VideoStream:
+    """The first moving-picture stream: cover art on a song (an attached picture) is not one."""
+    for stream in container.streams.video:
+        if not int(stream.disposition) & int(av.stream.Disposition.attached_pic):
+            return stream
+    raise MediaRefused("That file has no picture in it (sound only, or nothing).")
 
 
 def _kind_and_duration(
