@@ -123,6 +123,9 @@ class GeneratedImages:
         raise SourceUnavailable(f"{LABEL} sent no picture.")
 
 
+from_env = GeneratedImages.from_env
+"""What the source registry calls: a source from the environment, None without a key."""
+
 _PLAIN: tuple[tuple[type[openai.OpenAIError], str], ...] = (
     (openai.APITimeoutError, "did not answer in time."),
     (openai.APIConnectionError, "could not be reached."),

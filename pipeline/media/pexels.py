@@ -124,6 +124,10 @@ class PexelsSource:
         )
 
 
+from_env = PexelsSource.from_env
+"""What the source registry calls: a source from the environment, None without a key."""
+
+
 def _items(body: Any, key: str) -> list[dict[str, Any]]:
     items = body.get(key) if isinstance(body, dict) else None
     if not isinstance(items, list):

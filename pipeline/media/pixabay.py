@@ -136,6 +136,10 @@ class PixabaySource:
         )
 
 
+from_env = PixabaySource.from_env
+"""What the source registry calls: a source from the environment, None without a key."""
+
+
 def _hits(hits: list[Any]) -> list[dict[str, Any]]:
     return [h for h in hits if isinstance(h, dict) and "id" in h]
 

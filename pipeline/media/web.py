@@ -10,7 +10,8 @@ else `X-RateLimit-Reset`: Pexels sends a UNIX time there, Pixabay the seconds le
 names are case-blind, so a value above 10^9 is taken as a time, anything less as seconds).
 
 `download_to` streams a file to disk with a byte cap (refused up front by Content-Length and
-again while streaming, so a lying or missing length cannot get past it), written to a
+again while streaming, so a lying or missing length cannot get past it) and a time cap,
+written to a
 temporary name beside the target and renamed into place, so a reader never sees half a file.
 Only http and https addresses are fetched. `fetch_bytes` is the same for small things
 (thumbnails) kept in memory.
@@ -40,6 +41,8 @@ EPOCH_THRESHOLD = 1_000_000_000
 UNKNOWN_WAIT = 1.0
 """How long a 429 that names no wait is assumed to mean."""
 CHUNK = 64 * 1024
+DOWNLOAD_SECONDS = 300.0
+"""A download taking longer than this is given up (read timeouts alone never end a drip)."""
 
 
 def new_client(timeout: httpx.Timeout = TIMEOUT) -> httpx.Client:
@@ -146,14 +149,17 @@ def _too_big(max_bytes: int) -> MediaRefused:
 
 
 @contextlib.contextmanager
-def _stream(client: httpx.Client, url: str, max_bytes: int, label: str) -> Iterator[
-        Iterator[bytes]]:
-    """The body of `url` in chunks, refused past `max_bytes`; failures in plain words."""
+def _stream(
+    client: httpx.Client, url: str, max_bytes: int, label: str, max_seconds: float
+) -> Iterator[Iterator[bytes]]:
+    """The body of `url` in chunks, refused past `max_bytes` or `max_seconds`; failures in
+    plain words."""
+    deadline = time.monotonic() + max_seconds
     try:
         with client.stream("GET", _checked_url(url)) as response:
             _check_response(response, max_bytes, label)
-            yield _bounded(response.iter_bytes(CHUNK), max_bytes)
-    except httpx.TimeoutException:
+            yield _bounded(response.iter_bytes(CHUNK), max_bytes, deadline)
+    except (httpx.TimeoutException, _Late):
         raise SourceUnavailable(f"{label} did not send the file in time.") from None
     except httpx.HTTPError:
         raise SourceUnavailable(f"The file could not be fetched from {label}.") from None
@@ -172,12 +178,18 @@ def _check_response(response: httpx.Response, max_bytes: int, label: str) -> Non
         raise _too_big(max_bytes)
 
 
-def _bounded(chunks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
+class _Late(Exception):
+    """A download ran past its time (a server dripping bytes never times out a read)."""
+
+
+def _bounded(chunks: Iterator[bytes], max_bytes: int, deadline: float) -> Iterator[bytes]:
     received = 0
     for chunk in chunks:
         received += len(chunk)
         if received > max_bytes:
             raise _too_big(max_bytes)
+        if time.monotonic() > deadline:
+            raise _Late
         yield chunk
 
 
@@ -188,13 +200,15 @@ def download_to(
     *,
     client: httpx.Client | None = None,
     label: str = "the picture source",
+    max_seconds: float = DOWNLOAD_SECONDS,
 ) -> Path:
-    """Stream `url` into the file `into` (at most `max_bytes`), atomically; return `into`."""
+    """Stream `url` into the file `into` (at most `max_bytes`, within `max_seconds`),
+    atomically; return `into`."""
     into.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{into.name}.", suffix=".part", dir=into.parent)
     try:
         with os.fdopen(handle, "wb") as out, session(client) as http, \
-                _stream(http, url, max_bytes, label) as chunks:
+                _stream(http, url, max_bytes, label, max_seconds) as chunks:
             for chunk in chunks:
                 out.write(chunk)
         Path(temporary).replace(into)
@@ -210,9 +224,10 @@ def fetch_bytes(
     *,
     client: httpx.Client | None = None,
     label: str = "the picture source",
+    max_seconds: float = 30.0,
 ) -> bytes:
-    """The body of `url` (at most `max_bytes`), e.g. a thumbnail."""
-    with session(client) as http, _stream(http, url, max_bytes, label) as chunks:
+    """The body of `url` (at most `max_bytes`, within `max_seconds`), e.g. a thumbnail."""
+    with session(client) as http, _stream(http, url, max_bytes, label, max_seconds) as chunks:
         return b"".join(chunks)
 
 

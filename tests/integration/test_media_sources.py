@@ -237,9 +237,9 @@ def test_a_server_error_is_a_plain_sentence(service: str, request: pytest.Fixtur
 def test_a_hanging_api_times_out(service: str, request: pytest.FixtureRequest) -> None:
     fake = fresh(request, service)
     fake.fail_next(1, "hang")
-    quick = web.new_client(httpx.Timeout(0.5))
     started = time.monotonic()
-    with pytest.raises(SourceUnavailable, match="did not answer in time"):
+    with web.new_client(httpx.Timeout(0.5)) as quick, \
+            pytest.raises(SourceUnavailable, match="did not answer in time"):
         fake.source(client=quick).search(QUERY)
     assert time.monotonic() - started < 3
 
@@ -439,3 +439,12 @@ def test_generated_candidates_are_candidates() -> None:
     assert isinstance(candidate, Candidate)
     assert candidate.key.startswith("generated:")
     assert (candidate.orientation, candidate.download_url) == (Orientation.SQUARE, "")
+
+
+def test_a_download_past_its_time_is_given_up(pexels: PexelsFake, tmp_path: Path) -> None:
+    """A server sending bytes slowly enough never trips a read timeout; the total time does."""
+    pexels.chunked_media = True
+    clip = next(c for c in pexels.source().search(QUERY) if c.id == "11")
+    with pytest.raises(SourceUnavailable, match="did not send the file in time"):
+        web.download_to(clip.download_url, tmp_path / "slow.mp4", 10**8, max_seconds=0.0)
+    assert list(tmp_path.iterdir()) == []
