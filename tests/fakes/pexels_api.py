@@ -24,8 +24,10 @@ itself under `/media/...`, so a download is a real playable file.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -129,6 +131,7 @@ def media_file(kind: str, colour: str, width: int, height: int, seconds: float =
             return _MADE[key]
         if _MEDIA_DIR is None:
             _MEDIA_DIR = Path(tempfile.mkdtemp(prefix="novacast-stock-"))
+            atexit.register(shutil.rmtree, _MEDIA_DIR, ignore_errors=True)
         path = _MEDIA_DIR / f"{kind}-{hex_colour}-{width}x{height}-{key[4]:g}{_SUFFIX[kind]}"
         _make(path, kind, hex_colour, width, height, seconds)
         _MADE[key] = path

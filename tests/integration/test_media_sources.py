@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-from pipeline.llm.config import ImagesConfig
+from pipeline.llm.config import ImagesConfig, ModelsError, load_models, parse_models
 from pipeline.media import web
 from pipeline.media.generated import GeneratedImages
 from pipeline.media.model import (
@@ -24,7 +24,7 @@ from pipeline.media.model import (
     Orientation,
     SourceUnavailable,
 )
-from pipeline.media.pexels import PexelsSource
+from pipeline.media.pexels import PexelsSource, photo_url
 from pipeline.media.pixabay import PixabaySource
 from pipeline.probe import frame_at, probe
 from tests.fakes.openai_api import FakeOpenAI, colour_of
@@ -448,3 +448,20 @@ def test_a_download_past_its_time_is_given_up(pexels: PexelsFake, tmp_path: Path
     with pytest.raises(SourceUnavailable, match="did not send the file in time"):
         web.download_to(clip.download_url, tmp_path / "slow.mp4", 10**8, max_seconds=0.0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_large_pexels_photo_is_asked_at_the_frame_size() -> None:
+    original = "https://images.pexels.com/photos/2014422/pexels-photo-2014422.jpeg"
+    assert photo_url(original, 4000, 6000) == (
+        f"{original}?auto=compress&cs=tinysrgb&h=1920", 1280, 1920)
+    assert photo_url(original, 1080, 1920) == (original, 1080, 1920)
+
+
+def test_the_images_section_of_models_yaml_is_checked() -> None:
+    assert load_models().images.sizes["portrait"] == "1024x1536"
+    assert parse_models({"default": [{"provider": "openai", "model": "m"}]}).images.model == \
+        "gpt-image-1"  # a models.yaml without the section keeps the defaults
+    for broken in ({"sizes": {"portrait": "huge"}}, {"prompt": "no placeholder"},
+                   {"quality": "ultra"}, {"colour": "red"}):
+        with pytest.raises(ModelsError, match="images"):
+            parse_models({"default": [{"provider": "openai", "model": "m"}], "images": broken})
