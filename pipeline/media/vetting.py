@@ -65,6 +65,8 @@ class MediaInfo(BaseModel):
     @property
     def extension(self) -> str:
         """The file name ending that matches the content (stores name files with it)."""
+        if self.demuxer == "mov" and self.kind is MediaKind.PHOTO:
+            return "avif"
         return _EXTENSIONS[self.demuxer]
 
 
@@ -84,6 +86,9 @@ _JPEG_SCAN_BYTES = 4 * MB
 _LIST_SIGNS = (b"#extm3u", b"ffconcat", b"file ", b"file'", b"v=0", b"<?xml", b"<mpd",
                b"[playlist]", b"#extinf")
 
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+"""HEIF photos: FFmpeg reads their tiled grids as separate pictures, so they are not used."""
+_HEIF = "HEIC photos are not supported yet; send it as a JPEG (phones can share it that way)."
 _NOT_MEDIA = "That file is not a photo, GIF or video I can use."
 _LIST = ("That file is a playlist or a list of other files, not a photo or a video; "
          "send the picture or the clip itself.")
@@ -100,6 +105,8 @@ def vet(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaInfo:
         demuxer = _sniff(head)
         if demuxer is None:
             raise MediaRefused(_unknown(head))
+        if demuxer == "mov" and head[8:12] in _HEIF_BRANDS:
+            raise MediaRefused(_HEIF)
         declared = _declared_size(demuxer, head, file)
     if declared is not None:
         _check_dimensions(*declared, limits)
@@ -110,9 +117,10 @@ def safe_input_args(info: MediaInfo) -> list[str]:
     """ffmpeg options to put before `-i` for a vetted file: the file protocol and its demuxer.
 
     For stills (a one-frame GIF too) the demuxer is image2 without patterns, so `-loop 1`
-    works, and the decoder is named, so the file name's ending does not matter."""
+    works, and the decoder is named, so the file name's ending does not matter. An AVIF still
+    keeps `-f mov` (repeat it with the `loop` filter)."""
     args = ["-protocol_whitelist", "file"]
-    if info.kind is MediaKind.PHOTO:
+    if info.kind is MediaKind.PHOTO and info.demuxer != "mov":
         return [*args, "-f", "image2", "-pattern_type", "none", "-c:v", info.codec]
     if info.demuxer == "mov":
         return [*args, "-f", "mov", "-enable_drefs", "0"]
@@ -289,6 +297,8 @@ def _kind_and_duration(
     if demuxer == "gif" and _gif_frames(container, stream) < 2:
         return MediaKind.PHOTO, None
     duration = _duration(container, stream)
+    if demuxer == "mov" and duration is None and stream.frames <= 1:
+        return MediaKind.PHOTO, None  # an AVIF still
     if duration is None:
         raise MediaRefused("I can't tell how long that clip is, so I can't use it.")
     return MediaKind.VIDEO, duration

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import struct
+import subprocess
 import threading
 import time
 import zlib
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import PermanentError
-from pipeline.ffmpeg import run_ffmpeg
+from pipeline.ffmpeg import ffmpeg_exe, run_ffmpeg
 from pipeline.media.model import MediaKind, MediaRefused
 from pipeline.media.vetting import Limits, MediaInfo, input_args_for, safe_input, vet
 from pipeline.probe import frame_at, probe
@@ -139,6 +140,32 @@ def test_an_animated_gif_is_a_video_and_a_one_frame_gif_a_photo(media: dict[str,
     assert animated.duration == pytest.approx(1.0, abs=0.15)
     still = vet(media["gif1"])
     assert (still.kind, still.duration) == (MediaKind.PHOTO, None)
+
+
+def test_an_avif_still_is_a_photo_read_by_the_mov_demuxer(tmp_path: Path) -> None:
+    encoders = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True,
+                              text=True, check=True).stdout
+    if "libaom-av1" not in encoders:
+        pytest.skip("this ffmpeg cannot write AVIF (no libaom-av1)")
+    avif = tmp_path / "red.avif"
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", "color=c=red:s=320x240", "-frames:v", "1",
+                "-c:v", "libaom-av1", "-still-picture", "1", str(avif)], duration=0.04)
+    info = vet(avif)
+    assert (info.kind, info.demuxer, info.duration) == (MediaKind.PHOTO, "mov", None)
+    assert (info.width, info.height, info.extension) == (320, 240, "avif")
+    out = tmp_path / "out.mp4"
+    run_ffmpeg([*safe_input(info, avif), "-vf", "loop=loop=-1:size=1,fps=25", "-t", "1",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(out)],
+               duration=1.0)
+    assert np.abs(_mean_colour(out, 0.5) - np.array(RED)).max() < 30
+
+
+def test_heic_is_refused_with_a_way_out(media: dict[str, Path], tmp_path: Path) -> None:
+    heic = tmp_path / "IMG_0001.HEIC"
+    data = bytearray(media["clip"].read_bytes())
+    data[8:12] = b"heic"  # the major brand an iPhone photo carries
+    heic.write_bytes(bytes(data))
+    assert "send it as a JPEG" in _refused(heic)
 
 
 @pytest.mark.parametrize(("name", "colour", "loop"), [
