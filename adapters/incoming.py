@@ -128,6 +128,14 @@ def not_fetched(offered: Offered) -> Attachment:
     )
 
 
+def not_on_platform(offered: Offered, platform: str) -> Attachment:
+    return refused(
+        offered,
+        f"{offered.shown_name} isn't stored on {platform.title()}, so I didn't fetch it; "
+        "please upload the file itself.",
+    )
+
+
 def too_many(offered: Offered, left: int) -> Attachment:
     return refused(
         offered,
@@ -210,6 +218,7 @@ class Fetcher:
         folder: Path | None = None,
         settings: UploadSettings | None = None,
     ) -> None:
+        self.platform = platform
         self._origins = tuple(origins)
         self._headers = dict(headers or {})
         self._folder = folder or incoming_dir(platform)
@@ -249,8 +258,8 @@ class Fetcher:
         if early is not None:
             return early
         if not self.allowed(offered.url):
-            log.warning("refused to fetch a file from a host that is not the platform's")
-            return not_fetched(offered)
+            log.warning("refused to fetch a file from a host that is not %s's", self.platform)
+            return not_on_platform(offered, self.platform)
         self._folder.mkdir(parents=True, exist_ok=True)
         target = self._folder / f"{uuid.uuid4().hex}{local_suffix(offered)}"
         partial = target.with_name(target.name + ".part")

@@ -27,6 +27,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.base import Dispatch
 from adapters.media_links import MediaLinks
+from adapters.slack import files
 from adapters.slack.inbound import (
     BlockActions,
     Envelope,
@@ -40,7 +41,15 @@ from adapters.slack.options import Credentials, SlackOptions, web_client
 from adapters.slack.outbound import ADAPTER, SlackSender
 from adapters.slack.workspace import Identities, Threads
 from bot.actions import Action
-from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent, Speaker
+from bot.events import (
+    Attachment,
+    ButtonEvent,
+    CommandEvent,
+    Conversation,
+    Event,
+    MessageEvent,
+    Speaker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +306,8 @@ class SlackAdapter:
         event = envelope.event
         where = self._conversation(envelope.team_id, event.channel, thread, event.user)
         text = strip_mentions(event.text)
-        command = as_command(text)
+        command = None if event.files else as_command(text)
+        attachments = await self._attachments(envelope)
 
         def build(raw: dict[str, Any], speaker: Speaker) -> Event:
             event_id = envelope.event_id
@@ -312,10 +322,23 @@ class SlackAdapter:
                     args=args,
                 )
             return MessageEvent(
-                conversation=where, speaker=speaker, event_id=event_id, raw=raw, text=text
+                conversation=where,
+                speaker=speaker,
+                event_id=event_id,
+                raw=raw,
+                text=text,
+                attachments=attachments,
             )
 
         await self._run(where, build, body, None)
+
+    async def _attachments(self, envelope: Envelope) -> list[Attachment]:
+        """The message's shared files, fetched (or refused) for the core."""
+        shared = envelope.event.files
+        if not shared:
+            return []
+        async with files.fetcher_for(self._credentials) as fetcher:
+            return await files.attachments(self._client, shared, fetcher)
 
     def _conversation(
         self, team: str, channel: str, thread: str, user: str, name: str = ""

@@ -56,6 +56,15 @@ class SlashCommand(_Payload):
         return name[:32], text
 
 
+class SharedFile(_Payload):
+    """A file on a `file_share` message, as the event declares it (files.info says the rest)."""
+
+    id: str = _Id
+    name: str = Field(default="", max_length=1000)
+    mimetype: str = Field(default="", max_length=200)
+    size: int | None = Field(default=None, ge=0)
+
+
 class MessageEventPayload(_Payload):
     type: str
     channel: str = _Id
@@ -66,6 +75,7 @@ class MessageEventPayload(_Payload):
     channel_type: str = ""
     subtype: str | None = None
     bot_id: str | None = None
+    files: list[SharedFile] = Field(default_factory=list, max_length=100)
 
     @property
     def is_dm(self) -> bool:

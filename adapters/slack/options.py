@@ -47,6 +47,8 @@ class Credentials:
     api_url: str
     signing_secret: SecretStr | None = None
     app_token: SecretStr | None = None
+    files_url: str = "https://files.slack.com"
+    """The only origin shared files are fetched from (with the bot token)."""
 
     @classmethod
     def from_settings(cls, settings: SlackSettings) -> Credentials | None:
@@ -59,6 +61,7 @@ class Credentials:
             api_url=_with_slash(settings.api_url),
             signing_secret=_set(settings.signing_secret),
             app_token=_set(settings.app_token),
+            files_url=settings.files_url,
         )
 
     @property

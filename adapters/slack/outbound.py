@@ -20,7 +20,16 @@ from adapters.progress import ProgressMessages
 from adapters.slack import blocks
 from adapters.slack.options import Credentials, SlackOptions, web_client
 from adapters.slack.settings import SlackSettings
-from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
+from bot.actions import (
+    Action,
+    AskApproval,
+    Button,
+    JobsStarted,
+    Picture,
+    Preview,
+    Progress,
+    Say,
+)
 from bot.events import ReplyTarget
 
 log = logging.getLogger(__name__)
@@ -29,7 +38,7 @@ ADAPTER = "slack"
 NEXT_STEP = "What next?"
 
 
-RENDERS = frozenset({Say, AskApproval, Progress, Preview, JobsStarted})
+RENDERS = frozenset({Say, AskApproval, Progress, Preview, Picture, JobsStarted})
 """Every action type `SlackSender.send` delivers (JobsStarted: nothing to show)."""
 
 
@@ -59,6 +68,8 @@ class SlackSender:
             await self._preview(action)
         elif isinstance(action, AskApproval):
             await self.post(action.target, action.text, action.buttons)
+        elif isinstance(action, Picture):
+            await self._picture(action)
         elif not isinstance(action, JobsStarted):
             raise TypeError(f"the Slack adapter cannot render {type(action).__name__}")
 
@@ -124,6 +135,18 @@ class SlackSender:
         )
         if action.buttons:
             await self.post(action.target, NEXT_STEP, action.buttons)
+
+    async def _picture(self, action: Picture) -> None:
+        """The still uploaded into the channel (and thread), the caption as its comment."""
+        path = Path(action.path)
+        await self._client.files_upload_v2(
+            channel=action.target.channel,
+            thread_ts=action.target.thread or None,
+            file=str(path),
+            filename=path.name,
+            title=(action.caption or path.name)[:250],
+            initial_comment=blocks.escape(action.caption) if action.caption else None,
+        )
 
     async def _link_text(self, action: Preview, path: Path, size: int) -> str:
         url = self._links.url_for(path)

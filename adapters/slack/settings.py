@@ -15,3 +15,5 @@ class SlackSettings(BaseSettings):
     signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
     app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    files_url: str = Field(default="https://files.slack.com", alias="SLACK_FILES_URL")
+    """Where Slack serves shared files (`url_private`); files anywhere else are not fetched."""

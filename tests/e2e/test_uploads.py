@@ -13,27 +13,32 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import redis
+from aiohttp import ClientSession, web
 
-from adapters import telegram
+from adapters import slack, telegram
 from adapters.media_links import MediaLinks
 from adapters.outbox import sender_for
+from adapters.slack import SlackSettings
 from adapters.telegram import TelegramSettings
 from adapters.telegram.adapter import TelegramAdapter
 from bot.actions import Action, Picture
 from bot.events import Attachment, Event, MessageEvent, ReplyTarget
-from novacast.server import media_links
+from novacast.server import build_app, media_links
 from pipeline.ffmpeg import run_ffmpeg
 from pipeline.probe import frame_at, probe
 from pipeline.settings import Settings, load_settings
+from tests.fakes.slack import FakeSlack, SlackSigner, file_share
 from tests.fakes.telegram import FakeTelegram, private_chat, user
 
 ORANGE = (255, 128, 0)
@@ -280,3 +285,168 @@ async def test_telegram_picture_is_sent_as_a_photo_upload_with_its_caption(
     assert call.params["caption"] == "Storyboard: 3 shots"
     assert call.params["chat_id"] == 1001
     assert_is_picture(call.files["photo"], tmp_path, ORANGE)
+
+
+# --- Slack ------------------------------------------------------------------------------------
+
+SLACK_TOKEN = "xoxb-1111-2222-novacastTESTtoken"
+SLACK_SECRET = "5f1c2a9d8e7b6a5f4e3d2c1b0a998877"
+ALICE, DM = "U0ALICE", "D0ALICE"
+
+
+@dataclass
+class SlackBot:
+    fake: FakeSlack
+    signer: SlackSigner
+    session: ClientSession
+    core: Core
+
+    async def share(self, text: str, shared: list[dict[str, Any]]) -> None:
+        body = self.signer.event(file_share(text, shared, user=ALICE, channel=DM))
+        status, _ = await self.signer.post(self.session, body)
+        assert status == 200
+
+
+@asynccontextmanager
+async def slack_bot(
+    fake: FakeSlack, conn: redis.Redis, data_dir: Path
+) -> AsyncIterator[SlackBot]:
+    """The bot's real HTTP app with the Slack adapter (HTTP events mode) on a free port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = SlackSettings(
+        SLACK_BOT_TOKEN=SLACK_TOKEN,
+        SLACK_SIGNING_SECRET=SLACK_SECRET,
+        SLACK_API_URL=fake.api_url,
+        SLACK_FILES_URL=fake.root,
+    )
+    core = Core()
+    link_maker = links(conn, data_dir)
+    adapter = slack.from_settings(settings, core, conn, link_maker)
+    assert adapter is not None
+    runner = web.AppRunner(build_app(conn, [adapter], link_maker))
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        async with adapter, ClientSession() as session:
+            yield SlackBot(fake, SlackSigner(SLACK_SECRET, f"{url}/slack/events"), session, core)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def sl() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(SLACK_TOKEN) as api:
+        yield api
+
+
+class Elsewhere:
+    """Another host on the network: records any request that reaches it."""
+
+    def __init__(self) -> None:
+        self.requests: list[web.Request] = []
+        self.url = ""
+
+    async def _any(self, request: web.Request) -> web.Response:
+        self.requests.append(request)
+        return web.Response(body=b"\x89PNG not really", content_type="image/png")
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[Elsewhere]:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._any)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        try:
+            yield self
+        finally:
+            await runner.cleanup()
+
+
+async def test_slack_shared_photo_and_clip_arrive_with_the_bot_token_checked(
+    sl: FakeSlack, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    photo = sl.share(media.png.read_bytes(), "beach.png", "image/png")
+    clip = sl.share(media.mp4.read_bytes(), "waves.mp4", "video/mp4")
+    async with slack_bot(sl, redis_conn, data_dir) as bot:
+        await bot.share("use these for the intro", [photo, clip])
+        event = await bot.core.next_message()
+    assert event.text == "use these for the intro"
+    first, second = event.attachments
+    assert_same_file(first, media.png, "png")
+    assert_same_file(second, media.mp4, "h264")
+    assert (first.name, first.mime) == ("beach.png", "image/png")
+    assert Path(first.path).parent == incoming / "slack"
+    assert [r.args["file"] for r in sl.calls("files.info")] == [photo["id"], clip["id"]]
+    assert [d.headers["Authorization"] for d in sl.downloads] == [f"Bearer {SLACK_TOKEN}"] * 2
+    assert all("/download/" in d.path for d in sl.downloads)
+
+
+async def test_slack_file_declared_over_the_cap_is_refused_before_any_request(
+    sl: FakeSlack, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    huge = sl.share(media.mp4.read_bytes(), "raw footage.mov", "video/quicktime", declared=2 * GB)
+    async with slack_bot(sl, redis_conn, data_dir) as bot:
+        started = time.monotonic()
+        await bot.share("", [huge])
+        event = await bot.core.next_message()
+        took = time.monotonic() - started
+    (attachment,) = event.attachments
+    assert attachment.refused.startswith("“raw footage.mov” is 2.0 GB, more than the 5.0 MB")
+    assert not sl.calls("files.info")
+    assert sl.downloads == []
+    assert took < 3
+
+
+async def test_slack_file_whose_url_private_is_another_host_is_refused_and_that_host_hears_nothing(
+    sl: FakeSlack, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    async with Elsewhere().serving() as elsewhere, slack_bot(sl, redis_conn, data_dir) as bot:
+        forged = sl.share(
+            media.png.read_bytes(), "cat.png", "image/png",
+            url_private=f"{elsewhere.url}/steal?token=",
+        )
+        await bot.share("here", [forged])
+        event = await bot.core.next_message()
+        assert elsewhere.requests == []
+    (attachment,) = event.attachments
+    assert attachment.refused == (
+        "“cat.png” isn't stored on Slack, so I didn't fetch it; please upload the file itself."
+    )
+    assert sl.downloads == []
+    assert not incoming.exists() or not any(incoming.rglob("*"))
+
+
+async def test_slack_file_that_is_not_media_is_left_alone(
+    sl: FakeSlack, redis_conn: redis.Redis, data_dir: Path, incoming: Path
+) -> None:
+    notes = sl.share(b"%PDF-1.4 minutes", "minutes.pdf", "application/pdf")
+    async with slack_bot(sl, redis_conn, data_dir) as bot:
+        await bot.share("", [notes])
+        event = await bot.core.next_message()
+    assert event.attachments[0].refused == (
+        "“minutes.pdf” isn't a picture or a video, so I left it alone."
+    )
+    assert sl.downloads == []
+
+
+async def test_slack_picture_is_uploaded_into_the_thread_with_its_caption(
+    sl: FakeSlack, redis_conn: redis.Redis, data_dir: Path, media: Media, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", sl.api_url)
+    target = ReplyTarget(adapter="slack", workspace="T0TEST", channel="C0GENERAL", thread="171.1")
+    picture = Picture(target=target, path=str(media.png), caption="Storyboard: 3 shots")
+    await asyncio.to_thread(post_as_a_worker, picture, redis_conn)
+    (upload,) = sl.uploads.values()
+    assert upload.filename == "orange.png"
+    assert upload.completed["channel_id"] == "C0GENERAL"
+    assert upload.completed["thread_ts"] == "171.1"
+    assert upload.completed["initial_comment"] == "Storyboard: 3 shots"
+    assert_is_picture(upload.data, tmp_path, ORANGE)

@@ -5,6 +5,14 @@
 it was sent, and records every request exactly as it arrived. `fail_next(n, 429, retry_after=1)`
 makes the next n API calls answer like Slack's rate limiter (or a 500).
 
+Files: `share(data, name, mimetype)` keeps a file as a user's upload would be kept and returns
+its file object (as `files.info` and a `file_share` message event carry it); `GET
+/files-pri/<team>-<id>/<name>` (`url_private`, and `/download/<name>` for
+`url_private_download`) serves the bytes only with the bot token as a bearer credential (else a
+302 to the sign-in page, as Slack answers), each request recorded in `downloads`. Uploads go
+through files.getUploadURLExternal, the upload URL and files.completeUploadExternal, as
+`files_upload_v2` calls them.
+
 `SlackSigner` plays Slack's side of the Events API: it signs slash commands, event callbacks and
 block_actions interactions with the signing secret (v0 HMAC-SHA256 over `v0:{ts}:{body}`).
 """
@@ -75,6 +83,9 @@ class FakeSlack:
         self.outside: set[str] = set()
         """Channels the bot is not a member of (chat.postMessage answers not_in_channel)."""
         self.failures: list[Failure] = []
+        self.files: dict[str, dict[str, Any]] = {}
+        self.file_data: dict[str, bytes] = {}
+        self.downloads: list[Recorded] = []
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.root = ""
@@ -85,6 +96,7 @@ class FakeSlack:
         app = web.Application(client_max_size=2 * 1024**3)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{owner}-{file_id}/{tail:.+}", self._file)
         app.router.add_post("/respond/{hook}", self._respond)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
@@ -167,6 +179,63 @@ class FakeSlack:
             return web.Response(status=404, text="unknown upload")
         upload.data = await request.read()
         return web.Response(text=f"OK - {len(upload.data)}")
+
+    def share(
+        self,
+        data: bytes,
+        name: str,
+        mimetype: str,
+        *,
+        user: str = "U0ALICE",
+        declared: int | None = None,
+        url_private: str | None = None,
+    ) -> dict[str, Any]:
+        """A file a user uploaded: its file object (`declared` overrides `size`; `url_private`
+        overrides where Slack says it is, as a forged event would)."""
+        file_id = f"F{next(self._ts):08d}"
+        base = f"{self.root}/files-pri/{self.team}-{file_id}/"
+        record = {
+            "id": file_id,
+            "created": int(time.time()),
+            "timestamp": int(time.time()),
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1].lower(),
+            "pretty_type": mimetype.rsplit("/", maxsplit=1)[-1].upper(),
+            "user": user,
+            "user_team": self.team,
+            "editable": False,
+            "size": len(data) if declared is None else declared,
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": False,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": url_private or base + name,
+            "url_private_download": url_private or base + "download/" + name,
+            "permalink": f"https://novacast-test.slack.com/files/{user}/{file_id}/{name}",
+            "is_starred": False,
+            "has_rich_preview": False,
+            "file_access": "visible",
+        }
+        self.files[file_id] = record
+        self.file_data[file_id] = data
+        return record
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """`url_private(_download)`: the bytes for the bot token, a sign-in redirect otherwise."""
+        recorded = Recorded(request.method, request.path, dict(request.headers), b"", {})
+        self.downloads.append(recorded)
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            raise web.HTTPFound(f"{self.root}/?redir=%2Ffiles-pri%2F")
+        data = self.file_data.get(request.match_info["file_id"])
+        if data is None or request.match_info["owner"] != self.team:
+            return web.Response(status=404, text="file not found")
+        mimetype = self.files[request.match_info["file_id"]]["mimetype"]
+        return web.Response(body=data, content_type=mimetype)
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode: `hello` first, then envelopes from `push`; the app acks each one."""
@@ -295,6 +364,13 @@ class FakeSlack:
             done.append({"id": upload.file_id, "name": upload.filename, "title": item.get("title")})
         return {"ok": True, "files": done}
 
+    def files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        record = self.files.get(str(args.get("file", "")))
+        if record is None:
+            return {"ok": False, "error": "file_not_found"}
+        paging = {"next_cursor": ""}
+        return {"ok": True, "file": record, "comments": [], "response_metadata": paging}
+
     def users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = str(args.get("user", ""))
         if not user.startswith("U") and not user.startswith("W"):
@@ -342,6 +418,7 @@ _METHODS = {
     "chat.postEphemeral": FakeSlack.post_ephemeral,
     "files.getUploadURLExternal": FakeSlack.get_upload_url,
     "files.completeUploadExternal": FakeSlack.complete_upload,
+    "files.info": FakeSlack.files_info,
     "users.info": FakeSlack.users_info,
     "usergroups.list": FakeSlack.usergroups_list,
     "usergroups.users.list": FakeSlack.usergroups_users_list,
@@ -547,6 +624,22 @@ def user_message(
         event["thread_ts"] = thread_ts
         event["parent_user_id"] = BOT_USER
     return event
+
+
+def file_share(
+    text: str,
+    files: list[dict[str, Any]],
+    *,
+    user: str,
+    channel: str,
+    thread_ts: str | None = None,
+    channel_type: str = "im",
+) -> dict[str, Any]:
+    """A `message` event with subtype `file_share`: files uploaded with an optional comment."""
+    event = user_message(
+        text, user=user, channel=channel, thread_ts=thread_ts, channel_type=channel_type
+    )
+    return {**event, "subtype": "file_share", "files": files, "upload": False}
 
 
 def mention(text: str, *, user: str, channel: str, thread_ts: str | None = None) -> dict[str, Any]:
