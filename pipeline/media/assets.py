@@ -95,6 +95,8 @@ class AssetStore:
         sha = _file_sha256(Path(path))
         existing = self.get(workspace, sha[:_ID_LENGTH])
         if existing is not None:
+            if not existing.path.is_file():  # lost from disk: this copy restores it
+                self._store_file(Path(path), sha, info.extension, move=False)
             if move:
                 Path(path).unlink(missing_ok=True)
             return existing

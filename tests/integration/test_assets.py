@@ -108,6 +108,9 @@ def test_the_same_content_twice_is_the_same_asset(store: AssetStore, media: dict
     again = store.add(WS, copy, name="another name.jpg", added_by="u2")
     assert again == first
     assert len(store.list(WS)) == 1
+    first.path.unlink()  # lost from disk (a restored backup without the files, say)
+    assert store.add(WS, copy, name="photo.jpg", added_by="u1") == first
+    assert _sha(first.path) == first.sha256
 
 
 def test_delete_removes_the_file_when_no_workspace_keeps_it(
