@@ -22,6 +22,7 @@ from bot.actions import Button, ButtonAction
 from bot.events import ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal
 from pipeline.errors import PermanentError, TransientError
+from pipeline.media.storyboard import credits
 from pipeline.probe import probe
 from pipeline.publish import PublishRequest
 from policy import PolicyError, load_policy
@@ -49,6 +50,7 @@ def _request(project: Project, version: int, approver: str) -> PublishRequest:
         metadata={
             "duration": round(probe(Path(project.video_path)).duration, 2),
             "aspect": script.aspect.value,
+            "credits": credits(script),
         },
     )
 

@@ -143,10 +143,13 @@ def video_description(script: str, short: bool) -> str:
 
 
 def video_resource(config: YouTubeConfig, request: PublishRequest, short: bool) -> dict[str, Any]:
-    """The `snippet` and `status` parts sent when the upload session opens."""
+    """The `snippet` and `status` parts sent when the upload session opens; the description is
+    the narration and the credits the pictures' licences ask for (`metadata["credits"]`)."""
+    credited = request.metadata.get("credits") or []
+    text = request.script_text + (f" Credits: {'; '.join(map(str, credited))}." if credited else "")
     snippet = {
         "title": video_title(request.title),
-        "description": video_description(request.script_text, short),
+        "description": video_description(text, short),
         "tags": list(config.tags),
         "categoryId": config.category_id,
     }
