@@ -1,10 +1,11 @@
 """Choosing the shots: what each beat of the narration shows, searched, ranked and placed.
 
 Planning: every scene's narration lines (the hook is line 0, in the first scene) are cut into
-beats of 2–4 s of speech (estimated at `WORDS_PER_SECOND`): a long line is split by words, short
-neighbours in one scene are joined. Each beat searches with its line's stock keyword from the
-scene describer (`Scene.keywords`), or offline with the line's own most specific words, in the
-frame's orientation (portrait first for 9:16), asking for clips at least as long as the beat.
+beats of 2–4 s of speech (estimated at `WORDS_PER_SECOND`): a long line is split into equal
+parts, short neighbours in one scene are joined. Each beat searches with its line's stock
+keyword from the scene describer (`Scene.keywords`), or offline with the line's own most
+specific words, in the frame's orientation (portrait first for 9:16), asking for clips at
+least as long as the beat.
 
 Choosing: sources are asked in the look's order, all pending beats of one source at once on a
 thread pool with one deadline. Candidates are ranked by meaning against the beat's words (the
@@ -48,7 +49,7 @@ SEARCH_SECONDS = 2.0
 """How long one round of searches (one source, every pending beat) may take."""
 MIN_MEANING = 0.12
 """Cosine similarity below which a stock candidate does not fit its beat at all."""
-RESULTS_PER_QUERY = 10
+RESULTS_PER_QUERY = 15
 FULL_SHORT_SIDE = 1080
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 ORIENTATIONS = {Aspect.VERTICAL: Orientation.PORTRAIT, Aspect.LANDSCAPE: Orientation.LANDSCAPE,
@@ -85,7 +86,8 @@ picture piece pieces point precise premise process questions quick quiz reason r
 reliable research result sense short similar simple simply small source step subject summary
 surprising takeaway taking thinking topic trust trusted truth understand understanding
 understood unexpected useful value verify viewer worth wrong comment answer looking behind
-bigger beneath broader smaller larger whole quickly tiny huge
+bigger beneath broader smaller larger whole quickly tiny huge across along beyond towards
+onto outside around
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split()) | frozenset(_ABSTRACT_TEXT.split())
 """Words that never make a search: function words, and words no camera can film."""
@@ -93,7 +95,8 @@ STOP_WORDS = frozenset(_STOP_TEXT.split()) | frozenset(_ABSTRACT_TEXT.split())
 
 @dataclass(frozen=True)
 class Beat:
-    """One shot's worth of narration: which scene and line, the words, how long, what to search."""
+    """One shot's worth of narration: which scene and line, the words it is ranked against (the
+    whole line, or the lines it joins), how long it lasts, and what to search for."""
 
     scene: int
     line: int
@@ -147,11 +150,8 @@ def _pieces(script: Script, scene: int, line: int, words: str | None) -> list[Be
     spoken = text.split()
     seconds = max(len(spoken) / WORDS_PER_SECOND, 0.5)
     parts = max(1, math.ceil(seconds / MAX_BEAT_SECONDS - 1e-9))
-    bounds = [round(i * len(spoken) / parts) for i in range(parts + 1)]
-    return [
-        Beat(scene, line, " ".join(spoken[bounds[i]:bounds[i + 1]]), seconds / parts, query)
-        for i in range(parts)
-    ]
+    # every part is ranked against the whole line: half a sentence means less
+    return [Beat(scene, line, text, seconds / parts, query) for _ in range(parts)]
 
 
 def _line_query(script: Script, scene: int, line: int) -> str:
@@ -177,7 +177,8 @@ def _joined(pieces: list[Beat], limit: float = MAX_BEAT_SECONDS) -> list[Beat]:
         last = out[-1] if out else None
         short = last is not None and min(last.seconds, piece.seconds) < MIN_BEAT_SECONDS
         if last is not None and short and last.seconds + piece.seconds <= limit:
-            out[-1] = Beat(last.scene, last.line, f"{last.text} {piece.text}",
+            text = last.text if last.line == piece.line else f"{last.text} {piece.text}"
+            out[-1] = Beat(last.scene, last.line, text,
                            last.seconds + piece.seconds, last.query)
         else:
             out.append(piece)
