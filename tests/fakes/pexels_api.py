@@ -8,7 +8,8 @@ max 80); the bare key in `Authorization` (401 otherwise); `X-Ratelimit-Limit`,
 Both fakes are built from a catalogue of `Item`s: each is a solid colour made by ffmpeg (an
 H.264 mp4 without sound for a video, a JPEG for a photo), small by default (360x640, 3 s) and
 made once per test session. Searching matches query words against an item's words like the
-real services (any word in common; most words in common first, then catalogue order). The
+real services (any word in common, plurals alike; most words in common first, then catalogue
+order). The
 media, its thumbnail (a small JPEG of the colour) and its renditions are served by the fake
 itself under `/media/...`, so a download is a real playable file.
 
@@ -106,10 +107,25 @@ def orientation_of(width: int, height: int) -> str:
     return "portrait" if height > width else "landscape"
 
 
+def stem(word: str) -> str:
+    """Singular and plural alike, as the real searches match them ("hearts" finds "heart")."""
+    if len(word) <= 3:
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes", "zes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
 def matching(items: Iterable[Item], query: str) -> list[Item]:
-    """Items sharing any word with `query`, most shared words first, then catalogue order."""
-    wanted = set(words_of(query))
-    scored = [(len(wanted & item.word_set), index, item) for index, item in enumerate(items)]
+    """Items sharing any word with `query` (plurals alike), most shared words first, then
+    catalogue order."""
+    wanted = {stem(w) for w in words_of(query)}
+    scored = [(len(wanted & {stem(w) for w in item.word_set}), index, item)
+              for index, item in enumerate(items)]
     return [item for score, _, item in sorted(scored, key=lambda s: (-s[0], s[1])) if score]
 
 
