@@ -2,7 +2,8 @@
 
 `PLATFORM` is all the registry needs. `from_settings(settings, dispatch, connection, links)`
 is how `novacast bot` starts it; it returns None unless DISCORD_BOT_TOKEN is set.
-`DISCORD_API_URL` and `DISCORD_GATEWAY_URL` point discord.py elsewhere (a test fake, a proxy).
+`DISCORD_API_URL` and `DISCORD_GATEWAY_URL` point discord.py elsewhere (a test fake, a proxy);
+attachments users send are fetched only from `DISCORD_CDN_URL`.
 Workers post through `adapters.discord.outbound.sync_sender`.
 See README.md in this package for setting up the application and bot.
 """
@@ -30,7 +31,7 @@ def from_settings(
     if token is None or not token.get_secret_value().strip():
         return None
     point_discord_at(settings.api_url, settings.gateway_url)
-    return DiscordAdapter(token, dispatch, connection, links)
+    return DiscordAdapter(token, dispatch, connection, links, cdn_url=settings.cdn_url)
 
 
 PLATFORM = Platform(

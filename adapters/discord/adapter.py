@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from adapters.base import Dispatch
 from adapters.discord.client import NovacastClient
+from adapters.discord.endpoints import DEFAULT_CDN_URL
 from adapters.discord.outbound import ChannelSender, upload_limit_from_env
 from adapters.media_links import MediaLinks
 from adapters.progress import ProgressMessages
@@ -39,12 +40,14 @@ class DiscordAdapter:
         connection: redis.Redis,
         links: MediaLinks | None = None,
         upload_limit: int | None = None,
+        *,
+        cdn_url: str = DEFAULT_CDN_URL,
     ) -> None:
         self._token = token
         self._progress = ProgressMessages(connection)
         self._links = links
         self._limit = upload_limit or upload_limit_from_env()
-        self.client = NovacastClient(dispatch, self._sender)
+        self.client = NovacastClient(dispatch, self._sender, cdn_url)
         self._task: asyncio.Task[None] | None = None
 
     def routes(self) -> list[web.RouteDef]:

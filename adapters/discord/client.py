@@ -22,8 +22,9 @@ import discord
 from discord import app_commands
 
 from adapters.base import Dispatch
-from adapters.discord import inbound
+from adapters.discord import files, inbound
 from adapters.discord.components import NO_PINGS, ActionButton, fit, view_for
+from adapters.discord.endpoints import DEFAULT_CDN_URL
 from adapters.discord.outbound import ChannelSender
 from bot.actions import Action, Button, JobsStarted, Say
 from bot.events import Event
@@ -49,10 +50,16 @@ def intents() -> discord.Intents:
 class NovacastClient(discord.Client):
     """Turns interactions and messages into core events and renders the core's answers."""
 
-    def __init__(self, dispatch: Dispatch, sender: Callable[[], ChannelSender]) -> None:
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        sender: Callable[[], ChannelSender],
+        cdn_url: str = DEFAULT_CDN_URL,
+    ) -> None:
         super().__init__(intents=intents(), allowed_mentions=NO_PINGS)
         self.dispatch_event = dispatch
         self.channel_sender = sender
+        self.cdn_url = cdn_url
         self.tree = app_commands.CommandTree(self)
         self.tree.error(self.on_command_error)
         self.ready_once = asyncio.Event()
@@ -94,7 +101,11 @@ class NovacastClient(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         if not inbound.is_for_the_bot(message, self.user):
             return
-        actions = await self._dispatch(inbound.message_event(message))
+        event = inbound.message_event(message)
+        if message.attachments:
+            found = await files.attachments(message, self.cdn_url)
+            event = event.model_copy(update={"attachments": found})
+        actions = await self._dispatch(event)
         sender = self.channel_sender()
         for action in actions:
             await self._deliver(sender.send, action)

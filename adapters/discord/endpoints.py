@@ -13,6 +13,8 @@ import yarl
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+DEFAULT_CDN_URL = "https://cdn.discordapp.com"
+"""Where Discord serves message attachments (fetched without credentials)."""
 
 
 def point_discord_at(api_url: str, gateway_url: str) -> None:

@@ -146,7 +146,9 @@ def message_event(message: discord.Message) -> MessageEvent:
 
 def is_for_the_bot(message: discord.Message, me: discord.ClientUser | None) -> bool:
     """Free text the bot reads: a DM, a thread the bot started, or a reply to the bot."""
-    if me is None or message.author.bot or not message.content.strip():
+    if me is None or message.author.bot:
+        return False
+    if not message.content.strip() and not message.attachments:
         return False
     if isinstance(message.channel, discord.DMChannel):
         return True

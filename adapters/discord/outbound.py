@@ -29,7 +29,16 @@ from adapters.discord.endpoints import point_discord_at
 from adapters.discord.settings import DiscordSettings
 from adapters.media_links import MediaLinks, links_for
 from adapters.progress import ProgressMessages
-from bot.actions import Action, AskApproval, Button, JobsStarted, Preview, Progress, Say
+from bot.actions import (
+    Action,
+    AskApproval,
+    Button,
+    JobsStarted,
+    Picture,
+    Preview,
+    Progress,
+    Say,
+)
 from bot.events import ReplyTarget
 
 log = logging.getLogger(__name__)
@@ -53,7 +62,7 @@ def mib(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
-RENDERS = frozenset({Say, AskApproval, Progress, Preview, JobsStarted})
+RENDERS = frozenset({Say, AskApproval, Progress, Preview, Picture, JobsStarted})
 """Every action type `ChannelSender.send` delivers (JobsStarted: nothing to show)."""
 
 
@@ -73,6 +82,8 @@ class ChannelSender:
             await self.progress(action)
         elif isinstance(action, Preview):
             await self.preview(action)
+        elif isinstance(action, Picture):
+            await self.picture(action)
         elif not isinstance(action, JobsStarted):
             raise TypeError(f"the Discord adapter cannot render {type(action).__name__}")
 
@@ -118,6 +129,15 @@ class ChannelSender:
         why = self._not_uploadable(path) or await self._upload(action, path)
         if why:
             await self.post(action.target, self._link_text(action, path, why), action.buttons)
+
+    async def picture(self, action: Picture) -> None:
+        """The still as a file on a message whose text is the caption."""
+        path = Path(action.path)
+        if path.stat().st_size > self.upload_limit:
+            why = f"(The picture is {mib(path.stat().st_size)}, too large to show here.)"
+            await self.post(action.target, f"{action.caption}\n{why}".strip())
+            return
+        await self.post(action.target, action.caption, file=discord.File(path, filename=path.name))
 
     def _not_uploadable(self, path: Path) -> str:
         size = path.stat().st_size if path.is_file() else 0

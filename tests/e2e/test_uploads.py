@@ -6,7 +6,8 @@ known colours, and a short MP4. An upload arrives at the core as a MessageEvent 
 Attachment is a local file with the same bytes (sha256) and the same facts (PyAV); a file
 declared larger than NOVACAST_MAX_UPLOAD_MB is refused in one sentence before any download
 request reaches the fake; a Slack file whose url_private points at another host is refused and
-that host receives nothing; a Picture action posts the PNG itself.
+that host receives nothing; a Picture action posts the PNG itself, through the registry's sender
+for the target's platform (as a worker posts).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import hashlib
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,8 @@ import pytest
 import redis
 from aiohttp import ClientSession, web
 
-from adapters import slack, telegram
+from adapters import discord, slack, telegram
+from adapters.discord import DiscordSettings
 from adapters.media_links import MediaLinks
 from adapters.outbox import sender_for
 from adapters.slack import SlackSettings
@@ -38,6 +40,7 @@ from novacast.server import build_app, media_links
 from pipeline.ffmpeg import run_ffmpeg
 from pipeline.probe import frame_at, probe
 from pipeline.settings import Settings, load_settings
+from tests.fakes.discord import GUILD_ID, FakeDiscord
 from tests.fakes.slack import FakeSlack, SlackSigner, file_share
 from tests.fakes.telegram import FakeTelegram, private_chat, user
 
@@ -450,3 +453,101 @@ async def test_slack_picture_is_uploaded_into_the_thread_with_its_caption(
     assert upload.completed["thread_ts"] == "171.1"
     assert upload.completed["initial_comment"] == "Storyboard: 3 shots"
     assert_is_picture(upload.data, tmp_path, ORANGE)
+
+
+# --- Discord ----------------------------------------------------------------------------------
+
+DISCORD_TOKEN = "dc-test-token-3f9a7c"
+
+
+@asynccontextmanager
+async def discord_bot(
+    fake: FakeDiscord, conn: redis.Redis, data_dir: Path
+) -> AsyncIterator[Core]:
+    core = Core()
+    settings = DiscordSettings.model_validate({
+        "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
+        "DISCORD_API_URL": fake.api_url,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "DISCORD_CDN_URL": fake.root,
+    })
+    adapter = discord.from_settings(settings, core, conn, links(conn, data_dir))
+    assert adapter is not None
+    async with adapter:
+        yield core
+
+
+def in_a_dm(fake: FakeDiscord, text: str, attachments: list[dict[str, Any]]) -> dict[str, Any]:
+    """A direct message from a user to the bot, with files attached."""
+    return fake.message(fake.next_id(), text, fake.dm_user, attachments=attachments)
+
+
+def run(scenario: Callable[[], Awaitable[None]], timeout: float = 60) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), timeout=timeout))
+
+
+def test_discord_attachments_arrive_from_the_cdn(
+    redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    async def scenario() -> None:
+        async with FakeDiscord(DISCORD_TOKEN) as fake:
+            photo = fake.attachment(media.png.read_bytes(), "beach.png", "image/png",
+                                    width=WIDTH, height=HEIGHT)
+            clip = fake.attachment(media.mp4.read_bytes(), "waves.mp4", "video/mp4")
+            async with discord_bot(fake, redis_conn, data_dir) as core:
+                await fake.push("MESSAGE_CREATE", in_a_dm(fake, "", [photo, clip]))
+                event = await core.next_message()
+            first, second = event.attachments
+            assert_same_file(first, media.png, "png")
+            assert_same_file(second, media.mp4, "h264")
+            assert (first.name, first.mime) == ("beach.png", "image/png")
+            assert Path(first.path).parent == incoming / "discord"
+            assert len(fake.cdn_downloads) == 2
+            assert event.text == ""
+
+    run(scenario)
+
+
+def test_discord_attachment_declared_over_the_cap_or_off_the_cdn_is_refused_unfetched(
+    redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    async def scenario() -> None:
+        async with FakeDiscord(DISCORD_TOKEN) as fake, Elsewhere().serving() as elsewhere:
+            huge = fake.attachment(media.mp4.read_bytes(), "film.mp4", "video/mp4",
+                                   declared=2 * GB)
+            forged = fake.attachment(media.png.read_bytes(), "cat.png", "image/png",
+                                     url=f"{elsewhere.url}/cat.png")
+            async with discord_bot(fake, redis_conn, data_dir) as core:
+                started = time.monotonic()
+                await fake.push("MESSAGE_CREATE", in_a_dm(fake, "look", [huge, forged]))
+                event = await core.next_message()
+                took = time.monotonic() - started
+            too_big, elsewhere_file = event.attachments
+            assert too_big.refused.startswith("“film.mp4” is 2.0 GB, more than the 5.0 MB")
+            assert elsewhere_file.refused.startswith("“cat.png” isn't stored on Discord")
+            assert fake.cdn_downloads == []
+            assert elsewhere.requests == []
+            assert took < 3
+
+    run(scenario)
+
+
+def test_discord_picture_is_a_message_with_the_file(
+    redis_conn: redis.Redis, data_dir: Path, media: Media, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def scenario() -> None:
+        async with FakeDiscord(DISCORD_TOKEN) as fake:
+            for name, value in fake.env().items():
+                monkeypatch.setenv(name, value)
+            target = ReplyTarget(adapter="discord", workspace=GUILD_ID, channel=fake.channel_id)
+            picture = Picture(target=target, path=str(media.png), caption="Storyboard: 3 shots")
+            await asyncio.to_thread(post_as_a_worker, picture, redis_conn)
+            (call,) = fake.calls("POST", f"/channels/{fake.channel_id}/messages")
+            assert call.json["content"] == "Storyboard: 3 shots"
+            assert list(call.files) == ["orange.png"]
+            assert_is_picture(call.files["orange.png"], tmp_path, ORANGE)
+            (message,) = fake.messages[fake.channel_id].values()
+            assert message["attachments"][0]["content_type"] == "image/png"
+
+    run(scenario)

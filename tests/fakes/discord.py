@@ -12,6 +12,12 @@ The gateway speaks v10 JSON with `zlib-stream` transport compression when asked:
 IDENTIFY → READY (guilds unavailable) → GUILD_CREATE, heartbeat ACKs, and `push(...)`
 for INTERACTION_CREATE / MESSAGE_CREATE (or anything else, malformed on purpose).
 Every REST request is recorded as it arrived (`requests`), with the time it was received.
+
+The CDN: `attachment(data, filename, content_type)` keeps a file as a user's upload would be
+kept and returns its attachment object (id, filename, size, url, proxy_url, content_type, and
+width/height for images and video) to put in a MESSAGE_CREATE; `GET
+/attachments/<channel>/<id>/<filename>` serves the bytes (recorded in `cdn_downloads`). Files
+the bot uploads (multipart) are served there too.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import mimetypes
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -122,6 +129,9 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.root = ""
+        self.cdn_files: dict[str, bytes] = {}
+        """CDN path -> bytes."""
+        self.cdn_downloads: list[str] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -129,6 +139,7 @@ class FakeDiscord:
         app = web.Application(client_max_size=64 * 1024**2)
         app.router.add_get("/gateway/", self._gateway)
         app.router.add_route("*", API + "/{tail:.*}", self._rest)
+        app.router.add_get("/attachments/{channel}/{id}/{filename}", self._cdn)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)  # a burst of 200 connects
@@ -286,6 +297,46 @@ class FakeDiscord:
         ]
         row = [{"type": 1, "components": buttons}]
         return self._store(self.message(channel_id, content, components=row))
+
+    # --- the CDN ------------------------------------------------------------------------------
+
+    def attachment(
+        self,
+        data: bytes,
+        filename: str,
+        content_type: str,
+        *,
+        channel_id: str = "",
+        declared: int | None = None,
+        url: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> dict[str, Any]:
+        """An attachment object served by the CDN (`declared` overrides `size`, `url` where it
+        says the file is)."""
+        attachment_id = self.next_id()
+        path = f"/attachments/{channel_id or self.channel_id}/{attachment_id}/{filename}"
+        self.cdn_files[path] = data
+        found: dict[str, Any] = {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data) if declared is None else declared,
+            "url": url or self.root + path + "?ex=6a2f&is=6a2e&hm=00ff",
+            "proxy_url": url or self.root.replace("127.0.0.1", "localhost") + path,
+            "content_type": content_type,
+        }
+        if width and height:
+            found |= {"width": width, "height": height}
+        return found
+
+    async def _cdn(self, request: web.Request) -> web.StreamResponse:
+        self.cdn_downloads.append(request.path)
+        await self._notify()
+        data = self.cdn_files.get(request.path)
+        if data is None:
+            return web.Response(status=404, text="This content is no longer available.")
+        kind = mimetypes.guess_type(request.path)[0] or "application/octet-stream"
+        return web.Response(body=data, content_type=kind)
 
     # --- gateway ------------------------------------------------------------------------------
 
@@ -582,8 +633,18 @@ class FakeDiscord:
         body = body or {}
         return self.message(
             channel_id, body.get("content") or "", flags=int(body.get("flags") or 0),
-            components=body.get("components") or [], attachments=_attachments(files),
+            components=body.get("components") or [], attachments=self._uploaded(files, channel_id),
         )
+
+    def _uploaded(self, files: dict[str, bytes], channel_id: str) -> list[dict[str, Any]]:
+        """Attachment objects for files the bot uploaded, now served by the CDN."""
+        return [
+            self.attachment(
+                data, name, mimetypes.guess_type(name)[0] or "application/octet-stream",
+                channel_id=channel_id,
+            )
+            for name, data in files.items()
+        ]
 
     def _store(self, message: dict[str, Any]) -> dict[str, Any]:
         self.messages.setdefault(message["channel_id"], {})[message["id"]] = message
@@ -599,7 +660,7 @@ class FakeDiscord:
                 message[key] = body[key] or ([] if key == "components" else "")
         message["flags"] = int(message.get("flags", 0)) & ~LOADING
         if files:
-            message["attachments"] = _attachments(files)
+            message["attachments"] = self._uploaded(files, channel_id)
         message["edited_timestamp"] = _now()
         return message
 
@@ -631,14 +692,6 @@ class _Session:
 def _needs_bot_auth(path: str) -> bool:
     """Interaction callbacks and webhook routes are authorised by their token, not the bot's."""
     return not path.startswith(("/interactions/", "/webhooks/"))
-
-
-def _attachments(files: dict[str, bytes]) -> list[dict[str, Any]]:
-    return [
-        {"id": str(i + 1), "filename": name, "size": len(data), "url": f"https://cdn/{name}",
-         "proxy_url": f"https://cdn/{name}", "content_type": "video/mp4"}
-        for i, (name, data) in enumerate(files.items())
-    ]
 
 
 def _content(r: Recorded) -> str:
