@@ -27,17 +27,19 @@ from redis import Redis
 from bot import replies
 from bot.actions import Action, ButtonAction, Say
 from bot.events import ButtonEvent, CommandEvent, Event, MessageEvent
-from bot.handlers import Context, Handlers
+from bot.handlers import Context, Directors, Handlers
 from bot.intent_model import IntentModel
-from bot.intents import Intent, IntentKind, Kind, MemoryKind, ReadingKind, classify
+from bot.intents import Intent, IntentKind, Kind, MemoryKind, PictureKind, ReadingKind, classify
 from bot.job_queue import JobQueue
 from bot.memory import Role, SessionMemory
 from bot.moderation import Moderator, rate_limited_reply
+from bot.pictures_chat import Pictures
 from bot.preferences import PreferenceStore
 from bot.project import Project, ProjectStore
 from bot.reading import Situation, read, stage_of
 from bot.recall import Recall
 from bot.schedule_chat import Scheduling, split_show
+from pipeline.media.assets import AssetStore
 from pipeline.script import Writer
 from pipeline.text import clean_text
 from policy import Policy
@@ -68,9 +70,13 @@ class Engine:
         *,
         memory: VectorMemory | None = None,
         classifier: Classifier | None = None,
+        pictures: Directors | None = None,
+        assets: AssetStore | None = None,
     ) -> None:
         """`memory` turns on long-term memory; `classifier` defaults to the rules, or to the
-        rules with the embedding fallback (`bot.intent_model.IntentModel`) when memory is on."""
+        rules with the embedding fallback (`bot.intent_model.IntentModel`) when memory is on.
+        `pictures` chooses the shots under each draft and changes them when asked (without it
+        drafts show the built-in backgrounds); `assets` keeps the files users send."""
         self.redis = redis
         self.prefix = prefix
         self.policy = policy
@@ -88,7 +94,10 @@ class Engine:
             self.moderator,
             preferences=self.preferences,
             recall=self.recall,
+            pictures=pictures,
+            assets=assets,
         )
+        self.pictures = Pictures(self.handlers, self.store, policy, pictures, assets)
         self.scheduling = Scheduling(
             redis, self.store, policy, self.moderator, self.handlers.may_approve, prefix=prefix
         )
@@ -143,8 +152,18 @@ class Engine:
         event = ctx.event
         if isinstance(event, ButtonEvent):
             return self._button(ctx, event)
+        if isinstance(event, MessageEvent) and event.attachments:
+            return self._with_files(ctx, event, text)
         line = f"/{event.name} {text}".rstrip() if isinstance(event, CommandEvent) else text
         return self._intent(ctx, read(self._situation(ctx), line))
+
+    def _with_files(self, ctx: Context, event: MessageEvent, text: str) -> list[Action]:
+        """Files first (kept, offered or used where the words say); words that ask for
+        something else ("make it shorter" with a photo) are then read as usual."""
+        actions, used = self.pictures.attachments(ctx, event.attachments, text)
+        if used or not text:
+            return actions
+        return actions + self._intent(ctx, read(self._situation(ctx), text))
 
     def _situation(self, ctx: Context) -> Situation:
         """The context a line is read in: the stage, the classifier (once per line), the clock."""
@@ -179,6 +198,7 @@ class Engine:
             IntentKind.UNSCHEDULE: self._unschedule,
             IntentKind.TIMEZONE: s.set_timezone,
             MemoryKind.PREFERENCE: h.preference,
+            PictureKind.ASSETS: self.pictures.list_assets,
             ReadingKind.ANSWER: s.answer_pending,
             ReadingKind.UNKNOWN_COMMAND: lambda ctx, name: ctx.say(replies.unknown_command(name)),
         }
@@ -218,6 +238,10 @@ class Engine:
             IntentKind.CANCEL: self._unless_scheduled(h.cancel),
             IntentKind.UNDO: h.undo,
             IntentKind.STATUS: h.status,
+            **dict.fromkeys(
+                (PictureKind.ANOTHER, PictureKind.SEARCH, PictureKind.UPLOAD, PictureKind.LOOK),
+                self.pictures.change,
+            ),
         }
         return table.get(kind, h.refine)
 
@@ -272,4 +296,7 @@ def _turn(event: Event, text: str) -> str:
         return f"/{event.name} {text}".rstrip()
     if isinstance(event, ButtonEvent):
         return f"[pressed {event.action}]"
+    if event.attachments:
+        names = ", ".join(file.name or "a file" for file in event.attachments)
+        return f"{text} [sent {names}]".strip()
     return text

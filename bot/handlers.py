@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,6 +33,8 @@ from bot.project import Project, ProjectState, ProjectStore, StateRefusal, new_p
 from bot.recall import Recall
 from pipeline.brief import Brief, parse_brief
 from pipeline.errors import PipelineError
+from pipeline.media.assets import AssetStore
+from pipeline.media.director import Director, Storyboarded
 from pipeline.script import Aspect, Revision, Script, Writer, for_project, variants_of
 from policy import Approval, Policy, approval_permission
 
@@ -39,6 +43,12 @@ log = logging.getLogger(__name__)
 Event = MessageEvent | CommandEvent | ButtonEvent
 EDITABLE = frozenset({ProjectState.DRAFT, ProjectState.PREVIEW})
 CANCELLABLE = {ProjectState.DRAFT, ProjectState.RENDERING, ProjectState.PREVIEW}
+Directors = Callable[[str], Director]
+"""The picture director for a workspace (`"<adapter>:<workspace id>"`): its sources include
+the workspace's own uploads, so each workspace gets its own."""
+STORYBOARD_SECONDS = 10.0
+"""How long a draft or an edit waits for its pictures; then it goes out with the backgrounds."""
+_PICTURE_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="storyboard")
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,11 @@ class Handlers:
         *,
         preferences: PreferenceStore | None = None,
         recall: Recall | None = None,
+        pictures: Directors | None = None,
+        assets: AssetStore | None = None,
     ) -> None:
+        """`pictures` gives the director that chooses each draft's shots (without it drafts
+        show the backgrounds); `assets` keeps the workspaces' uploads."""
         self.store = store
         self.writer = writer
         self.jobs = jobs
@@ -103,6 +117,8 @@ class Handlers:
         self.moderator = moderator
         self.preferences = preferences
         self.recall = recall
+        self.pictures = pictures
+        self.assets = assets
 
     # --- a new project ------------------------------------------------------------------------
 
@@ -123,10 +139,12 @@ class Handlers:
         """Write, store and post the first draft of `brief`; `lead` goes above it."""
         seconds = self.policy.limits.clamp_seconds(brief.seconds)
         project_id = new_project_id()
-        writer = for_project(self.writer, project_id, _workspace_key(ctx.conversation))
+        writer = for_project(self.writer, project_id, workspace_key(ctx.conversation))
         script = self._write(writer, brief.topic, brief.tone.value, seconds, brief.aspect)
         if isinstance(script, str):
             return ctx.say(script)
+        board = self.storyboard(script, ctx.conversation)
+        script = board.script
         started = Project.start(
             ctx.conversation, script, project_id=project_id, experiments=variants_of(writer)
         )
@@ -134,10 +152,12 @@ class Handlers:
         self.store.set_active(ctx.conversation, project.id)
         if self.recall is not None:
             self.recall.created(project, idea, brief.topic)
+        self._prefetch(ctx, project)
         note = replies.joined(
             lead, replies.seconds_note(brief.seconds, seconds, self.policy.limits)
         )
-        return ctx.say(replies.new_draft(project, note), replies.draft_buttons(project.id))
+        text = replies.new_draft(project, note, board.notes)
+        return ctx.say(text, replies.draft_buttons(project.id))
 
     def _resolve(self, ctx: Context, idea: str) -> tuple[str, str]:
         """The idea to make and a note to lead the draft: "like the last one" is looked up."""
@@ -195,15 +215,21 @@ class Handlers:
         if not instruction.strip():
             return ctx.say(replies.ASK_CHANGE)
         try:
-            writer = for_project(self.writer, project.id, _workspace_key(project.conversation))
+            writer = for_project(self.writer, project.id, workspace_key(project.conversation))
             revision = writer.revise(project.script, instruction)
         except PipelineError as error:
             return ctx.say(f"I couldn't make that change: {error}")
         if not revision.changed:
             return ctx.say(replies.unchanged(revision.summary), _buttons_for(project))
-        return self._add_version(ctx, project, revision)
+        board = self._restoryboard(project.script, revision.script, ctx.conversation)
+        revision = revision.model_copy(update={"script": board.script})
+        return self.add_version(ctx, project, revision, board.notes)
 
-    def _add_version(self, ctx: Context, project: Project, revision: Revision) -> list[Action]:
+    def add_version(
+        self, ctx: Context, project: Project, revision: Revision, notes: Sequence[str] = ()
+    ) -> list[Action]:
+        """Store `revision` as the new current version of `project` (unless the project moved
+        on meanwhile) and post it; `notes` (what the pictures could not do) go under it."""
         try:
             project = self.store.update(project.id, _append(project, revision.script))
         except StateRefusal as refused:
@@ -212,9 +238,59 @@ class Handlers:
             return ctx.say(replies.DRAFT_CHANGED)
         if self.recall is not None:
             self.recall.revised(project)
+        self._prefetch(ctx, project)
         return ctx.say(
-            replies.new_version(project, revision.summary), replies.draft_buttons(project.id)
+            replies.new_version(project, revision.summary, notes),
+            replies.draft_buttons(project.id),
         )
+
+    # --- pictures -----------------------------------------------------------------------------
+
+    def storyboard(self, script: Script, conversation: Conversation) -> Storyboarded:
+        """`script` with shots for every scene that has none, and what to tell the user. Never
+        loses the script: without pictures, or when choosing fails, it comes back as it was."""
+        if self.pictures is None:
+            return Storyboarded(script=script, notes=[], changed=False)
+        workspace = workspace_key(conversation)
+        director = self.pictures(workspace)
+        return self.pictured(lambda s: director.storyboard(s, workspace), script)
+
+    def pictured(self, change: Callable[[Script], Storyboarded], script: Script) -> Storyboarded:
+        """`change(script)` within `STORYBOARD_SECONDS`; on a timeout or a failure, `script`
+        unchanged with one sentence saying why."""
+        future = _PICTURE_POOL.submit(change, script)
+        try:
+            return future.result(timeout=STORYBOARD_SECONDS)
+        except FutureTimeout:
+            log.warning("choosing pictures took over %.0f s; the draft goes without",
+                        STORYBOARD_SECONDS)
+            note = replies.PICTURES_TOO_SLOW
+        except PipelineError as error:
+            note = str(error)
+        except Exception:
+            log.exception("choosing pictures failed")
+            note = replies.PICTURES_FAILED
+        return Storyboarded(script=script, notes=[note], changed=False)
+
+    def _restoryboard(
+        self, before: Script, after: Script, conversation: Conversation
+    ) -> Storyboarded:
+        """An edited script keeps the shots of every scene whose words did not change (and the
+        look); the other scenes get new ones."""
+        if self.pictures is None:
+            return Storyboarded(script=after, notes=[], changed=False)
+        return self.storyboard(kept_shots(before, after), conversation)
+
+    def _prefetch(self, ctx: Context, project: Project) -> None:
+        """Ask for the version's pictures to be fetched now, so Render does not wait on them.
+        Best effort: a queue that is down only means the render fetches them itself."""
+        if not any(scene.shots for scene in project.script.scenes):
+            return
+        try:
+            self.jobs.prefetch(project.id, project.current, ctx.target)
+        except Exception:
+            log.warning("could not queue fetching the pictures of %s v%d", project.id,
+                        project.current, exc_info=True)
 
     def revise_button(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         if project.state not in EDITABLE:
@@ -423,6 +499,32 @@ def _go_to(version: int) -> Callable[[Project], Project]:
     return apply
 
 
-def _workspace_key(conversation: Conversation) -> str:
-    """How models.yaml names a workspace (prompt pins): `<adapter>:<workspace id>`."""
+def workspace_key(conversation: Conversation) -> str:
+    """How models.yaml names a workspace (prompt pins), and the asset store and shot history
+    key theirs: `<adapter>:<workspace id>`."""
     return f"{conversation.adapter}:{conversation.workspace}"
+
+
+def kept_shots(before: Script, after: Script) -> Script:
+    """`after` with `before`'s look and the shots of every scene whose lines (the hook counts
+    in the first scene) are word for word a scene of `before`; other scenes have none."""
+    old = {_scene_lines(before, i): scene for i, scene in enumerate(before.scenes)}
+    where: dict[str, int] = {}
+    for index, line in enumerate(after.narration):
+        where.setdefault(line, index)
+    scenes = []
+    for i, scene in enumerate(after.scenes):
+        same = old.get(_scene_lines(after, i))
+        shots = [] if same is None else [
+            shot.model_copy(update={"line": where.get(before.narration[shot.line], shot.line)})
+            for shot in same.shots
+            if shot.line < len(before.narration)
+        ]
+        scenes.append(scene.model_copy(update={"shots": shots}))
+    return after.model_copy(update={"scenes": scenes, "look": before.look})
+
+
+def _scene_lines(script: Script, index: int) -> tuple[str, ...]:
+    hook = (script.hook,) if index == 0 else ()
+    return hook + tuple(script.sentences[i] for i in script.scenes[index].sentences
+                        if i < len(script.sentences))

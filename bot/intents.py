@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.preferences import read_statement
+from pipeline.media.model import Look
 
 
 class IntentKind(StrEnum):
@@ -52,7 +53,23 @@ class ReadingKind(StrEnum):
     """A /command the bot doesn't have; the argument is its name."""
 
 
-Kind = IntentKind | MemoryKind | ReadingKind
+class PictureKind(StrEnum):
+    """Asks about the pictures under the narration, not its words (`picture_request` reads
+    them): they go to `bot.pictures_chat`, never to the writer."""
+
+    ANOTHER = "another_shot"
+    """ "another clip for scene 2": the next-best picture for that scene."""
+    SEARCH = "search_shot"
+    """ "use a beach for the intro": a search with the user's words for that scene."""
+    UPLOAD = "use_upload"
+    """ "use this for the intro", "use my photo in scene 2": one of the workspace's uploads."""
+    LOOK = "look"
+    """ "illustrated look", "no stock, just my photos", "plain backgrounds"."""
+    ASSETS = "assets"
+    """ "/assets" lists the uploads; "/assets delete 3" deletes one (the argument)."""
+
+
+Kind = IntentKind | MemoryKind | ReadingKind | PictureKind
 
 
 @dataclass(frozen=True)
@@ -64,7 +81,7 @@ class Intent:
     argument: str = ""
 
 
-COMMANDS: dict[str, IntentKind] = {
+COMMANDS: dict[str, Kind] = {
     "make": IntentKind.MAKE,
     "new": IntentKind.MAKE,
     "video": IntentKind.MAKE,
@@ -85,6 +102,8 @@ COMMANDS: dict[str, IntentKind] = {
     "tz": IntentKind.TIMEZONE,
     "revise": IntentKind.REFINE,
     "edit": IntentKind.REFINE,
+    "assets": PictureKind.ASSETS,
+    "uploads": PictureKind.ASSETS,
 }
 """Slash commands, by name (without the slash)."""
 
@@ -245,6 +264,7 @@ def classify(text: str) -> Intent:
         return Intent(IntentKind.UNKNOWN)
     return (
         _preference(stripped)
+        or _picture(stripped)
         or _like_last(stripped)
         or _schedules(stripped)
         or _make(stripped)
@@ -348,3 +368,225 @@ def _by_pattern(text: str, tokens: list[str]) -> Intent:
 def _version(text: str) -> str:
     match = _VERSION.search(text)
     return match.group(1) if match else ""
+
+
+# --- pictures: "another clip for scene 2", "use a beach for the intro", "illustrated look" -------
+
+LAST_SCENE = -1
+"""`PictureRequest.scene` for "the ending", "the outro", "the last scene"."""
+
+
+@dataclass(frozen=True)
+class PictureRequest:
+    """A line about the pictures, read: which scene (numbered as the user says it, from 1;
+    `LAST_SCENE` for the last; None when the line names none), and what to put there."""
+
+    kind: PictureKind
+    scene: int | None = None
+    query: str = ""
+    """SEARCH: the words to search for ("beach", "a lighthouse at night")."""
+    upload: str = ""
+    """UPLOAD: a number from /assets or an asset id; empty for the latest upload."""
+    look: Look | None = None
+    """LOOK: the look asked for."""
+
+
+_NUMBERS = [
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve",
+]
+_ORDINALS = [
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+    "eleventh", "twelfth",
+]
+_PLACE = re.compile(
+    r"^(?:the\s+|this\s+|my\s+)?(?:"
+    r"(?P<first>intro|introduction|hook|opening|opener|beginning|start)(?:\s+(?:scene|part))?"
+    r"|(?P<last>ending|end|outro|close|closing|conclusion|finale|last|final)"
+    r"(?:\s+(?:scene|part|shot|section|one))?"
+    r"|(?:scene|part|shot|section)\s*(?:number\s*|no\.?\s*|#\s*)?(?P<n>\d{1,2}|[a-z]+)"
+    r"|(?P<o>[a-z]+|\d{1,2}(?:st|nd|rd|th))\s+(?:scene|part|shot|section))$"
+)
+_AT_PLACE = re.compile(
+    r"^(?P<head>.+)\s+(?:for|in|on|at|during|as|into|to|under|behind)\s+(?P<place>[\w#. ]{3,40})$"
+)
+_PLACE_FIRST = re.compile(
+    r"^(?:for|in|on|during|under)\s+(?P<place>[\w#. ]{3,40}?)\s*[,:;-]\s*(?P<head>.+)$"
+)
+_LEAD = re.compile(r"^(?:(?:ok(?:ay)?|so|now|hmm+|and|also|please|pls|hey|alright)[,!.]?\s+)+")
+_TAIL = re.compile(r"(?:[,\s]+(?:please|pls|thanks|thank\s+you|instead|too))+$|[\s.!?]+$")
+_SHOT = (
+    r"(?:stock\s+)?(?:clip|picture|pic|photo|image|shot|video|footage|background|visual|b-roll)s?"
+)
+_UPLOADED = r"(?:photo|picture|pic|image|clip|video|gif|upload|file|footage|selfie)s?"
+_ANOTHER = re.compile(
+    r"^(?:(?:can|could)\s+(?:you|i|we)\s+(?:have|get|use|try|see|find|pick)\s+"
+    r"|(?:give\s+me|show\s+me|try|find(?:\s+me)?|get(?:\s+me)?|use|pick|i\s+want|i'd\s+like)\s+)?"
+    rf"(?:an?other|a\s+different|different|a\s+new|new|a\s+better|better|a\s+fresh)\s+(?:one|{_SHOT})$"
+    rf"|^(?:change|swap|replace|switch|redo|reroll|re-roll)\s+(?:the\s+|that\s+)?{_SHOT}$"
+)
+_UPLOAD = re.compile(
+    r"^(?:(?:can|could)\s+you\s+)?(?:use|put|show|try|add|place)\s+(?:"
+    r"this|that|it|these|this\s+one|that\s+one|mine"
+    rf"|my\s+(?:own\s+)?(?:last\s+|latest\s+|new\s+)?{_UPLOADED}"
+    rf"|the\s+(?:last\s+|latest\s+|new\s+)?{_UPLOADED}(?:\s+i\s+(?:just\s+)?(?:sent|uploaded|shared))?"
+    rf"|(?:my\s+|the\s+)?(?:asset|upload|{_UPLOADED})\s*(?:number\s*|no\.?\s*)?#?\s*(?P<which>\d{{1,3}}|[0-9a-f]{{8,64}})"
+    r"|#\s*(?P<hash>\d{1,3}))$"
+)
+_SEARCH = re.compile(
+    r"^(?:(?:can|could|would)\s+you\s+)?(?:use|show|put|find|try|get\s+me|give\s+me|i\s+want"
+    r"|i'd\s+like|let's\s+(?:see|have|use))\s+(?P<query>.+)$"
+)
+_QUERY_LEAD = re.compile(
+    rf"^(?:(?:a|an|the|some|more)\s+)?(?:{_SHOT}\s+(?:of|with|showing)\s+)?(?:(?:a|an|the|some)\s+)?"
+)
+_QUERY_TAIL = re.compile(rf"\s+{_SHOT}$")
+_SCRIPT_WORDS = _words(
+    "word words sentence sentences line lines tone voice language joke jokes question fact facts "
+    "title hook ending intro outro music caption captions font number numbers statistic quote "
+    "example examples pun puns emoji hashtag hashtags cta call rhyme slogan this that it"
+)
+_LOOK_LEAD = (
+    r"^(?:(?:make\s+it|give\s+it|go\s+with|switch\s+to|change\s+(?:it\s+)?to|use|try|i\s+want"
+    r"|i'd\s+like|let's\s+(?:do|go\s+with|use|try|have)|can\s+we\s+(?:have|do|use|try))\s+)?"
+    r"(?:an?\s+|the\s+)?"
+)
+_LOOK_TAIL = (
+    r"(?:\s+(?:look|style|pictures|images|visuals|instead|again|only|for\s+this(?:\s+one|"
+    r"\s+video)?))*$"
+)
+_LOOKS: tuple[tuple[Look, re.Pattern[str]], ...] = (
+    (Look.OWN, re.compile(
+        _LOOK_LEAD + r"(?:no\s+stock(?:\s+footage)?[,.;:!\s-]*)?(?:(?:just|only)\s+)?(?:use\s+)?"
+        r"(?:(?:just|only)\s+)?my\s+(?:own\s+)?(?:photos|pictures|pics|images|clips|videos|"
+        r"uploads|media|footage|stuff|files)(?:\s+only)?" + _LOOK_TAIL
+    )),
+    (Look.ILLUSTRATED, re.compile(
+        _LOOK_LEAD + r"(?:illustrated|illustrations?|illustration\s+style|hand[- ]drawn|drawn|"
+        r"cartoon|(?:ai[- ])?generated\s+(?:images|pictures|art)|ai\s+(?:images|pictures|art))"
+        + _LOOK_TAIL
+    )),
+    (Look.PLAIN, re.compile(
+        _LOOK_LEAD + r"(?:(?:plain|simple|basic|built[- ]in|colou?r|gradient)\s+backgrounds?|"
+        r"(?:just|only)\s+(?:the\s+)?(?:backgrounds?|gradients?)|gradients?|"
+        r"no\s+(?:stock|pictures|photos|images|footage|visuals)(?:\s+(?:footage|at\s+all))?)"
+        + _LOOK_TAIL
+    )),
+    (Look.STOCK, re.compile(
+        _LOOK_LEAD + r"(?:back\s+to\s+)?(?:stock|real)(?:\s+(?:footage|photos|pictures|clips|"
+        r"videos|images))?" + _LOOK_TAIL
+    )),
+)
+_LIST_ASSETS = re.compile(
+    r"^(?:(?:show|list|see|view|what\s+are)\s+(?:me\s+)?)?(?:all\s+)?(?:my|our)\s+"
+    r"(?:uploads|assets|uploaded\s+(?:files|photos|media|pictures|clips))$"
+    r"|^(?:show|list|see|view)\s+(?:me\s+)?(?:all\s+)?(?:my|our|the)\s+(?:uploads|assets|"
+    r"photos|pictures|clips|files|media)$"
+    r"|^what\s+(?:have|did)\s+(?:i|we)\s+upload(?:ed)?$|^(?:assets|uploads)$"
+)
+_DELETE_ASSET = re.compile(
+    r"^(?:delete|remove|drop|forget|trash|rm)\s+(?:the\s+|my\s+)?"
+    rf"(?:(?:asset|upload|{_UPLOADED})\s*(?:number\s*|no\.?\s*)?#?\s*|#\s*)"
+    r"(?P<which>\d{1,3}|[0-9a-f]{8,64})$"
+)
+
+
+def picture_request(text: str) -> PictureRequest | None:
+    """What a line asks of the pictures, or None when it is not about them. Lines the
+    writer should see ("use simpler words for the intro") are left alone."""
+    line = _TAIL.sub("", _LEAD.sub("", text.strip().lower().replace("’", "'")))
+    if not line or len(line) > 200:
+        return None
+    looked = _look(line)
+    if looked is not None:
+        return looked
+    if _LIST_ASSETS.match(line) or _DELETE_ASSET.match(line):
+        return PictureRequest(PictureKind.ASSETS)
+    head, scene = _head_and_scene(line)
+    if scene is not None:
+        return _shot_request(head, scene)
+    if _ANOTHER.match(line):
+        return PictureRequest(PictureKind.ANOTHER)
+    upload = _UPLOAD.match(line) if line.startswith("use ") else None
+    return None if upload is None else PictureRequest(PictureKind.UPLOAD, upload=_which(upload))
+
+
+def assets_argument(text: str) -> str:
+    """What an assets line asks: "delete <number or id>", or "" to list them."""
+    line = _TAIL.sub("", _LEAD.sub("", text.strip().lower()))
+    deleted = _DELETE_ASSET.match(line)
+    return f"delete {deleted['which']}" if deleted else ""
+
+
+def scene_number(place: str) -> int | None:
+    """ "scene 2", "the second scene", "the intro" (1), "the ending" (`LAST_SCENE`); None when
+    `place` names no scene."""
+    match = _PLACE.match(" ".join(place.lower().split()))
+    if match is None:
+        return None
+    if match["first"]:
+        return 1
+    if match["last"]:
+        return LAST_SCENE
+    if match["n"]:
+        word = match["n"]
+        return int(word) if word.isdigit() else _index(_NUMBERS, word)
+    word = match["o"]
+    return int(word[:-2]) if word[:1].isdigit() else _index(_ORDINALS, word)
+
+
+def _index(words: list[str], word: str) -> int | None:
+    return words.index(word) + 1 if word in words else None
+
+
+def _look(line: str) -> PictureRequest | None:
+    for look, pattern in _LOOKS:
+        if pattern.match(line) and (look is not Look.OWN or _own(line)):
+            return PictureRequest(PictureKind.LOOK, look=look)
+    return None
+
+
+def _own(line: str) -> bool:
+    """ "my photos" alone lists them; "just my photos", "no stock, my own" sets the look."""
+    return any(word in line for word in ("stock", "just", "only", "own"))
+
+
+def _head_and_scene(line: str) -> tuple[str, int | None]:
+    """The request and the scene it names. Named first ("for scene 3: a lighthouse"), the
+    request may be bare words, so it is read as "show <words>"."""
+    match = _AT_PLACE.match(line)
+    if match is not None and (scene := scene_number(match["place"])) is not None:
+        return match["head"].strip(" ,"), scene
+    match = _PLACE_FIRST.match(line)
+    if match is not None and (scene := scene_number(match["place"])) is not None:
+        head = match["head"].strip(" ,")
+        return head if _SEARCH.match(head) or _ANOTHER.match(head) else f"show {head}", scene
+    return line, None
+
+
+def _which(upload: re.Match[str]) -> str:
+    return upload["which"] or upload["hash"] or ""
+
+
+def _shot_request(head: str, scene: int) -> PictureRequest | None:
+    if _ANOTHER.match(head):
+        return PictureRequest(PictureKind.ANOTHER, scene)
+    upload = _UPLOAD.match(head)
+    if upload is not None:
+        return PictureRequest(PictureKind.UPLOAD, scene, upload=_which(upload))
+    search = _SEARCH.match(head)
+    if search is None:
+        return None
+    query = _QUERY_TAIL.sub("", _QUERY_LEAD.sub("", search["query"])).strip(" ,")
+    words = query.split()
+    if not words or len(words) > 8 or any(w in _SCRIPT_WORDS for w in words):
+        return None
+    return PictureRequest(PictureKind.SEARCH, scene, query=query)
+
+
+def _picture(text: str) -> Intent | None:
+    request = picture_request(text)
+    if request is None:
+        return None
+    argument = assets_argument(text) if request.kind is PictureKind.ASSETS else text
+    return Intent(request.kind, argument)

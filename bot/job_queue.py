@@ -28,3 +28,9 @@ class JobQueue(Protocol):
     ) -> list[str]:
         """Publish the approved version to the workspace's targets, reporting to `target`."""
         ...
+
+    def prefetch(self, project_id: str, version: int, target: ReplyTarget) -> list[str]:
+        """Download the version's shots into the media cache and post its storyboard (a
+        contact sheet) to `target`, so Render does not wait on the network. Best effort: the
+        core enqueues it once a draft has shots and never waits on it."""
+        ...

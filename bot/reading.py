@@ -17,7 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.intents import Intent, IntentKind, Kind, MemoryKind, ReadingKind, slash_command
+from bot.intents import (
+    Intent,
+    IntentKind,
+    Kind,
+    MemoryKind,
+    PictureKind,
+    ReadingKind,
+    slash_command,
+)
 from bot.preferences import read_statement
 from bot.project import Project, ProjectState
 from bot.schedule_chat import as_answer, looks_like_time
@@ -90,6 +98,8 @@ COMMAND_KINDS: frozenset[Kind] = frozenset(
     }
 )
 """Lines that read like a command without the slash: "make a video about…", "schedule it…"."""
+PICTURE_KINDS: frozenset[Kind] = frozenset(PictureKind)
+"""Lines about the pictures: "another clip for scene 2", "illustrated look", "my uploads"."""
 UNREADABLE: frozenset[Kind] = frozenset({IntentKind.UNKNOWN, IntentKind.SMALLTALK})
 """What the classifier says of a line it can't place, or that asks for nothing ("yes", "ok")."""
 
@@ -108,6 +118,16 @@ def button_word(situation: Situation, line: str) -> Intent | None:
         return None
     intent = situation.classify(line)
     return intent if intent.kind in BUTTON_WORDS else None
+
+
+def picture(situation: Situation, line: str) -> Intent | None:
+    """A change of pictures ("another clip for scene 2", "use a beach for the intro", "use my
+    photo in scene 2"), a look ("illustrated look", "no stock, just my photos") or the uploads
+    ("my uploads", "delete asset 3"). /assets is a command."""
+    if _slash(line):
+        return None
+    intent = situation.classify(line)
+    return intent if intent.kind in PICTURE_KINDS else None
 
 
 def command(situation: Situation, line: str) -> Intent | None:
@@ -164,6 +184,7 @@ def small_talk(situation: Situation, line: str) -> Intent:
 READING_ORDER: tuple[Reader, ...] = (
     awaited_time,
     button_word,
+    picture,
     command,
     awaited_unreadable,
     preference,
@@ -178,16 +199,21 @@ READING_ORDER: tuple[Reader, ...] = (
 2. `button_word` — "render", "approve", "reject", "cancel", "undo" typed out. Before commands
    and edits so that "undo" or "cancel" is never an instruction to the writer; while a time is
    awaited they still work, and the question stays open.
-3. `command` — /commands, a time alone (schedule at it: in a draft that says "render it
+3. `picture` — the pictures, not the words: "another clip for scene 2", "use a beach for
+   the intro", "use my photo in scene 2", "illustrated look", "my uploads". Before commands,
+   so "another clip for scene 2" is never a new video about "scene 2", and before edits, so
+   the writer never rewrites the words for a picture request. After button words: "undo"
+   undoes a picture change like any other.
+4. `command` — /commands, a time alone (schedule at it: in a draft that says "render it
    first"), and command-like lines (make, schedule, time zone, schedules, help, status).
    Explicit requests go their way even while a time is awaited ("/make every monday 9:00, …").
-4. `awaited_unreadable` — while a time is awaited, a broken time or a line that means nothing
+5. `awaited_unreadable` — while a time is awaited, a broken time or a line that means nothing
    else is still the answer, so the user hears what was wrong with it.
-5. `preference` — defaults for the videos to come. After the answer and commands ("in 1
+6. `preference` — defaults for the videos to come. After the answer and commands ("in 1
    minute" is never a length once a time is asked for), before edits so that "always 45
    seconds" sets a default rather than changing this draft.
-6. `edit` — with a video in the conversation, anything else is an instruction to change it.
-7. `small_talk` — what is left; it always answers.
+7. `edit` — with a video in the conversation, anything else is an instruction to change it.
+8. `small_talk` — what is left; it always answers.
 
 What this gives for lines that read more than one way
 (tests/integration/test_reading_order.py has them in every stage):
@@ -201,6 +227,9 @@ What this gives for lines that read more than one way
   video leaves its preview).
 - "undo": the button word, back one version wherever the video can still change.
 - "yes": small talk, never an approval; in answer to "When?", not a time.
+- "another clip for scene 2", "use a beach for the intro": a picture change wherever the video
+  can still change (a new version, undone by "undo"); "use simpler words for the intro" is
+  still an edit for the writer.
 """
 
 

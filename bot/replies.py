@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,7 @@ from bot.actions import Button, ButtonAction
 from bot.preferences import Preferences
 from bot.project import Project, ProjectState
 from bot.schedule_store import Schedule, ScheduleKind
+from pipeline.media.storyboard import storyboard_lines
 from pipeline.memory import Hit
 from pipeline.script import Script
 from policy import Limits
@@ -109,8 +111,9 @@ def preview_buttons(project_id: str) -> list[Button]:
     return [Button(action=a, project_id=project_id) for a in actions]
 
 
-def draft(project: Project) -> str:
-    """The current version as the user reads it: title, hook, script, scenes, duration."""
+def draft(project: Project, notes: Sequence[str] = ()) -> str:
+    """The current version as the user reads it: title, hook, script, scenes, the pictures
+    (one line per shot, and `notes` on what they could not be), duration."""
     script = project.script
     return "\n".join(
         [
@@ -122,6 +125,8 @@ def draft(project: Project) -> str:
             "",
             "Scenes:",
             *(_scene_line(n, title, sentences) for n, (title, sentences) in _scenes(script)),
+            *pictures_block(storyboard_lines(script)),
+            *notes,
             "",
             f"About {script.estimated_seconds:g} s (aim {script.target_seconds} s) · "
             f"{script.aspect.value}"
@@ -148,13 +153,16 @@ def _writer_name(script: Script) -> str:
     return name[4:] if name.lower().startswith("the ") else name
 
 
-def new_draft(project: Project, note: str = "") -> str:
+def new_draft(project: Project, note: str = "", notes: Sequence[str] = ()) -> str:
     lead = f"{note}\n\n" if note else ""
-    return f"{lead}{draft(project)}\n\nPress Render when it looks right, or tell me what to change."
+    return (
+        f"{lead}{draft(project, notes)}\n\n"
+        "Press Render when it looks right, or tell me what to change."
+    )
 
 
-def new_version(project: Project, summary: str) -> str:
-    return f"v{project.current}: {summary}\n\n{draft(project)}"
+def new_version(project: Project, summary: str, notes: Sequence[str] = ()) -> str:
+    return f"v{project.current}: {summary}\n\n{draft(project, notes)}"
 
 
 def unchanged(summary: str) -> str:
@@ -547,3 +555,118 @@ def scheduled_publish_skipped(schedule: Schedule, project: Project) -> str:
 def show_time(schedule: Schedule) -> str:
     """Leads the fresh draft a show's firing posts."""
     return f"It's time for your show ({schedule.description})."
+
+
+# --- pictures: the storyboard, changing shots, looks, uploads -----------------------------------
+
+PICTURES_TOO_SLOW = (
+    "Choosing the pictures took too long, so this draft shows the plain backgrounds for now; "
+    "say “another clip for scene 1” to try again."
+)
+PICTURES_FAILED = (
+    "I couldn't choose pictures just now, so this draft shows the plain backgrounds; your words "
+    "are safe."
+)
+NO_PICTURES = "Pictures aren't set up here, so videos use the plain backgrounds."
+NO_ILLUSTRATIONS = (
+    "An illustrated look needs image generation, which isn't set up here (it takes an OpenAI "
+    "key), so the draft keeps its pictures."
+)
+ASK_SCENE = (
+    "Which scene? For example “another clip for scene 2”, “use a beach for the intro” or "
+    "“use my photo in scene 3”."
+)
+NO_UPLOADS = (
+    "You haven't sent me any photos or clips here yet. Send one into the chat, then say "
+    "“use it for scene 2”."
+)
+UNKNOWN_UPLOAD = "I can't find that upload here. /assets lists your photos and clips with numbers."
+NOT_YOUR_UPLOAD = "Only the person who sent that file, or a workspace admin, can delete it."
+ASK_DELETE = "Which one? /assets lists them; then say “/assets delete 2”."
+
+_LOOK_WORDS: dict[str, str] = {
+    "stock": "stock footage and photos",
+    "illustrated": "an illustrated look",
+    "own": "only your own photos and clips",
+    "plain": "the plain backgrounds",
+}
+
+
+def pictures_block(lines: list[str]) -> list[str]:
+    """The storyboard under the draft: one line per shot, with its source."""
+    return ["", "Pictures:", *lines] if lines else []
+
+
+def no_such_scene(said: int, scenes: int) -> str:
+    if said < 1:
+        return f"Scenes are numbered from 1; this draft has {scenes}."
+    return f"There's no scene {said}; this draft has scenes 1 to {scenes}."
+
+
+def shot_summary(kind: str, scene: int, query: str = "") -> str:
+    """What a picture change did, as the new version's first line."""
+    if kind == "search":
+        return f"scene {scene} now shows “{query}”"
+    if kind == "upload":
+        return f"scene {scene} now shows your {query or 'upload'}"
+    return f"a different picture for scene {scene}"
+
+
+def look_summary(look: str) -> str:
+    return f"pictures switched to {_LOOK_WORDS.get(look, look)}"
+
+
+def look_unchanged(look: str, notes: list[str]) -> str:
+    why = " ".join(notes) or f"This draft already uses {_LOOK_WORDS.get(look, look)}."
+    return f"No change made: {why}"
+
+
+def shot_unchanged(scene: int, notes: list[str]) -> str:
+    why = " ".join(notes) or "I found nothing better to show there."
+    return f"No change made to scene {scene}: {why}"
+
+
+def upload_refused(name: str, reason: str, several: bool) -> str:
+    """One sentence for a file the store would not keep (the reason is the store's)."""
+    return f"“{name}”: {reason}" if several and name else reason
+
+
+def upload_kind(kind: str) -> str:
+    return {"video": "clip", "photo": "photo"}.get(kind, "file")
+
+
+def uploads_received(kinds: list[str], draft_open: bool) -> str:
+    """Files kept: offered to the open draft, or kept for later."""
+    what = f"your {upload_kind(kinds[0])}" if len(kinds) == 1 else f"your {len(kinds)} files"
+    it = "it" if len(kinds) == 1 else "the last one"
+    if draft_open:
+        return f"Got {what}. Say “use {it} for scene 2” or “use {it} for the intro”."
+    return (
+        f"Got {what}; it's kept with your uploads (/assets lists them). Start a video with "
+        f"/make, then say “use {it} for scene 2”."
+    )
+
+
+def uploads_list(rows: list[tuple[int, str, str, str, int, float | None]]) -> str:
+    """(number, id, name, kind, bytes, seconds) per upload, newest first."""
+    if not rows:
+        return NO_UPLOADS
+    lines = [
+        f"{n}. {name} — {upload_kind(kind)}, {_size(size)}"
+        + (f", {seconds:.1f} s" if seconds else "")
+        + f" (id {asset_id})"
+        for n, asset_id, name, kind, size, seconds in rows
+    ]
+    head = f"{len(rows)} upload{'s' if len(rows) != 1 else ''} here, newest first:"
+    tail = "Use one with “use #2 for scene 3”; delete one with “/assets delete 2”."
+    return "\n".join([head, *lines, tail])
+
+
+def upload_deleted(name: str) -> str:
+    return f"Deleted “{name}”."
+
+
+def _size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
