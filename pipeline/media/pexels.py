@@ -49,6 +49,7 @@ class PexelsSource:
         limits: web.RateLimits = web.DEFAULT_LIMITS,
         short_side: int = 1080,
         max_bytes: int = MAX_BYTES,
+        cache: web.SearchCache | None = None,
     ) -> None:
         self._key = api_key
         self.base_url = base_url.rstrip("/")
@@ -56,18 +57,21 @@ class PexelsSource:
         """Used as it is and closed by its owner; None: a new client per search or download,
         closed after it (a source holds no socket between calls)."""
         self.limits, self.short_side, self.max_bytes = limits, short_side, max_bytes
+        self.cache = cache
 
     def __repr__(self) -> str:
         return f"PexelsSource({self.base_url!r})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PexelsSource | None:
-        """A source from PEXELS_API_KEY and PEXELS_API_URL; None without a key."""
+        """A source from PEXELS_API_KEY and PEXELS_API_URL, answers kept in the process's
+        search cache (NOVACAST_STOCK_CACHE_SECONDS); None without a key."""
         env = os.environ if environ is None else environ
         key = env.get("PEXELS_API_KEY", "").strip()
         if not key:
             return None
-        return cls(key, env.get("PEXELS_API_URL", "").strip() or DEFAULT_URL)
+        return cls(key, env.get("PEXELS_API_URL", "").strip() or DEFAULT_URL,
+                   cache=web.cache_from_env(env))
 
     def search(self, query: MediaQuery) -> list[Candidate]:
         found: list[Candidate] = []
@@ -93,7 +97,8 @@ class PexelsSource:
         params = {"query": query.text, "orientation": query.orientation.value,
                   "per_page": query.limit}
         return web.get_json(http, self.base_url + path, label=LABEL, params=params,
-                            headers={"Authorization": self._key}, limits=self.limits)
+                            headers={"Authorization": self._key}, limits=self.limits,
+                            cache=self.cache)
 
     def _video(self, video: dict[str, Any]) -> Candidate | None:
         chosen = best_file(video.get("video_files") or [], self.short_side)

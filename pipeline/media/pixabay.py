@@ -51,6 +51,7 @@ class PixabaySource:
         limits: web.RateLimits = web.DEFAULT_LIMITS,
         short_side: int = 1080,
         max_bytes: int = MAX_BYTES,
+        cache: web.SearchCache | None = None,
     ) -> None:
         self._key = api_key
         self.base_url = base_url.rstrip("/")
@@ -58,18 +59,21 @@ class PixabaySource:
         """Used as it is and closed by its owner; None: a new client per search or download,
         closed after it (a source holds no socket between calls)."""
         self.limits, self.short_side, self.max_bytes = limits, short_side, max_bytes
+        self.cache = cache
 
     def __repr__(self) -> str:
         return f"PixabaySource({self.base_url!r})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PixabaySource | None:
-        """A source from PIXABAY_API_KEY and PIXABAY_API_URL; None without a key."""
+        """A source from PIXABAY_API_KEY and PIXABAY_API_URL, answers kept in the process's
+        search cache (NOVACAST_STOCK_CACHE_SECONDS); None without a key."""
         env = os.environ if environ is None else environ
         key = env.get("PIXABAY_API_KEY", "").strip()
         if not key:
             return None
-        return cls(key, env.get("PIXABAY_API_URL", "").strip() or DEFAULT_URL)
+        return cls(key, env.get("PIXABAY_API_URL", "").strip() or DEFAULT_URL,
+                   cache=web.cache_from_env(env))
 
     def search(self, query: MediaQuery) -> list[Candidate]:
         found: list[Candidate] = []
@@ -101,7 +105,7 @@ class PixabaySource:
                                         "per_page": max(3, query.limit), "safesearch": "true",
                                         **extra}
         body = web.get_json(http, self.base_url + path, label=LABEL, params=params,
-                            limits=self.limits)
+                            limits=self.limits, cache=self.cache)
         hits = body.get("hits") if isinstance(body, dict) else None
         if not isinstance(hits, list):
             raise SourceUnavailable(f"{LABEL} sent an answer that could not be read.")

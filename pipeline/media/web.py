@@ -9,6 +9,9 @@ means "use the next source". The wait is read from `Retry-After` (seconds or an 
 else `X-RateLimit-Reset`: Pexels sends a UNIX time there, Pixabay the seconds left (header
 names are case-blind, so a value above 10^9 is taken as a time, anything less as seconds).
 
+Answers can be kept in a `SearchCache` (`cache_from_env`: NOVACAST_STOCK_CACHE_SECONDS, a day
+by default, 0 turns it off): the same search within a day costs no request and no quota.
+
 `download_to` streams a file to disk with a byte cap (refused up front by Content-Length and
 again while streaming, so a lying or missing length cannot get past it) and a time cap,
 written to a
@@ -21,9 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import hashlib
+import logging
 import os
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,8 @@ import httpx
 
 from pipeline.media.model import MediaRefused, SourceUnavailable
 
+log = logging.getLogger(__name__)
+
 USER_AGENT = "NOVACAST/1.0 (+short videos from a chat)"
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 EPOCH_THRESHOLD = 1_000_000_000
@@ -41,6 +50,7 @@ EPOCH_THRESHOLD = 1_000_000_000
 UNKNOWN_WAIT = 1.0
 """How long a 429 that names no wait is assumed to mean."""
 CHUNK = 64 * 1024
+DAY = 86400.0
 DOWNLOAD_SECONDS = 300.0
 """A download taking longer than this is given up (read timeouts alone never end a drip)."""
 
@@ -80,6 +90,57 @@ def wait_seconds(headers: Mapping[str, str], now: float | None = None) -> float 
     return None
 
 
+class SearchCache:
+    """Answers kept for `seconds` (Pixabay asks for 24 hours, Pexels suggests it), at most
+    `size` of them, least recently used out first; shared by a process's sources."""
+
+    def __init__(self, seconds: float, size: int = 512) -> None:
+        self.seconds, self.size = seconds, size
+        self._kept: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(url: str, params: Mapping[str, str | int] | None,
+            headers: Mapping[str, str] | None) -> str:
+        """A digest of everything that shapes the answer (the credential included, unkept)."""
+        parts = [url, *sorted(f"{k}={v}" for k, v in (params or {}).items()),
+                 *sorted(f"{k}:{v}" for k, v in (headers or {}).items())]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None or kept[0] < time.monotonic():
+                self._kept.pop(key, None)
+                return None
+            self._kept.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._kept[key] = (time.monotonic() + self.seconds, value)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+
+_SHARED: dict[float, SearchCache] = {}
+
+
+def cache_from_env(environ: Mapping[str, str]) -> SearchCache | None:
+    """The process's search cache for NOVACAST_STOCK_CACHE_SECONDS (default a day, also when
+    the value is not a number); None when it is 0."""
+    raw = environ.get("NOVACAST_STOCK_CACHE_SECONDS", "").strip()
+    try:
+        seconds = float(raw) if raw else DAY
+    except ValueError:
+        log.warning("NOVACAST_STOCK_CACHE_SECONDS is not a number of seconds; using a day")
+        seconds = DAY
+    if seconds <= 0:
+        return None
+    return _SHARED.setdefault(seconds, SearchCache(seconds))
+
+
 def get_json(
     client: httpx.Client,
     url: str,
@@ -88,12 +149,21 @@ def get_json(
     params: Mapping[str, str | int] | None = None,
     headers: Mapping[str, str] | None = None,
     limits: RateLimits = DEFAULT_LIMITS,
+    cache: SearchCache | None = None,
 ) -> Any:
-    """GET `url` and return its JSON; `label` names the service in messages ("Pexels")."""
+    """GET `url` and return its JSON (from `cache` when it has it); `label` names the service
+    in messages ("Pexels")."""
+    key = SearchCache.key(url, params, headers) if cache is not None else ""
+    kept = cache.get(key) if cache is not None else None
+    if kept is not None:
+        return kept
     for attempt in range(limits.retries + 1):
         response = _send(client, url, label, params, headers)
         if response.status_code != 429:
-            return _json_of(response, label)
+            body = _json_of(response, label)
+            if cache is not None:
+                cache.put(key, body)
+            return body
         wait = wait_seconds(response.headers)
         wait = UNKNOWN_WAIT if wait is None else wait
         if wait > limits.max_wait or attempt == limits.retries:

@@ -15,7 +15,7 @@ itself under `/media/...`, so a download is a real playable file.
 
     with PexelsFake([Item(1, "video", "#ff0000", "red octopus ocean", "Jane Doe")]) as fake:
         source = fake.source()                  # a real PexelsSource pointing at the fake
-        fake.env                                # {"PEXELS_API_KEY": ..., "PEXELS_API_URL": ...}
+        fake.env                                # PEXELS_API_KEY, PEXELS_API_URL, no search cache
         fake.rate_limit_next(1, reset=1)        # next API call: 429 with the real headers
         fake.fail_next(2, 503)                  # next two API calls: 503 ("hang" stalls)
         fake.stop()                             # an outage: connections are refused
@@ -48,6 +48,8 @@ from tests.fakes.served import Recorded, ThreadedServer
 PEXELS_KEY = "pexels-test-key-563492ad6f91700001000001"
 THUMB_WIDTH = 160
 HANG_SECONDS = 20.0
+NO_SEARCH_CACHE = {"NOVACAST_STOCK_CACHE_SECONDS": "0"}
+"""In `env`: every search reaches the fake, so scripted failures and recorded calls line up."""
 
 Kind = Literal["video", "photo"]
 Failure = int | Literal["hang"]
@@ -360,7 +362,7 @@ class PexelsFake(StockFake):
 
     @property
     def env(self) -> dict[str, str]:
-        return {"PEXELS_API_KEY": self.api_key, "PEXELS_API_URL": self.url}
+        return {"PEXELS_API_KEY": self.api_key, "PEXELS_API_URL": self.url, **NO_SEARCH_CACHE}
 
     def source(self, **options: Any) -> PexelsSource:
         """A real PexelsSource pointed at this fake (`options` go to its constructor)."""

@@ -9,7 +9,7 @@ window, as documented); a scripted 429 says "[ERROR 429] Too many requests".
 
     with PixabayFake([Item(7, "video", "#0000ff", "blue sea waves", "Kim")]) as fake:
         source = fake.source()                  # a real PixabaySource pointing at the fake
-        fake.env                                # {"PIXABAY_API_KEY": ..., "PIXABAY_API_URL": ...}
+        fake.env                                # PIXABAY_API_KEY, PIXABAY_API_URL, no search cache
 
 Scripting (`fail_next`, `rate_limit_next`, `stop`), recording and media are as in `pexels_api`.
 """
@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from pipeline.media.pixabay import PixabaySource
-from tests.fakes.pexels_api import Item, StockFake, matching, page_of
+from tests.fakes.pexels_api import NO_SEARCH_CACHE, Item, StockFake, matching, page_of
 
 PIXABAY_KEY = "12345678-0123456789abcdef0123456789"
 RENDITION_NAMES = ("tiny", "small", "medium", "large")
@@ -39,7 +39,7 @@ class PixabayFake(StockFake):
 
     @property
     def env(self) -> dict[str, str]:
-        return {"PIXABAY_API_KEY": self.api_key, "PIXABAY_API_URL": self.url}
+        return {"PIXABAY_API_KEY": self.api_key, "PIXABAY_API_URL": self.url, **NO_SEARCH_CACHE}
 
     def source(self, **options: Any) -> PixabaySource:
         """A real PixabaySource pointed at this fake (`options` go to its constructor)."""

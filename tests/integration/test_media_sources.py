@@ -465,3 +465,27 @@ def test_the_images_section_of_models_yaml_is_checked() -> None:
                    {"quality": "ultra"}, {"colour": "red"}):
         with pytest.raises(ModelsError, match="images"):
             parse_models({"default": [{"provider": "openai", "model": "m"}], "images": broken})
+
+
+def test_the_same_search_within_the_cache_time_costs_no_request(pexels: PexelsFake) -> None:
+    env = {**pexels.env, "NOVACAST_STOCK_CACHE_SECONDS": "3600"}
+    first, again = PexelsSource.from_env(env), PexelsSource.from_env(env)
+    assert first is not None
+    assert again is not None
+    query = MediaQuery(text="octopus cache", kinds=frozenset({MediaKind.VIDEO}))
+    assert first.search(query) == again.search(query)  # the process shares one cache
+    assert len(pexels.api_calls()) == 1
+    uncached = PexelsSource.from_env(pexels.env)  # the fakes' env turns the cache off
+    assert uncached is not None
+    uncached.search(query)
+    assert len(pexels.api_calls()) == 2
+
+
+def test_a_search_cache_forgets_after_its_time_and_past_its_size() -> None:
+    cache = web.SearchCache(seconds=0.2, size=2)
+    for name in ("a", "b", "c"):
+        cache.put(name, {"hits": [name]})
+    assert cache.get("a") is None  # the least recently used went first
+    assert cache.get("c") == {"hits": ["c"]}
+    time.sleep(0.25)
+    assert cache.get("c") is None
