@@ -31,6 +31,8 @@ TRANSITION_SECONDS = 0.35
 """How long one shot cross-fades into the next."""
 KEN_BURNS_ZOOM = 1.12
 """A still is scaled to this many times the frame; the window pans across the excess."""
+PAN_SPEED = 0.02
+"""How fast the window moves over a still, in frame widths (and heights) per second."""
 SHADE_TOP = 0.5
 """Where the caption shade starts, as a fraction of the frame height (captions sit at 60-80 %)."""
 SHADE_RAMP = 0.16
@@ -128,22 +130,20 @@ def clip_chain(beat: Beat, stream: str, frames: int, size: tuple[int, int], fps:
 def still_chain(
     beat: Beat, stream: str, frames: int, size: tuple[int, int], fps: int, *, index: int
 ) -> str:
-    """A still scaled once a little larger than the frame, with a window sliding across it.
-
-    Beats alternate direction (left to right and down, then right to left and up)."""
+    """A still scaled once a little larger than the frame, with a window sliding across it at
+    `PAN_SPEED`, centred on the middle of the beat. Beats alternate direction (down and to the
+    right, then up and to the left)."""
     assert beat.shot is not None
     width, height = size
     big_w = _even(round(width * KEN_BURNS_ZOOM))
     big_h = _even(round(height * KEN_BURNS_ZOOM))
     crop = beat.shot.crop
-    seconds = max(frames - 1, 1) / fps
-    start, end = (0, 1) if index % 2 == 0 else (1, 0)
-    progress = f"min(1,t/{seconds:.3f})"
-    pan = {
-        "w": str(width), "h": str(height),
-        "x": f"{big_w - width}*({start}+({end - start})*{progress})",
-        "y": f"{big_h - height}*({start}+({end - start})*{progress})",
-    }
+    middle = frames / fps / 2
+    sign = 1 if index % 2 == 0 else -1
+    pan = {"w": str(width), "h": str(height)}
+    for axis, slack, side in (("x", big_w - width, width), ("y", big_h - height, height)):
+        speed = sign * PAN_SPEED * side
+        pan[axis] = f"max(0,min({slack},{slack / 2:.1f}+{speed:.2f}*(t-{middle:.3f})))"
     window = "crop=" + ":".join(f"{key}={filter_escape(value)}" for key, value in pan.items())
     return (f"[{stream}]trim=end_frame=1,{_aspect_crop(width, height, crop.x, crop.y)},"
             f"scale={big_w}:{big_h}:flags=bicubic,setsar=1,format=yuv420p,"
