@@ -78,11 +78,11 @@ class PexelsSource:
         with self._session() as http:
             if MediaKind.VIDEO in query.kinds:
                 body = self._get(http, "/videos/search", query)
-                videos = [self._video(v) for v in _items(body, "videos")]
-                found += [c for c in videos if c is not None and _long_enough(c, query)]
+                videos = web.mapped(self._video, _items(body, "videos"))
+                found += [c for c in videos if _long_enough(c, query)]
             if MediaKind.PHOTO in query.kinds:
                 body = self._get(http, "/v1/search", query)
-                found += [self._photo(p) for p in _items(body, "photos")]
+                found += web.mapped(self._photo, _items(body, "photos"))
         return found
 
     def download(self, candidate: Candidate, into: Path) -> Path:
@@ -133,11 +133,11 @@ from_env = PexelsSource.from_env
 """What the source registry calls: a source from the environment, None without a key."""
 
 
-def _items(body: Any, key: str) -> list[dict[str, Any]]:
+def _items(body: Any, key: str) -> list[Any]:
     items = body.get(key) if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise SourceUnavailable(f"{LABEL} sent an answer that could not be read.")
-    return [i for i in items if isinstance(i, dict) and "id" in i]
+    return items
 
 
 def _long_enough(candidate: Candidate, query: MediaQuery) -> bool:

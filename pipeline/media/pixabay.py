@@ -79,14 +79,14 @@ class PixabaySource:
         found: list[Candidate] = []
         with self._session() as http:
             if MediaKind.VIDEO in query.kinds:
-                hits = _hits(self._get(http, "/api/videos/", query, {}))
-                videos = [c for c in map(self._video, hits) if c and _long_enough(c, query)]
+                hits = self._get(http, "/api/videos/", query, {})
+                videos = [c for c in web.mapped(self._video, hits) if _long_enough(c, query)]
                 found += sorted(videos, key=lambda c: c.orientation != query.orientation)
             if MediaKind.PHOTO in query.kinds:
                 extra = {"image_type": "photo"}
                 if query.orientation in PIXABAY_ORIENTATION:
                     extra["orientation"] = PIXABAY_ORIENTATION[query.orientation]
-                found += [self._image(h) for h in _hits(self._get(http, "/api/", query, extra))]
+                found += web.mapped(self._image, self._get(http, "/api/", query, extra))
         return found
 
     def download(self, candidate: Candidate, into: Path) -> Path:
@@ -142,10 +142,6 @@ class PixabaySource:
 
 from_env = PixabaySource.from_env
 """What the source registry calls: a source from the environment, None without a key."""
-
-
-def _hits(hits: list[Any]) -> list[dict[str, Any]]:
-    return [h for h in hits if isinstance(h, dict) and "id" in h]
 
 
 def _long_enough(candidate: Candidate, query: MediaQuery) -> bool:

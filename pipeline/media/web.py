@@ -31,10 +31,10 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,6 +42,7 @@ import httpx
 from pipeline.media.model import MediaRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 USER_AGENT = "NOVACAST/1.0 (+short videos from a chat)"
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -199,6 +200,23 @@ def _json_of(response: httpx.Response, label: str) -> Any:
         return response.json()
     except ValueError:
         raise SourceUnavailable(f"{label} sent an answer that could not be read.") from None
+
+
+def mapped(convert: Callable[[dict[str, Any]], T | None], items: Iterable[Any]) -> list[T]:
+    """`convert` applied to each dict of an answer's list; an item it cannot read (a missing
+    or mistyped field) is left out rather than failing the whole search."""
+    out: list[T] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        try:
+            converted = convert(item)
+        except (KeyError, TypeError, ValueError):
+            log.info("left out an unreadable item of a search answer")
+            continue
+        if converted is not None:
+            out.append(converted)
+    return out
 
 
 # --- downloads ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ itself under `/media/...`, so a download is a real playable file.
         fake.rate_limit_next(1, reset=1)        # next API call: 429 with the real headers
         fake.fail_next(2, 503)                  # next two API calls: 503 ("hang" stalls)
         fake.stop()                             # an outage: connections are refused
+        fake.garbled.add(1)                     # item 1 is answered without its "id"
         fake.requests                           # every request as it arrived (served.Recorded)
 """
 
@@ -218,6 +219,8 @@ class StockFake(ThreadedServer):
         self.requests: list[Recorded] = []
         self.chunked_media = False
         """Serve media without Content-Length (chunked), as some CDNs do."""
+        self.garbled: set[int] = set()
+        """Item ids answered without their `id` field: an item a client cannot read."""
         self._injected = _Injected()
         self._stopped = False
         self._closing: asyncio.Event | None = None
@@ -295,6 +298,11 @@ class StockFake(ThreadedServer):
 
     def too_many(self, reset: float) -> web.Response:
         raise NotImplementedError
+
+    def garble(self, item: Item, answer: dict[str, Any]) -> dict[str, Any]:
+        if item.id in self.garbled:
+            del answer["id"]
+        return answer
 
     def item(self, item_id: str) -> Item:
         for item in self.catalogue:
@@ -409,9 +417,9 @@ class PexelsFake(StockFake):
         body: dict[str, Any] = {"page": page, "per_page": per_page, "total_results": total}
         if kind == "video":
             body["url"] = f"https://www.pexels.com/search/videos/{query['query']}/"
-            body["videos"] = [self.video(item) for item in shown]
+            body["videos"] = [self.garble(item, self.video(item)) for item in shown]
         else:
-            body["photos"] = [self.photo(item) for item in shown]
+            body["photos"] = [self.garble(item, self.photo(item)) for item in shown]
         if page * per_page < total:
             body["next_page"] = f"{self.base_url}{'/videos' if kind == 'video' else '/v1'}" \
                 f"/search/?page={page + 1}&per_page={per_page}&query={query['query']}"

@@ -91,7 +91,8 @@ class PixabayFake(StockFake):
             hits = [i for i in hits if i.width != i.height and (i.height > i.width) == tall]
         shown = page_of(hits, query, 20, 200)
         body = {"total": len(hits), "totalHits": len(hits),
-                "hits": [self.video(i) if video else self.image(i) for i in shown]}
+                "hits": [self.garble(i, self.video(i) if video else self.image(i))
+                         for i in shown]}
         remaining = self.rate_limit - len(self.api_calls())
         return web.json_response(body, headers=self._headers(remaining, 60))
 

@@ -489,3 +489,15 @@ def test_a_search_cache_forgets_after_its_time_and_past_its_size() -> None:
     assert cache.get("c") == {"hits": ["c"]}
     time.sleep(0.25)
     assert cache.get("c") is None
+
+
+@pytest.mark.parametrize("service", ["pexels", "pixabay"])
+def test_an_unreadable_item_is_left_out(service: str, request: pytest.FixtureRequest) -> None:
+    fake = fresh(request, service)
+    fake.garbled = {12, 14}
+    try:
+        found = fake.source().search(QUERY)
+    finally:
+        fake.garbled = set()
+    expected = ["11", "16"] if service == "pexels" else ["11", "13"]  # pixabay: safesearch
+    assert [c.id for c in found] == expected
