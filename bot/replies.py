@@ -50,6 +50,9 @@ HELP = (
     "• Approve & publish sends it out; Reject drops it.\n"
     "• Schedule it: “schedule it for tomorrow 9am”, “fri 18:00”, “in 2 hours”. "
     "A show: /make every monday 9:00, a 30s space-news recap. /schedules lists them.\n"
+    "• Pictures: “another clip for scene 2”, “use a beach for the intro”, “illustrated look”, "
+    "“plain backgrounds”. Send a photo or clip and say “use it for scene 2”; /assets lists "
+    "your uploads.\n"
     "• “my time zone is Europe/Berlin” sets the zone times are read in.\n"
     "• “status” tells you where things stand; /cancel drops the current project."
 )

@@ -11,19 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
 
 from bot import replies
 from bot.engine import Engine
+from bot.events import ReplyTarget
 from bot.intent_model import IntentModel
 from bot.intents import Intent, classify
 from bot.preferences import PreferenceStore
 from bot.project import Project, ProjectStore
 from bot.reading import Stage
 from bot.schedule_store import ScheduleStore
+from pipeline.media.assets import AssetStore
+from pipeline.media.director import Director, director_from_env
 from pipeline.memory import embeddings
+from pipeline.settings import load_settings
 from pipeline.writers.offline import OfflineWriter
 from policy import parse_policy
 from tests.integration.test_engine import (
@@ -63,14 +68,37 @@ def classifier(request: pytest.FixtureRequest) -> Classifier:
     return model
 
 
-@pytest.fixture
-def jobs() -> RecordingJobs:
-    return RecordingJobs()
+class Jobs(RecordingJobs):
+    """Records prefetches too (drafts have pictures here: the built-in backgrounds)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prefetches: list[tuple[str, int]] = []
+
+    def prefetch(self, project_id: str, version: int, target: ReplyTarget) -> list[str]:
+        del target
+        self.prefetches.append((project_id, version))
+        return [f"prefetch:{project_id}:v{version}"]
 
 
 @pytest.fixture
-def engine(redis_conn: redis.Redis, jobs: RecordingJobs, classifier: Classifier) -> Engine:
-    return Engine(redis_conn, OfflineWriter(), jobs, parse_policy({}), classifier=classifier)
+def jobs() -> Jobs:
+    return Jobs()
+
+
+@pytest.fixture
+def engine(
+    redis_conn: redis.Redis, jobs: Jobs, classifier: Classifier, data_dir: Path
+) -> Engine:
+    """The core with pictures and no picture keys: a director over the built-in backgrounds."""
+    del data_dir  # the asset store and the media folders live under it for this test
+    settings = load_settings()
+
+    def director(workspace: str) -> Director:
+        return director_from_env(redis_conn, settings, workspace, environ={})
+
+    return Engine(redis_conn, OfflineWriter(), jobs, parse_policy({}), classifier=classifier,
+                  pictures=director, assets=AssetStore(redis_conn, settings.assets_dir))
 
 
 @pytest.fixture
@@ -128,6 +156,8 @@ APPROVED_FIXED = "This video is already approved, so it can't change now"
 NOT_A_TIME = "I couldn't read “yes” as a time."
 NO_SECONDS = "I can count ahead in minutes, hours, days or weeks."
 SMALLTALK = "(small talk for the stage)"
+ANOTHER = "v3: a different picture for scene 2"
+WRITER_UNSURE = "No change made: I did not understand that."
 N, D, R, P, A, W = (Stage.NO_PROJECT, Stage.DRAFT, Stage.RENDERING, Stage.PREVIEW,
                     Stage.APPROVED, Stage.AWAITING_TIME)
 
@@ -173,6 +203,25 @@ EXPECTED: dict[str, dict[Stage, Outcome]] = {
         N: Outcome(replies.NO_PROJECT), D: Outcome("Back to v1.", version=1),
         R: Outcome(STILL_RENDERING), P: Outcome("Back to v1.", version=1),
         A: Outcome(APPROVED_FIXED), W: Outcome("Back to v1.", version=1),
+    },
+    # The pictures, not the words: a new version wherever the video can change (even while a
+    # time is awaited, like any edit); the writer never sees it.
+    "another clip for scene 2": {
+        N: Outcome(replies.NO_PROJECT), D: Outcome(ANOTHER, version=3),
+        R: Outcome(STILL_RENDERING), P: Outcome(ANOTHER, version=3),
+        A: Outcome(APPROVED_FIXED), W: Outcome(ANOTHER, version=3),
+    },
+    # No image generation without an OpenAI key: the draft stays as it is.
+    "illustrated look": {
+        N: Outcome(replies.NO_PROJECT), D: Outcome(replies.NO_ILLUSTRATIONS),
+        R: Outcome(STILL_RENDERING), P: Outcome(replies.NO_ILLUSTRATIONS),
+        A: Outcome(APPROVED_FIXED), W: Outcome(replies.NO_ILLUSTRATIONS),
+    },
+    # Words for a scene are the writer's ("the intro" is in it, but no picture is asked for).
+    "use simpler words for the intro": {
+        N: Outcome(replies.NO_PROJECT), D: Outcome(WRITER_UNSURE),
+        R: Outcome(STILL_RENDERING), P: Outcome(WRITER_UNSURE),
+        A: Outcome(APPROVED_FIXED), W: Outcome(WRITER_UNSURE),
     },
     # Not a button: small talk (it never approves), and no answer to "When?".
     "yes": {
@@ -290,3 +339,14 @@ def test_a_new_video_about_a_day_is_not_an_answer(
     text = said(engine.handle(msg("make a video about sunday brunch")))
     assert text.startswith("Draft v1")
     assert ScheduleStore(redis_conn).for_project(project.id) == []
+
+
+def test_each_version_with_pictures_is_prefetched_and_undo_needs_no_new_fetch(
+    engine: Engine, store: ProjectStore, jobs: Jobs
+) -> None:
+    project = at_stage(engine, store, Stage.DRAFT)
+    assert project is not None
+    assert jobs.prefetches == [(project.id, 1), (project.id, 2)]
+    assert said(engine.handle(msg("another clip for scene 2"))).startswith(ANOTHER)
+    assert said(engine.handle(msg("undo"))).startswith("Back to v2.")
+    assert jobs.prefetches == [(project.id, 1), (project.id, 2), (project.id, 3)]

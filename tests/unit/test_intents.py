@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intents import Intent, IntentKind, MemoryKind, classify, command_intent, slash_command
+from bot.intents import (
+    LAST_SCENE,
+    Intent,
+    IntentKind,
+    MemoryKind,
+    PictureKind,
+    PictureRequest,
+    assets_argument,
+    classify,
+    command_intent,
+    picture_request,
+    scene_number,
+    slash_command,
+)
+from pipeline.media.model import Look
 
 K = IntentKind
 
@@ -159,3 +173,91 @@ def test_very_long_and_odd_input_does_not_hang_or_raise() -> None:
     assert classify("render " * 5000).kind is IntentKind.RENDER
     assert classify("\x00\u200b🐙" * 1000).kind is IntentKind.UNKNOWN
     assert classify("make a video about " + "x" * 20_000).kind is IntentKind.MAKE
+
+
+# --- pictures ---------------------------------------------------------------------------------
+
+P = PictureKind
+PICTURE_LINES: list[tuple[str, PictureRequest]] = [
+    ("another clip for scene 2", PictureRequest(P.ANOTHER, 2)),
+    ("Different picture for the intro", PictureRequest(P.ANOTHER, 1)),
+    ("a new picture for the second scene please", PictureRequest(P.ANOTHER, 2)),
+    ("change the picture in scene three", PictureRequest(P.ANOTHER, 3)),
+    ("for the ending: another clip", PictureRequest(P.ANOTHER, LAST_SCENE)),
+    ("another clip for the last scene", PictureRequest(P.ANOTHER, LAST_SCENE)),
+    ("another shot for the outro", PictureRequest(P.ANOTHER, LAST_SCENE)),
+    ("different footage for the hook", PictureRequest(P.ANOTHER, 1)),
+    ("another clip", PictureRequest(P.ANOTHER)),
+    ("use a beach for the intro", PictureRequest(P.SEARCH, 1, query="beach")),
+    ("show a lighthouse in scene 3", PictureRequest(P.SEARCH, 3, query="lighthouse")),
+    ("use beach footage for the opening scene", PictureRequest(P.SEARCH, 1, query="beach")),
+    ("show a clip of a lighthouse in the last scene",
+     PictureRequest(P.SEARCH, LAST_SCENE, query="lighthouse")),
+    ("for scene 3: a lighthouse at night",
+     PictureRequest(P.SEARCH, 3, query="lighthouse at night")),
+    ("use this for the intro", PictureRequest(P.UPLOAD, 1)),
+    ("use my photo in scene 2", PictureRequest(P.UPLOAD, 2)),
+    ("use it for scene 2", PictureRequest(P.UPLOAD, 2)),
+    ("use the photo I sent for the ending", PictureRequest(P.UPLOAD, LAST_SCENE)),
+    ("put my selfie in the opening", PictureRequest(P.UPLOAD, 1)),
+    ("in the intro, use my clip", PictureRequest(P.UPLOAD, 1)),
+    ("use #2 for scene three", PictureRequest(P.UPLOAD, 3, upload="2")),
+    ("use asset 3 in scene 1", PictureRequest(P.UPLOAD, 1, upload="3")),
+    ("use my photo", PictureRequest(P.UPLOAD)),
+    ("no stock, just my photos", PictureRequest(P.LOOK, look=Look.OWN)),
+    ("only my own clips", PictureRequest(P.LOOK, look=Look.OWN)),
+    ("illustrated look", PictureRequest(P.LOOK, look=Look.ILLUSTRATED)),
+    ("make it illustrated", PictureRequest(P.LOOK, look=Look.ILLUSTRATED)),
+    ("AI generated images please", PictureRequest(P.LOOK, look=Look.ILLUSTRATED)),
+    ("plain backgrounds", PictureRequest(P.LOOK, look=Look.PLAIN)),
+    ("just the gradients", PictureRequest(P.LOOK, look=Look.PLAIN)),
+    ("no pictures at all", PictureRequest(P.LOOK, look=Look.PLAIN)),
+    ("back to stock footage", PictureRequest(P.LOOK, look=Look.STOCK)),
+    ("my uploads", PictureRequest(P.ASSETS)),
+    ("show my photos", PictureRequest(P.ASSETS)),
+    ("delete asset 3", PictureRequest(P.ASSETS)),
+]
+
+
+@pytest.mark.parametrize(("text", "request_"), PICTURE_LINES)
+def test_picture_lines_are_read_with_their_scene(text: str, request_: PictureRequest) -> None:
+    assert picture_request(text) == request_
+    argument = assets_argument(text) if request_.kind is P.ASSETS else text
+    assert classify(text) == Intent(request_.kind, argument)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("use simpler words for the intro", K.REFINE),  # the words, not the pictures
+        ("use simpler words for kids", K.REFINE),
+        ("swap the ending for a question", K.REFINE),
+        ("the second scene drags", K.REFINE),
+        ("drop the last scene", K.REFINE),
+        ("can you make me a clip explaining photosynthesis", K.MAKE),
+        ("make a video about beaches", K.MAKE),
+        ("undo", K.UNDO),
+        ("show it", K.UNKNOWN),
+    ],
+)
+def test_lines_about_the_words_are_not_picture_changes(text: str, kind: IntentKind) -> None:
+    assert picture_request(text) is None
+    assert classify(text).kind is kind
+
+
+def test_assets_is_a_command_whose_argument_says_what_to_delete() -> None:
+    assert classify("/assets") == Intent(P.ASSETS, "")
+    assert classify("/assets delete 4") == Intent(P.ASSETS, "delete 4")
+    assert classify("delete upload #2") == Intent(P.ASSETS, "delete 2")
+    assert classify("remove asset 3fa9c0d1e2b4") == Intent(P.ASSETS, "delete 3fa9c0d1e2b4")
+
+
+@pytest.mark.parametrize(
+    ("place", "number"),
+    [("scene 2", 2), ("the intro", 1), ("the hook", 1), ("the opening", 1), ("scene two", 2),
+     ("the 3rd scene", 3), ("the ending", LAST_SCENE), ("the outro", LAST_SCENE),
+     ("the last scene", LAST_SCENE), ("the final one", LAST_SCENE), ("kids", None),
+     ("scene banana", None), ("the beach", None)],
+)
+def test_scenes_are_numbered_as_people_say_them(place: str, number: int | None) -> None:
+    assert scene_number(place) == number
