@@ -129,8 +129,8 @@ from_env = GeneratedImages.from_env
 _PLAIN: tuple[tuple[type[openai.OpenAIError], str], ...] = (
     (openai.APITimeoutError, "did not answer in time."),
     (openai.APIConnectionError, "could not be reached."),
-    (openai.AuthenticationError, "did not accept the API key; check it in the settings."),
-    (openai.PermissionDeniedError, "did not accept the API key; check it in the settings."),
+    (openai.AuthenticationError, "did not accept the API key, so another source is used."),
+    (openai.PermissionDeniedError, "did not accept the API key, so another source is used."),
     (openai.RateLimitError, "is limiting requests right now, so another source is used."),
     (openai.InternalServerError, "is having trouble right now."),
 )

@@ -14,8 +14,8 @@ by default, 0 turns it off): the same search within a day costs no request and n
 
 `download_to` streams a file to disk with a byte cap (refused up front by Content-Length and
 again while streaming, so a lying or missing length cannot get past it) and a time cap,
-written to a
-temporary name beside the target and renamed into place, so a reader never sees half a file.
+written to a temporary name beside the target and renamed into place, so a reader never sees
+half a file.
 Only http and https addresses are fetched. `fetch_bytes` is the same for small things
 (thumbnails) kept in memory.
 """
@@ -191,7 +191,7 @@ def _send(
 def _json_of(response: httpx.Response, label: str) -> Any:
     status = response.status_code
     if status in (401, 403) or (status == 400 and "api key" in response.text.lower()):
-        raise SourceUnavailable(f"{label} did not accept the API key; check it in the settings.")
+        raise SourceUnavailable(f"{label} did not accept the API key, so another source is used.")
     if status >= 500:
         raise SourceUnavailable(f"{label} is having trouble right now.")
     if status != 200:
