@@ -121,7 +121,8 @@ class Director:
             return Storyboarded(script, [
                 f"I found no pictures of “{wanted}”, so scene {scene + 1} keeps what it had."
             ], False)
-        return result
+        filled = _with_shots(result.script, {scene: _gaps_filled(fresh)})
+        return Storyboarded(filled, result.notes, True)
 
     def use_asset(self, script: Script, workspace: str, scene: int,
                   asset: Candidate) -> Storyboarded:
@@ -276,6 +277,26 @@ def _with_shots(script: Script, shots: Mapping[int, list[Shot]]) -> Script:
     scenes = [scene.model_copy(update={"shots": shots[i]}) if i in shots else scene
               for i, scene in enumerate(script.scenes)]
     return script.model_copy(update={"scenes": scenes})
+
+
+def _gaps_filled(shots: Sequence[Shot]) -> list[Shot]:
+    """The scene's found pictures stretched over the beats nothing was found for (the user
+    asked for these pictures here), neighbours showing the same picture joined."""
+    found = [shot for shot in shots if not is_background(shot.media)]
+    if not found:
+        return list(shots)
+    out: list[Shot] = []
+    for shot in shots:
+        own = not is_background(shot.media)
+        media = shot.media if own else (out[-1].media if out else found[0].media)
+        if out and out[-1].media.key == media.key:
+            last = out[-1]
+            out[-1] = last.model_copy(
+                update={"seconds": round(min(60.0, last.seconds + shot.seconds), 2)})
+            continue
+        origin = shot if own else found[0]
+        out.append(origin.model_copy(update={"line": shot.line, "seconds": shot.seconds}))
+    return out
 
 
 def _all_background(shots: Sequence[Shot]) -> bool:
