@@ -46,8 +46,10 @@ CANCELLABLE = {ProjectState.DRAFT, ProjectState.RENDERING, ProjectState.PREVIEW}
 Directors = Callable[[str], Director]
 """The picture director for a workspace (`"<adapter>:<workspace id>"`): its sources include
 the workspace's own uploads, so each workspace gets its own."""
-STORYBOARD_SECONDS = 10.0
-"""How long a draft or an edit waits for its pictures; then it goes out with the backgrounds."""
+STORYBOARD_SECONDS = 30.0
+"""How long a draft or an edit waits for its pictures; then it goes out with the backgrounds.
+Choosing takes a second or two (each source has its own 2 s search deadline); the bound is for
+a hang, and leaves room for the embedding model's first load in a fresh process (~7-20 s)."""
 _PICTURE_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="storyboard")
 
 

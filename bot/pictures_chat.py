@@ -13,7 +13,6 @@ when the message also says where ("use this for scene 2" with the photo attached
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -29,8 +28,6 @@ from pipeline.media.model import Look, MediaRefused
 from pipeline.script import Revision, Script
 from policy import Permission, Policy, Refusal
 from policy.checks import OnTrustedAdapter, is_requester, is_workspace_admin
-
-log = logging.getLogger(__name__)
 
 Change = Callable[[Script], Storyboarded]
 GENERATED = "generated"
@@ -60,7 +57,7 @@ class Pictures:
         """A picture change of the current version, as `line` asks; a new version if it did."""
         request = picture_request(line)
         if request is None or request.kind is PictureKind.ASSETS:
-            return self.list_assets(ctx, "")
+            return ctx.say(replies.ASK_SCENE)
         if project.state not in EDITABLE:
             return ctx.say(replies.refusal("change", project))
         if self.directors is None:
@@ -232,17 +229,13 @@ class Pictures:
             try:
                 kept.append(
                     self.assets.add(
-                        workspace, _path(file), name=file.name or "upload",
+                        workspace, Path(file.path), name=file.name or "upload",
                         added_by=ctx.conversation.user,
                     )
                 )
             except MediaRefused as error:
                 refused.append(replies.upload_refused(file.name, str(error), several))
         return kept, refused
-
-
-def _path(file: Attachment) -> Path:
-    return Path(file.path)
 
 
 def _led(actions: list[Action], notes: list[str]) -> list[Action]:

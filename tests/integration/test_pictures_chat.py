@@ -308,3 +308,27 @@ def test_plain_backgrounds_and_just_my_photos_are_new_versions(
     assert own.script.look is Look.OWN
     assert "upload" in {s.media.source for scene in own.script.scenes for s in scene.shots}
     assert said(engine.handle(msg("undo"))).startswith("Back to v2.")
+
+
+# --- bad days ----------------------------------------------------------------------------------
+
+
+def test_a_pexels_outage_still_gives_the_draft_with_backgrounds_and_says_so(
+    redis_conn: redis.Redis, settings: Settings, assets: AssetStore, store: ProjectStore
+) -> None:
+    with PexelsFake([DEEP_SEA]) as dead:
+        env = dead.env
+        dead.stop()
+
+    def director(workspace: str) -> Director:
+        return director_from_env(redis_conn, settings, workspace, environ=env)
+
+    engine = Engine(redis_conn, OfflineWriter(), RQJobQueue(redis_conn), load_policy(),
+                    pictures=director, assets=assets)
+    project, text = drafted(engine, store)
+    sources = {shot.media.source for scene in project.script.scenes for shot in scene.shots}
+    assert sources == {"background"}
+    assert text.startswith("Draft v1")
+    (note,) = [line for line in text.splitlines() if "Pexels" in line and "·" not in line]
+    assert note.endswith(".")
+    assert note.count(". ") == 0, "one sentence"
