@@ -81,7 +81,7 @@ class UploadSettings(BaseSettings):
 
 def incoming_dir(platform: str) -> Path:
     """Where a platform's fetched files land (`<data dir>/incoming/<platform>`)."""
-    return load_settings().data_dir / "incoming" / platform
+    return load_settings().incoming_dir / platform
 
 
 @dataclass(frozen=True)

@@ -29,20 +29,26 @@ from aiohttp import ClientSession, web
 
 from adapters import discord, slack, telegram
 from adapters.discord import DiscordSettings
+from adapters.incoming import Fetcher, Offered, UploadSettings
 from adapters.media_links import MediaLinks
 from adapters.outbox import sender_for
 from adapters.slack import SlackSettings
 from adapters.telegram import TelegramSettings
 from adapters.telegram.adapter import TelegramAdapter
 from bot.actions import Action, Picture
+from bot.engine import Engine
 from bot.events import Attachment, Event, MessageEvent, ReplyTarget
 from novacast.server import build_app, media_links
 from pipeline.ffmpeg import run_ffmpeg
+from pipeline.media.assets import AssetStore
 from pipeline.probe import frame_at, probe
 from pipeline.settings import Settings, load_settings
+from pipeline.writers.choose import writer_from_env
+from policy import load_policy
 from tests.fakes.discord import GUILD_ID, FakeDiscord
 from tests.fakes.slack import FakeSlack, SlackSigner, file_share
-from tests.fakes.telegram import FakeTelegram, private_chat, user
+from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, group_chat, private_chat, user
+from workers.queues import RQJobQueue
 
 ORANGE = (255, 128, 0)
 TEAL = (0, 128, 128)
@@ -289,6 +295,72 @@ async def test_telegram_picture_is_sent_as_a_photo_upload_with_its_caption(
     assert call.params["chat_id"] == 1001
     assert_is_picture(call.files["photo"], tmp_path, ORANGE)
 
+
+
+async def test_telegram_photo_in_a_group_is_fetched_only_when_addressed_to_the_bot(
+    tg: FakeTelegram, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    group = group_chat(-1001234567890)
+    chatter, ours = tg.add_file(media.jpeg.read_bytes()), tg.add_file(media.jpeg.read_bytes())
+    async with telegram_bot(tg, redis_conn, data_dir) as (_adapter, core):
+        tg.push_update(tg.photo_update(group, ADA, [(chatter, WIDTH, HEIGHT)], caption="lunch"))
+        tg.push_update(tg.photo_update(group, ADA, [(ours, WIDTH, HEIGHT)],
+                                       caption=f"@{BOT_USERNAME} use this for the intro"))
+        event = await core.next_message()
+    assert event.text == "use this for the intro"
+    assert_same_file(event.attachments[0], media.jpeg, "mjpeg")
+    assert tg.downloads == [ours.file_path], "a photo not for the bot is never fetched"
+    assert len(core.events) == 0
+
+
+async def test_telegram_get_file_naming_a_local_path_is_refused_and_nothing_is_copied(
+    tg: FakeTelegram, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media,
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(media.png.read_bytes())
+    hostile = tg.add_file(media.png.read_bytes(), "documents", "png")
+    hostile.file_path = str(secret)  # a Bot API answer naming a file on the bot's own disk
+    async with telegram_bot(tg, redis_conn, data_dir) as (_adapter, core):
+        tg.push_update(tg.media_update(private_chat(ADA), ADA, "document", hostile,
+                                       mime="image/png", name="logo.png"))
+        event = await core.next_message()
+    assert event.attachments[0].refused == (
+        "I couldn't download “logo.png” just now; please send it again."
+    )
+    assert tg.sent("getFile")
+    assert tg.downloads == []
+    assert not incoming.exists() or not any(incoming.rglob("*"))
+
+
+async def test_telegram_photo_through_the_real_core_is_kept_and_acknowledged(
+    tg: FakeTelegram, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    """The whole way: the real Engine with the asset store keeps the fetched photo."""
+    settings = load_settings()
+    assets = AssetStore(redis_conn, settings.assets_dir)
+    engine = Engine(redis_conn, writer_from_env(redis_conn), RQJobQueue(redis_conn),
+                    load_policy(), assets=assets)
+
+    async def dispatch(event: Event) -> list[Action]:
+        return await asyncio.to_thread(engine.handle, event)
+
+    photo = tg.add_file(media.jpeg.read_bytes())
+    huge = tg.add_file(media.mp4.read_bytes(), "videos", "mp4")
+    config = TelegramSettings(TELEGRAM_BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.url)
+    adapter = telegram.from_settings(config, dispatch, redis_conn, links(redis_conn, data_dir))
+    assert adapter is not None
+    async with adapter:
+        tg.push_update(tg.photo_update(private_chat(ADA), ADA, [(photo, WIDTH, HEIGHT)]))
+        kept = await tg.wait_text("Got your photo")
+        tg.push_update(tg.media_update(private_chat(ADA), ADA, "video", huge, mime="video/mp4",
+                                       name="holiday.mp4", declared=2 * GB))
+        refused = await tg.wait_text("holiday.mp4")
+    assert kept.params["chat_id"] == ADA["id"]
+    assert "is 2.0 GB, more than the 5.0 MB I accept" in refused.params["text"]
+    (asset,) = assets.list(f"telegram:{ADA['id']}")
+    assert asset.sha256 == sha256(media.jpeg.read_bytes())
+    assert (asset.width, asset.height) == (WIDTH, HEIGHT)
 
 # --- Slack ------------------------------------------------------------------------------------
 
@@ -551,3 +623,77 @@ def test_discord_picture_is_a_message_with_the_file(
             assert message["attachments"][0]["content_type"] == "image/png"
 
     run(scenario)
+
+
+# --- the shared rules, at the wire ------------------------------------------------------------
+
+
+class Streamer:
+    """A file host that streams `size` bytes in chunks, with or without a Content-Length."""
+
+    def __init__(self, size: int, *, length_header: bool) -> None:
+        self.size = size
+        self.length_header = length_header
+        self.sent = 0
+        self.url = ""
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        if self.length_header:
+            response.content_length = self.size
+        await response.prepare(request)
+        chunk = b"\0" * 65536
+        try:
+            while self.sent < self.size:
+                await response.write(chunk[: self.size - self.sent])
+                self.sent += min(len(chunk), self.size - self.sent)
+        except (ConnectionResetError, OSError):
+            pass
+        return response
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[Streamer]:
+        app = web.Application()
+        app.router.add_get("/{name}", self._file)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        try:
+            yield self
+        finally:
+            await runner.cleanup()
+
+
+@pytest.mark.parametrize("length_header", [True, False])
+async def test_a_download_that_grows_past_the_cap_is_cut_off_and_removed(
+    tmp_path: Path, length_header: bool
+) -> None:
+    """A file whose size was not declared: the cap holds while streaming, whatever the host
+    says (or does not say) about the length."""
+    settings = UploadSettings(NOVACAST_MAX_UPLOAD_MB=1)
+    async with (
+        Streamer(64 * 1024**2, length_header=length_header).serving() as host,
+        Fetcher("test", origins=[host.url], folder=tmp_path, settings=settings) as fetcher,
+    ):
+        offered = Offered(name="endless.mp4", mime="video/mp4", size=None, url=f"{host.url}/x")
+        attachment = await fetcher.fetch(offered)
+    assert attachment.refused.startswith("“endless.mp4” is ")
+    assert attachment.refused.endswith(
+        "more than the 1.0 MB I accept; please send a shorter clip or a smaller file."
+    )
+    assert host.sent < 8 * 1024**2, "the download stopped soon after passing the cap"
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_download_longer_than_its_declared_size_is_not_kept(tmp_path: Path) -> None:
+    async with (
+        Streamer(300_000, length_header=False).serving() as host,
+        Fetcher("test", origins=[host.url], folder=tmp_path) as fetcher,
+    ):
+        offered = Offered(name="clip.mp4", mime="video/mp4", size=100_000, url=f"{host.url}/x")
+        attachment = await fetcher.fetch(offered)
+    assert attachment.refused == "I couldn't download “clip.mp4” just now; please send it again."
+    assert list(tmp_path.iterdir()) == []
