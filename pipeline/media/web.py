@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import hashlib
 import logging
 import os
+import ssl
 import tempfile
 import threading
 import time
@@ -60,7 +62,14 @@ def new_client(timeout: httpx.Timeout = TIMEOUT) -> httpx.Client:
     """A client for provider APIs and their media: timeouts, redirects followed (media links
     redirect to CDNs), our User-Agent."""
     return httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5,
-                        headers={"User-Agent": USER_AGENT})
+                        headers={"User-Agent": USER_AGENT}, verify=_tls())
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context per process: loading the certificates takes ~0.1 s, a client per call
+    must not pay it each time (httpx's own, so SSL_CERT_FILE is honoured as usual)."""
+    return httpx.create_ssl_context()
 
 
 @dataclass(frozen=True)
