@@ -35,6 +35,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -135,26 +136,36 @@ def matching(items: Iterable[Item], query: str) -> list[Item]:
 # --- media made by ffmpeg, once per session --------------------------------------------------
 
 _MADE: dict[tuple[str, str, int, int, float], Path] = {}
+_MAKING: dict[tuple[str, str, int, int, float], threading.Lock] = {}
 _MADE_LOCK = threading.Lock()
 _MEDIA_DIR: Path | None = None
 
 
 def media_file(kind: str, colour: str, width: int, height: int, seconds: float = 3.0) -> Path:
     """A solid-colour file: kind "video" (H.264 mp4), "photo" (JPEG), "png" or "thumb" (a
-    JPEG `THUMB_WIDTH` wide). Made once per test session and shared by every fake."""
-    global _MEDIA_DIR  # noqa: PLW0603 - one cache directory per test session
+    JPEG `THUMB_WIDTH` wide). Made once per test session and shared by every fake; different
+    files are made in parallel, the same one once."""
     hex_colour = colour.removeprefix("#").removeprefix("0x").lower()
     key = (kind, hex_colour, width, height, seconds if kind == "video" else 0.0)
     with _MADE_LOCK:
         if key in _MADE:
             return _MADE[key]
-        if _MEDIA_DIR is None:
-            _MEDIA_DIR = Path(tempfile.mkdtemp(prefix="novacast-stock-"))
-            atexit.register(shutil.rmtree, _MEDIA_DIR, ignore_errors=True)
-        path = _MEDIA_DIR / f"{kind}-{hex_colour}-{width}x{height}-{key[4]:g}{_SUFFIX[kind]}"
-        _make(path, kind, hex_colour, width, height, seconds)
-        _MADE[key] = path
-        return path
+        making = _MAKING.setdefault(key, threading.Lock())
+        folder = _media_dir()
+    with making:
+        if key not in _MADE:
+            path = folder / f"{kind}-{hex_colour}-{width}x{height}-{key[4]:g}{_SUFFIX[kind]}"
+            _make(path, kind, hex_colour, width, height, seconds)
+            _MADE[key] = path
+        return _MADE[key]
+
+
+def _media_dir() -> Path:
+    global _MEDIA_DIR  # noqa: PLW0603 - one cache directory per test session
+    if _MEDIA_DIR is None:
+        _MEDIA_DIR = Path(tempfile.mkdtemp(prefix="novacast-stock-"))
+        atexit.register(shutil.rmtree, _MEDIA_DIR, ignore_errors=True)
+    return _MEDIA_DIR
 
 
 _SUFFIX = {"video": ".mp4", "photo": ".jpg", "png": ".png", "thumb": ".jpg"}
@@ -224,8 +235,8 @@ class StockFake(ThreadedServer):
         self._injected = _Injected()
         self._stopped = False
         self._closing: asyncio.Event | None = None
-        for item in self.catalogue:  # made up front: searches answer sizes, downloads are quick
-            self._files_of(item)
+        with ThreadPoolExecutor(4) as pool:  # made up front: answers carry sizes
+            list(pool.map(self._files_of, self.catalogue))
 
     # --- scripting ---------------------------------------------------------------------------
 
@@ -322,7 +333,9 @@ class StockFake(ThreadedServer):
 
     def _files_of(self, item: Item) -> dict[tuple[int, int], Path]:
         kind = "video" if item.kind == "video" else "photo"
-        return {size: media_file(kind, item.colour, *size, item.seconds) for size in item.sizes}
+        files = {size: media_file(kind, item.colour, *size, item.seconds) for size in item.sizes}
+        media_file("thumb", item.colour, item.width, item.height)
+        return files
 
     async def _media(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(Recorded.of(request, None))
