@@ -19,13 +19,18 @@ part of the frame, which darkens the footage without greying its colours.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.ffmpeg import filter_escape
-from pipeline.media.model import MediaKind, Shot
+from pipeline.media import backgrounds
+from pipeline.media.model import MediaKind, MediaRefused, Shot
+from pipeline.media.vetting import input_args_for
+
+log = logging.getLogger(__name__)
 
 TRANSITION_SECONDS = 0.35
 """How long one shot cross-fades into the next."""
@@ -39,8 +44,6 @@ SHADE_RAMP = 0.16
 """Over how much of the frame height the shade fades in from nothing to `SHADE_ALPHA`."""
 SHADE_ALPHA = 0.6
 """How dark the shade is behind the captions (0 = none, 1 = black)."""
-MEDIA_INPUT_ARGS = ("-protocol_whitelist", "file")
-"""Input options for every user or provider file: ffmpeg may read local files only."""
 
 
 class Beat(BaseModel):
@@ -54,6 +57,8 @@ class Beat(BaseModel):
     shot: Shot | None = None
     file: Path | None = None
     """The shot's local file; None shows the gradient in `colours`."""
+    input_args: tuple[str, ...] = ()
+    """ffmpeg input options that read `file` as what vetting found it to be, local only."""
 
     @property
     def pictured(self) -> bool:
@@ -69,7 +74,8 @@ def beats(
     media: Mapping[str, Path],
 ) -> list[Beat]:
     """One scene's span shared among its shots (see the module docstring); one gradient beat
-    when it has none."""
+    when it has none. A built-in background shot shows its own colours; a shot whose file is
+    missing, or is no longer the media it was vetted as, shows the scene's."""
     if not shots:
         return [Beat(first_frame=first_frame, frames=frames, colours=colours)]
     total = sum(shot.seconds for shot in shots)
@@ -79,11 +85,34 @@ def beats(
         bounds.append(round(frames * elapsed / total))
     bounds[-1] = frames
     return [
-        Beat(first_frame=first_frame + bounds[index], frames=bounds[index + 1] - bounds[index],
-             colours=colours, shot=shot, file=media.get(shot.media.key))
+        _beat(first_frame + bounds[index], bounds[index + 1] - bounds[index], colours, shot,
+              media)
         for index, shot in enumerate(shots)
         if bounds[index + 1] > bounds[index]
     ]
+
+
+def _beat(
+    first_frame: int, frames: int, colours: tuple[str, str], shot: Shot,
+    media: Mapping[str, Path],
+) -> Beat:
+    if backgrounds.is_background(shot.media):
+        try:
+            first, second = backgrounds.colours(shot.media)
+            colours = (f"0x{first.lstrip('#')}", f"0x{second.lstrip('#')}")
+        except ValueError:
+            log.warning("%s is not a background this renderer knows", shot.media.key)
+        return Beat(first_frame=first_frame, frames=frames, colours=colours, shot=shot)
+    file = media.get(shot.media.key)
+    if file is None:
+        return Beat(first_frame=first_frame, frames=frames, colours=colours, shot=shot)
+    try:
+        args = input_args_for(Path(file))
+    except (OSError, MediaRefused) as error:
+        log.warning("shot %s shows the background instead: %s", shot.media.key, error)
+        return Beat(first_frame=first_frame, frames=frames, colours=colours, shot=shot)
+    return Beat(first_frame=first_frame, frames=frames, colours=colours, shot=shot,
+                file=Path(file).resolve(), input_args=tuple(args))
 
 
 def transition_frames(fps: int) -> int:
@@ -100,11 +129,11 @@ def media_input(beat: Beat, frames: int, fps: int) -> list[str]:
     """The ffmpeg input options and `-i` for one pictured beat that supplies `frames` frames."""
     assert beat.shot is not None
     assert beat.file is not None
-    path = str(Path(beat.file).resolve())
+    path = f"file:{Path(beat.file).resolve()}"
     if beat.still:
-        return [*MEDIA_INPUT_ARGS, "-i", path]
+        return [*beat.input_args, "-i", path]
     seconds = frames / fps + 0.2
-    return [*MEDIA_INPUT_ARGS, "-stream_loop", "-1", "-ss", f"{beat.shot.start:.3f}",
+    return [*beat.input_args, "-stream_loop", "-1", "-ss", f"{beat.shot.start:.3f}",
             "-t", f"{seconds:.3f}", "-an", "-sn", "-dn", "-i", path]
 
 

@@ -255,12 +255,28 @@ def test_a_script_without_shots_or_media_renders_as_before(
         assert np.array_equal(frame_at(plain, t), frame_at(unmapped, t)), t
 
 
-def test_a_scene_is_shared_among_its_shots_in_order_and_in_proportion() -> None:
+def test_a_scene_is_shared_among_its_shots_in_order_and_in_proportion(
+    media: dict[str, Path],
+) -> None:
     shots = [Shot(media=_candidate(name), line=0, seconds=seconds)
-             for name, seconds in (("a", 1.0), ("b", 2.0), ("c", 1.0))]
-    media = {"test:a": Path("a.mp4"), "test:c": Path("c.mp4")}
+             for name, seconds in (("blue", 1.0), ("absent", 2.0), ("white", 1.0))]
     planned = beats(30, 100, GRADIENT, shots, media)
     assert [(b.first_frame, b.frames) for b in planned] == [(30, 25), (55, 50), (105, 25)]
     assert [b.pictured for b in planned] == [True, False, True]
     (alone,) = beats(0, 10, GRADIENT, [], media)
     assert (alone.frames, alone.pictured, alone.colours) == (10, False, GRADIENT)
+
+
+def test_a_background_shot_shows_its_own_colours_and_a_changed_file_the_scenes(
+    tmp_path: Path,
+) -> None:
+    background = Candidate(source="background", id="112233-445566", kind=MediaKind.BACKGROUND,
+                           width=0, height=0)
+    text = tmp_path / "clip.mp4"
+    text.write_text("#EXTM3U\nhttp://example.com/x.ts\n")
+    shots = [Shot(media=background, line=0, seconds=1), Shot(media=_candidate("a"), line=0,
+                                                             seconds=1)]
+    first, second = beats(0, 20, GRADIENT, shots, {"test:a": text})
+    assert (first.colours, first.pictured) == (("0x112233", "0x445566"), False)
+    assert (second.colours, second.pictured) == (GRADIENT, False)
+
