@@ -1,4 +1,6 @@
-"""Builds the running parts from settings: Redis (given or embedded), the core, the worker."""
+"""Builds the running parts from settings: Redis (given or embedded), the core, the worker, and
+the picture parts (a director per workspace, the media cache, the asset store), once per
+process and handed to both the core and the worker runtime."""
 
 from __future__ import annotations
 
@@ -15,9 +17,12 @@ import redis
 from bot.engine import Engine
 from novacast.embedded_redis import EmbeddedRedis, running_server
 from pipeline.ffmpeg import FfmpegUnsuitable, ffmpeg_exe
+from pipeline.media.assets import AssetStore
+from pipeline.media.cache import MediaCache
+from pipeline.media.director import Director, director_from_env
 from pipeline.memory import memory_from_env
 from pipeline.render import RENDER_NEEDS
-from pipeline.settings import Settings
+from pipeline.settings import Settings, load_settings
 from pipeline.writers.choose import writer_from_env
 from policy import load_policy
 from workers import runtime
@@ -65,20 +70,46 @@ def redis_connection(settings: Settings) -> Iterator[RedisHandle]:
         yield stack.enter_context(_connected(shared, started_here=started_here))
 
 
-def build_engine(connection: redis.Redis, *, long_term_memory: bool = True) -> Engine:
+def build_pictures(connection: redis.Redis, settings: Settings | None = None) -> runtime.Pictures:
+    """The picture parts of a process: the media cache under the data dir (capped by
+    NOVACAST_MEDIA_CACHE_MB), the workspaces' uploads (files under the data dir, index in Redis),
+    and a director per workspace with the sources whose keys the environment has (the built-in
+    backgrounds always)."""
+    settings = settings or load_settings()
+
+    def directors(workspace: str) -> Director:
+        return director_from_env(connection, settings, workspace)
+
+    return runtime.Pictures(
+        directors=directors,
+        cache=MediaCache(settings.media_cache_dir, settings.media_cache_bytes),
+        assets=AssetStore(connection, settings.assets_dir),
+    )
+
+
+def build_engine(
+    connection: redis.Redis,
+    *,
+    long_term_memory: bool = True,
+    pictures: runtime.Pictures | None = None,
+) -> Engine:
     """The core, built once per process by the bot and by each worker: RQ behind it; the LLM
-    writer when a provider is configured (else the offline writer); the policy. Prompts,
-    models.yaml and the policy are validated here, so broken files fail at start.
+    writer when a provider is configured (else the offline writer); the policy; the picture
+    parts (`build_pictures`, unless given). Prompts, models.yaml and the policy are validated
+    here, so broken files fail at start.
 
     With `long_term_memory` (the bot), memory is on unless NOVACAST_MEMORY=off (Qdrant local
     under the data dir, or QDRANT_URL), its model loading in the background."""
     memory = memory_from_env() if long_term_memory else None
+    pictures = pictures or build_pictures(connection)
     engine = Engine(
         connection,
         writer_from_env(connection),
         RQJobQueue(connection),
         load_policy(),
         memory=memory,
+        pictures=pictures.directors,
+        assets=pictures.assets,
     )
     if memory is not None:
         threading.Thread(target=engine.warm, name="memory-warm-up", daemon=True).start()
@@ -87,14 +118,18 @@ def build_engine(connection: redis.Redis, *, long_term_memory: bool = True) -> E
 
 def install_worker_runtime(connection: redis.Redis) -> runtime.Runtime:
     """What `novacast worker` does before taking jobs (and tests running jobs in-process): build
-    the core once and install it, with the RQ JobQueue, as this process's worker runtime.
+    the core and the picture parts once and install them, with the RQ JobQueue, as this
+    process's worker runtime.
 
     A worker's core has no long-term memory. Local Qdrant allows one process per directory, and
     the bot holds it (under `novacast up` the worker starts first and would take it from the
     bot); and a render worker need not import the embedding model (~7 s, hundreds of MB) for
     the rare scheduled show. Shows draft without long-term memory, as they always did."""
+    pictures = build_pictures(connection)
     installed = runtime.Runtime(
-        core=build_engine(connection, long_term_memory=False), jobs=RQJobQueue(connection)
+        core=build_engine(connection, long_term_memory=False, pictures=pictures),
+        jobs=RQJobQueue(connection),
+        pictures=pictures,
     )
     runtime.install(installed)
     return installed

@@ -17,8 +17,10 @@ from bot.schedule_store import ScheduleKind
 
 RENDER_QUEUE = "novacast-render"
 PUBLISH_QUEUE = "novacast-publish"
-QUEUES = (PUBLISH_QUEUE, RENDER_QUEUE)
-"""What a worker listens to, in priority order (publishing is short and waited on by a person)."""
+MEDIA_QUEUE = "novacast-media"
+QUEUES = (PUBLISH_QUEUE, MEDIA_QUEUE, RENDER_QUEUE)
+"""What a worker listens to, in priority order: publishing is short and waited on by a person;
+fetching a draft's pictures is short and is what a render would otherwise wait for."""
 
 RESULT_TTL = 24 * 3600
 """Seconds finished and failed jobs are kept (their results, and what went wrong)."""
@@ -54,6 +56,13 @@ FIRE_TIMEOUT = 900
 FIRE_RETRY = Retry(max=2, interval=[5, 30])
 FIRE_QUEUE = {ScheduleKind.PUBLISH: PUBLISH_QUEUE, ScheduleKind.MAKE: RENDER_QUEUE}
 """Which queue a schedule's occurrence runs on, by what the schedule does."""
+
+PREFETCH_FUNCTION = "workers.media_jobs.prefetch"
+"""`prefetch(project_id, version, target)`: a draft's pictures into the media cache, and its
+storyboard posted once. It reports its own trouble (a sentence) and never fails the draft, so
+it runs without the failure callback, which would take a rendering project back to its draft."""
+PREFETCH_TIMEOUT = 300
+PREFETCH_RETRY = Retry(max=1, interval=[10])
 
 ON_FAILURE = "workers.failures.on_failure"
 """The failure callback of every job: retry transient errors, report the rest."""

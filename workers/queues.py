@@ -17,7 +17,11 @@ from rq.job import Job, JobStatus
 from bot.events import ReplyTarget
 from bot.project import ProjectStore
 from workers.catalog import (
+    MEDIA_QUEUE,
     ON_FAILURE,
+    PREFETCH_FUNCTION,
+    PREFETCH_RETRY,
+    PREFETCH_TIMEOUT,
     PUBLISH_FUNCTION,
     PUBLISH_QUEUE,
     PUBLISH_TIMEOUT,
@@ -39,6 +43,7 @@ class RQJobQueue:
         self._redis = connection
         self._render = Queue(RENDER_QUEUE, connection=connection)
         self._publish = Queue(PUBLISH_QUEUE, connection=connection)
+        self._media = Queue(MEDIA_QUEUE, connection=connection)
 
     def render(self, project_id: str, version: int, target: ReplyTarget) -> list[str]:
         project = ProjectStore(self._redis).get(project_id)
@@ -81,6 +86,24 @@ class RQJobQueue:
         )
         return [job_id]
 
+    def prefetch(self, project_id: str, version: int, target: ReplyTarget) -> list[str]:
+        """Fetch the version's pictures into the media cache and post its storyboard: one job
+        per version while it runs; run again later, it finds the files cached and the
+        storyboard already posted."""
+        job_id = f"nc-{project_id}-v{version}-prefetch"
+        if self._any_active([job_id]):
+            return [job_id]
+        self._enqueue(
+            self._media,
+            PREFETCH_FUNCTION,
+            job_id,
+            (project_id, version, target.model_dump()),
+            timeout=PREFETCH_TIMEOUT,
+            retry=PREFETCH_RETRY,
+            on_failure=None,
+        )
+        return [job_id]
+
     def _any_active(self, ids: list[str]) -> bool:
         for job_id in ids:
             try:
@@ -101,6 +124,7 @@ class RQJobQueue:
         after: Job | None = None,
         retry: Retry = RENDER_RETRY,
         kwargs: dict[str, Any] | None = None,
+        on_failure: str | None = ON_FAILURE,
     ) -> Job:
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(job_id, connection=self._redis).delete()
@@ -114,6 +138,6 @@ class RQJobQueue:
             failure_ttl=RESULT_TTL,
             depends_on=after,
             retry=retry,
-            on_failure=Callback(ON_FAILURE),
+            on_failure=Callback(on_failure) if on_failure else None,
         )
         return job

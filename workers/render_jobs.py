@@ -2,8 +2,15 @@
 
 Each render step loads the project, checks it is still rendering the same version, does one
 production step (a no-op when its artifact exists) and reports progress to the reply target.
-Its work folder is named by `workers.render_plan.render_fingerprint`: the script and the voice
-that speaks it, so changing the voice preference renders again.
+Its work folder is named by `workers.render_plan.render_fingerprint`: the script (every shot's
+`Candidate.key` included) and the voice that speaks it, so changing a shot or the voice
+preference renders again.
+
+The preview and full steps resolve every shot to a file through the media cache right before
+they render (the prefetch job has usually filled it: a hit costs nothing; a miss downloads); a
+shot that cannot be had shows its scene's background, and the user is told once per version.
+Once the full video is made, its pictures join the workspace's history, so the next videos
+choose others.
 """
 
 from __future__ import annotations
@@ -18,14 +25,18 @@ import redis
 
 from bot import replies
 from bot.events import ReplyTarget
+from bot.handlers import workspace_key
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.errors import PermanentError
+from pipeline.media.history import ShotHistory
+from pipeline.media.shots import shot_keys
 from pipeline.music import bed_path
 from pipeline.narration import Narration, Voice
 from pipeline.produce import Workdir, make_captions, make_video, make_voice, run_checks
 from pipeline.render import Profile
 from pipeline.script import Script
 from workers import runtime
+from workers.media_jobs import tell_notes
 from workers.render_plan import render_voice, voice_preference, workdir_for
 from workers.reporting import ProgressSpan, Reporter
 
@@ -56,8 +67,30 @@ class RenderStep:
     def video(self, profile: Profile, on_progress: ProgressSpan) -> Path:
         music = bed_path(self.script.music) if self.script.music else None
         return make_video(
-            self.script, self.narration(), self.work, profile, music=music, on_progress=on_progress
+            self.script,
+            self.narration(),
+            self.work,
+            profile,
+            music=music,
+            on_progress=on_progress,
+            media=self.media(profile),
         )
+
+    def media(self, profile: Profile) -> dict[str, Path]:
+        """Every shot's file by `Candidate.key`, through the media cache; nothing when this
+        profile's video is made already. What cannot be had is said once per version."""
+        if self.work.video(profile).exists():
+            return {}
+        pictures = runtime.current().pictures
+        director = pictures.directors(self.workspace)
+        fetched = director.fetch(self.script, pictures.cache)
+        tell_notes(self.connection, self.project.id, self.version, fetched.notes, self.report.say)
+        return fetched.files
+
+    @property
+    def workspace(self) -> str:
+        """How the asset store and the shot history name the project's workspace."""
+        return workspace_key(self.project.conversation)
 
 
 def _render_step(
@@ -127,7 +160,10 @@ def full(
     step = _render_step(project_id, version, target, "full-quality video", preference)
     if step is None:
         return
+    made_before = step.work.video(Profile.FULL).exists()
     step.video(Profile.FULL, step.report.span("full quality", 41, 94))
+    if not made_before:
+        ShotHistory(step.connection).record(step.workspace, shot_keys(step.script))
 
 
 def checks(

@@ -3,13 +3,15 @@
 RQ calls job functions by name with ids only. Everything else they need comes from here:
 - the Redis connection of the job running now, and its stage (for failure reports);
 - the key of a render's progress message;
-- the process's `Runtime`: the conversational core the entry point built once at start, and
-  the core's `JobQueue` port, the only way a job enqueues follow-on work. The entry point
-  installs it (`novacast.wiring.install_worker_runtime`) before the worker takes jobs.
+- the process's `Runtime`: the conversational core the entry point built once at start, the
+  core's `JobQueue` port (the only way a job enqueues follow-on work), and the picture parts
+  (a director per workspace, the media cache, the asset store). The entry point installs it
+  (`novacast.wiring.install_worker_runtime`) before the worker takes jobs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -19,6 +21,9 @@ from rq import get_current_job
 from bot.actions import Action
 from bot.events import Event
 from bot.job_queue import JobQueue
+from pipeline.media.assets import AssetStore
+from pipeline.media.cache import MediaCache
+from pipeline.media.director import Director
 
 
 class Core(Protocol):
@@ -30,11 +35,23 @@ class Core(Protocol):
 
 
 @dataclass(frozen=True)
+class Pictures:
+    """The picture parts of a process, built once: what chooses and fetches a workspace's
+    shots, the media cache (shared on disk by every process on the data dir), the uploads."""
+
+    directors: Callable[[str], Director]
+    """The director of one workspace ("<adapter>:<workspace id>": its uploads and history)."""
+    cache: MediaCache
+    assets: AssetStore
+
+
+@dataclass(frozen=True)
 class Runtime:
     """Built once per worker process by the entry point."""
 
     core: Core
     jobs: JobQueue
+    pictures: Pictures
 
 
 class NoRuntime(RuntimeError):
