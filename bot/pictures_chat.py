@@ -199,7 +199,11 @@ class Pictures:
         self, ctx: Context, files: Sequence[Attachment], text: str
     ) -> tuple[list[Action], bool]:
         """Keep each file (or say why not), then offer it to the open draft, or use it at once
-        when `text` says where. Returns the replies and whether `text` was used up here."""
+        when `text` says where. Returns the replies and whether `text` was used up here (it
+        was about the file); other words ("make it shorter") are the engine's to read.
+
+        A kept file is moved into the asset store (the adapter's download becomes the asset);
+        a refused one is left where the adapter put it."""
         if self.assets is None:
             return ctx.say(replies.NO_PICTURES), False
         kept, refused = self._keep(ctx, files)
@@ -214,7 +218,8 @@ class Pictures:
             actions = self._shot(ctx, project, request, kept[-1])
             return _led(actions, refused), True
         note = replies.uploads_received([a.kind.value for a in kept], draft_open)
-        return ctx.say(replies.joined(*refused, note)), request is not None
+        about_it = request is not None and request.kind is PictureKind.UPLOAD
+        return ctx.say(replies.joined(*refused, note)), about_it
 
     def _keep(self, ctx: Context, files: Sequence[Attachment]) -> tuple[list[Asset], list[str]]:
         assert self.assets is not None
@@ -230,7 +235,7 @@ class Pictures:
                 kept.append(
                     self.assets.add(
                         workspace, Path(file.path), name=file.name or "upload",
-                        added_by=ctx.conversation.user,
+                        added_by=ctx.conversation.user, move=True,
                     )
                 )
             except MediaRefused as error:

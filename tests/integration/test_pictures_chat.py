@@ -332,3 +332,15 @@ def test_a_pexels_outage_still_gives_the_draft_with_backgrounds_and_says_so(
     (note,) = [line for line in text.splitlines() if "Pexels" in line and "·" not in line]
     assert note.endswith(".")
     assert note.count(". ") == 0, "one sentence"
+
+
+def test_words_sent_with_a_photo_that_ask_for_something_else_are_still_done(
+    engine: Engine, store: ProjectStore, assets: AssetStore, tmp_path: Path
+) -> None:
+    project, _ = drafted(engine, store)
+    actions = engine.handle(sent([png(tmp_path)], "plain backgrounds"))
+    texts = [a.text for a in actions if isinstance(a, Say)]
+    assert texts[0] == "Got your photo. Say “use it for scene 2” or “use it for the intro”."
+    assert texts[1].startswith("v2: pictures switched to the plain backgrounds")
+    assert len(assets.list(WORKSPACE)) == 1
+    assert store.get(project.id).script.look is Look.PLAIN  # type: ignore[union-attr]
