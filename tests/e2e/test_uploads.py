@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -29,7 +30,7 @@ from aiohttp import ClientSession, web
 
 from adapters import discord, slack, telegram
 from adapters.discord import DiscordSettings
-from adapters.incoming import Fetcher, Offered, UploadSettings
+from adapters.incoming import Fetcher, Offered, UploadSettings, local_suffix, same_origin
 from adapters.media_links import MediaLinks
 from adapters.outbox import sender_for
 from adapters.slack import SlackSettings
@@ -48,6 +49,7 @@ from policy import load_policy
 from tests.fakes.discord import GUILD_ID, FakeDiscord
 from tests.fakes.slack import FakeSlack, SlackSigner, file_share
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, group_chat, private_chat, user
+from tests.fakes.telegram import TOKEN as TG_TOKEN
 from workers.queues import RQJobQueue
 
 ORANGE = (255, 128, 0)
@@ -138,6 +140,15 @@ def incoming(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     load_settings.cache_clear()
     yield data_dir / "incoming"
     load_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Telegram file URLs carry the token and Slack downloads the bearer: neither is logged."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    for secret in (TG_TOKEN, TG_TOKEN.split(":")[1], SLACK_TOKEN, DISCORD_TOKEN):
+        assert secret not in caplog.text
 
 
 def links(conn: redis.Redis, data_dir: Path) -> MediaLinks:
@@ -697,3 +708,35 @@ async def test_a_download_longer_than_its_declared_size_is_not_kept(tmp_path: Pa
         attachment = await fetcher.fetch(offered)
     assert attachment.refused == "I couldn't download “clip.mp4” just now; please send it again."
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://files.slack.com/files-pri/T1-F1/a.png", True),
+        ("https://FILES.slack.com:443/files-pri/T1-F1/a.png", True),
+        ("http://files.slack.com/files-pri/T1-F1/a.png", False),
+        ("https://files.slack.com:8443/a.png", False),
+        ("https://files.slack.com@evil.example/a.png", False),
+        ("https://files.slack.com.evil.example/a.png", False),
+        ("file:///etc/passwd", False),
+        ("/etc/passwd", False),
+        ("", False),
+    ],
+)
+def test_only_the_platforms_own_origin_is_fetched(url: str, allowed: bool) -> None:
+    assert same_origin(url, ["https://files.slack.com"]) is allowed
+
+
+@pytest.mark.parametrize(
+    ("name", "mime", "suffix"),
+    [
+        ("beach.PNG", "", ".png"),
+        ("../../etc/passwd", "", ".bin"),
+        ("clip.mp4;rm -rf", "video/mp4", ".mp4"),
+        ("x.sh", "image/jpeg", ".jpg"),
+        ("noext", "application/octet-stream", ".bin"),
+    ],
+)
+def test_local_names_are_ours(name: str, mime: str, suffix: str) -> None:
+    assert local_suffix(Offered(name=name, mime=mime, size=1)) == suffix
