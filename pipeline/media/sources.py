@@ -89,7 +89,7 @@ REGISTRY: tuple[SourceEntry, ...] = (
     SourceEntry("pexels", _pexels, {Look.STOCK: 10, Look.ILLUSTRATED: 20}),
     SourceEntry("pixabay", _pixabay, {Look.STOCK: 11, Look.ILLUSTRATED: 21}),
     SourceEntry("generated", _generated, {Look.ILLUSTRATED: 1, Look.STOCK: 30}, ranked=False,
-                reusable_in=frozenset({Look.ILLUSTRATED}),
+                reusable_in=frozenset({Look.ILLUSTRATED, Look.STOCK}),  # one image per words
                 after_stock_in=frozenset({Look.STOCK})),
     SourceEntry("upload", _uploads, {Look.OWN: 1, Look.STOCK: 40, Look.ILLUSTRATED: 40},
                 ranked=False, reusable_in=frozenset({Look.OWN})),

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import redis
@@ -26,12 +27,13 @@ from pipeline.media.history import ShotHistory
 from pipeline.media.model import Look, MediaKind, Orientation
 from pipeline.media.shots import Embed, shot_keys
 from pipeline.media.sources import sources_from_env
-from pipeline.media.storyboard import contact_sheet, credits, storyboard_lines
+from pipeline.media.storyboard import contact_sheet, credits, storyboard_lines, thumbnails
 from pipeline.media.uploads import UploadSource
 from pipeline.memory import embeddings
 from pipeline.probe import frame_at, probe
 from pipeline.script import Scene, Script
 from pipeline.settings import Settings
+from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.pexels_api import Item, PexelsFake
 from tests.fakes.pixabay_api import PixabayFake
 
@@ -326,3 +328,56 @@ def test_a_found_picture_covers_the_whole_scene_it_was_asked_for(
     assert shot.line == 0
     assert shot.seconds == pytest.approx(planned)
     assert shot.query == "beach"
+
+
+@pytest.fixture
+def openai_api() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+def test_the_illustrated_look_draws_images_and_stock_falls_back_to_them(
+        pexels: PexelsFake, openai_api: FakeOpenAI, embed: Embed, tmp_path: Path) -> None:
+    env = {**pexels.env, "OPENAI_API_KEY": openai_api.api_key,
+           "OPENAI_BASE_URL": openai_api.base_url}
+    found = sources_from_env(env, assets=None, workspace=WS)
+    assert [s.name for s in found] == ["pexels", "generated", "background"]
+    director = Director(found, embed=embed)
+    illustrated = director.with_look(octopus_script(), WS, Look.ILLUSTRATED).script
+    shots = [s for sc in illustrated.scenes for s in sc.shots]
+    assert {s.media.source for s in shots} == {"generated"}
+    assert [s.line for s in shots] == list(range(7))  # one picture per line, in order
+    assert len(openai_api.image_requests) == 0  # searching is free; drawing is the fetch
+    fetched = director.fetch(illustrated, MediaCache(tmp_path / "cache", 500_000_000))
+    assert len(fetched.files) == 7
+    assert len(openai_api.image_requests) == 7
+    zebra = octopus_script()
+    zebra = zebra.model_copy(update={"scenes": [
+        zebra.scenes[0], zebra.scenes[1].model_copy(update={"keywords": ["zebra", "zebra"]}),
+        zebra.scenes[2]]})
+    stock = director.storyboard(zebra, WS).script
+    assert {s.media.source for s in stock.scenes[0].shots} == {"pexels"}
+    assert {s.media.source for s in stock.scenes[1].shots} == {"generated"}  # no stock fits
+    only_openai = {"OPENAI_API_KEY": openai_api.api_key, "OPENAI_BASE_URL": openai_api.base_url}
+    no_stock = Director(sources_from_env(only_openai, assets=None, workspace=WS), embed=embed)
+    plain = no_stock.storyboard(octopus_script(), WS).script  # no images drawn without asking
+    assert {s.media.source for sc in plain.scenes for s in sc.shots} == {"background"}
+
+
+def test_the_contact_sheet_can_use_the_providers_thumbnails(
+        pexels: PexelsFake, embed: Embed, tmp_path: Path) -> None:
+    director = Director([pexels.source(), Backgrounds()], embed=embed)
+    script = director.storyboard(octopus_script(), WS).script
+    pictures = thumbnails(script, tmp_path / "thumbs")
+    shots = [s for sc in script.scenes for s in sc.shots]
+    assert set(pictures) == {s.media.key for s in shots}
+    assert any(call.path.endswith("/thumb.jpg") for call in pexels.requests)
+    sheet_path = contact_sheet(script, pictures, tmp_path / "sheet.jpg")
+    assert probe(sheet_path).video_codec == "mjpeg"
+    with av.open(str(sheet_path)) as container:
+        sheet = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    columns = min(len(shots), 1280 // 160)
+    assert sheet.shape == (284 * -(-len(shots) // columns), 160 * columns, 3)
+    for index, shot in enumerate(shots):
+        seen = tile_colour(sheet, index, columns, 160, 284)
+        assert np.abs(seen - rgb(COLOURS[shot.media.id])).max() < 40, (index, seen)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.agent_outputs import SceneCard
+from pipeline.agents.visuals import scenes_from_cards
 from pipeline.media.backgrounds import Backgrounds
 from pipeline.media.model import MediaKind, Orientation
 from pipeline.media.shots import (
@@ -167,3 +169,15 @@ def test_shots_are_shaped_for_the_frame(embed: Embed) -> None:
     assert shot.media.orientation == Orientation.PORTRAIT
     assert shot.seconds == 3.0
     assert shot.query == "octopus heart"
+
+
+def test_the_scene_describers_keywords_travel_on_the_scenes() -> None:
+    sentences = [f"Sentence number {i} about the sea." for i in range(4)]
+    cards = [SceneCard(sentence=i, title=f"Card {i}", colors=["#102030", "#203040"],
+                       keyword=f"  sea   view {i} ") for i in (0, 1, 3)]
+    scenes = scenes_from_cards(sentences, cards)
+    assert [scene.keywords for scene in scenes] == [
+        ["sea view 0"], ["sea view 1"], [""], ["sea view 3"]]
+    script = octopus_script().model_copy(update={"sentences": sentences, "scenes": scenes})
+    queries = [beat.query for scene in plan(script) for beat in scene]
+    assert queries[1:] == ["sea view 0", "sea view 1", "sentence number sea", "sea view 3"]
