@@ -3,7 +3,9 @@
 Per attachment: refused at once when its declared `size` is over the cap or its type is not a
 picture or a video (nothing fetched); else a bounded GET of its `url`, only when that URL is on
 the configured CDN origin (DISCORD_CDN_URL): an attachment pointing anywhere else is refused.
-The CDN needs no credentials, so the bot token never goes with these requests.
+The CDN needs no credentials, so the bot token never goes with these requests. discord.py's
+`Attachment.read`/`save` read the whole body into memory with no cap, so the download goes
+through the shared bounded stream (`adapters.incoming`) instead.
 """
 
 from __future__ import annotations

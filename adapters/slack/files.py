@@ -17,7 +17,7 @@ from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.incoming import Fetcher, Offered, not_fetched
+from adapters.incoming import Fetcher, Offered, not_fetched, refused
 from adapters.slack.inbound import SharedFile
 from adapters.slack.options import Credentials
 from bot.events import Attachment
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 ADAPTER = "slack"
 LOOKUP_ERRORS = (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError, OSError)
+NO_FILE_SCOPE = (
+    "I'm not allowed to read files in this workspace yet, so I couldn't fetch {name}; "
+    "an admin can add the files:read permission to the NOVACAST app."
+)
 
 
 def fetcher_for(credentials: Credentials) -> Fetcher:
@@ -49,6 +53,12 @@ async def _one(client: AsyncWebClient, shared: SharedFile, fetcher: Fetcher) -> 
         return early
     try:
         response = await client.files_info(file=shared.id)
+    except SlackApiError as error:
+        code = error.response.get("error") if isinstance(error.response.data, dict) else None
+        log.warning("files.info refused: %s", code)
+        if code == "missing_scope":
+            return refused(declared, NO_FILE_SCOPE.format(name=declared.shown_name))
+        return not_fetched(declared)
     except LOOKUP_ERRORS as error:
         log.warning("files.info failed: %s", type(error).__name__)
         return not_fetched(declared)

@@ -521,6 +521,21 @@ async def test_slack_file_that_is_not_media_is_left_alone(
     assert sl.downloads == []
 
 
+async def test_slack_without_the_files_read_scope_says_what_an_admin_can_do(
+    sl: FakeSlack, redis_conn: redis.Redis, data_dir: Path, incoming: Path, media: Media
+) -> None:
+    sl.unscoped["files.info"] = "files:read"
+    photo = sl.share(media.png.read_bytes(), "beach.png", "image/png")
+    async with slack_bot(sl, redis_conn, data_dir) as bot:
+        await bot.share("", [photo])
+        event = await bot.core.next_message()
+    assert event.attachments[0].refused == (
+        "I'm not allowed to read files in this workspace yet, so I couldn't fetch “beach.png”; "
+        "an admin can add the files:read permission to the NOVACAST app."
+    )
+    assert sl.downloads == []
+
+
 async def test_slack_picture_is_uploaded_into_the_thread_with_its_caption(
     sl: FakeSlack, redis_conn: redis.Redis, data_dir: Path, media: Media, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -83,6 +83,8 @@ class FakeSlack:
         self.outside: set[str] = set()
         """Channels the bot is not a member of (chat.postMessage answers not_in_channel)."""
         self.failures: list[Failure] = []
+        self.unscoped: dict[str, str] = {}
+        """method -> the scope the app lacks for it (Slack answers `missing_scope`)."""
         self.files: dict[str, dict[str, Any]] = {}
         self.file_data: dict[str, bytes] = {}
         self.downloads: list[Recorded] = []
@@ -170,6 +172,11 @@ class FakeSlack:
         handler = _METHODS.get(method)
         if handler is None:
             return _error("unknown_method")
+        if method in self.unscoped:
+            needed = self.unscoped[method]
+            body = {"ok": False, "error": "missing_scope", "needed": needed,
+                    "provided": "commands,chat:write,files:write"}
+            return web.json_response(body)
         return web.json_response(handler(self, recorded.args))
 
     async def _upload(self, request: web.Request) -> web.Response:
