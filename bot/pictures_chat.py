@@ -23,6 +23,7 @@ from bot.handlers import EDITABLE, Context, Directors, Handlers, approval_by, wo
 from bot.intents import LAST_SCENE, PictureKind, PictureRequest, picture_request
 from bot.project import Project, ProjectStore
 from pipeline.media.assets import Asset, AssetStore, as_candidate
+from pipeline.media.backgrounds import is_background
 from pipeline.media.director import Director, Storyboarded
 from pipeline.media.model import Look, MediaRefused
 from pipeline.script import Revision, Script
@@ -104,7 +105,10 @@ class Pictures:
         board = self.handlers.pictured(change, project.script)
         if not board.changed:
             return ctx.say(replies.shot_unchanged(number, board.notes))
-        revision = Revision(script=board.script, summary=summary(number), changed=True)
+        shots = board.script.scenes[number - 1].shots
+        plain = upload is None and all(is_background(shot.media) for shot in shots)
+        said = replies.shot_summary("background", number) if plain else summary(number)
+        revision = Revision(script=board.script, summary=said, changed=True)
         notes = [] if upload is not None else board.notes  # the summary says it all
         return self.handlers.add_version(ctx, project, revision, notes)
 

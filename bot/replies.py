@@ -612,6 +612,8 @@ def shot_summary(kind: str, scene: int, query: str = "") -> str:
         return f"scene {scene} now shows “{query}”"
     if kind == "upload":
         return f"scene {scene} now shows your {query or 'upload'}"
+    if kind == "background":
+        return f"scene {scene} has other background colours"
     return f"a different picture for scene {scene}"
 
 

@@ -156,7 +156,7 @@ APPROVED_FIXED = "This video is already approved, so it can't change now"
 NOT_A_TIME = "I couldn't read “yes” as a time."
 NO_SECONDS = "I can count ahead in minutes, hours, days or weeks."
 SMALLTALK = "(small talk for the stage)"
-ANOTHER = "v3: a different picture for scene 2"
+ANOTHER = "v3: scene 2 has other background colours"
 WRITER_UNSURE = "No change made: I did not understand that."
 N, D, R, P, A, W = (Stage.NO_PROJECT, Stage.DRAFT, Stage.RENDERING, Stage.PREVIEW,
                     Stage.APPROVED, Stage.AWAITING_TIME)
