@@ -6,8 +6,12 @@ and keeps no state of its own (everything lives in Redis), so adapters may call 
 and several bot processes may share one Redis.
 
 What a line means is decided by one table, `bot.reading.READING_ORDER` (awaited answer, button
-word, command, preference, edit, small talk), from the conversation's stage; the engine only
-walks it and runs the handler for the intent it gives. Pressed buttons skip the table.
+word, picture, command, preference, edit, small talk), from the conversation's stage; the engine
+only walks it and runs the handler for the intent it gives. Pressed buttons skip the table.
+
+Pictures are optional: with a director per workspace (`pictures`) each draft comes with its
+storyboard, and lines about the pictures ("another clip for scene 2", "illustrated look") and
+files sent into the chat go to `bot.pictures_chat`; without one, drafts show the backgrounds.
 
 Long-term memory is optional: with a `VectorMemory`, projects are remembered per workspace
 ("like the last one", a heads-up on topics already made) and unsure lines are classified by
