@@ -4,8 +4,8 @@ Planning: every scene's narration lines (the hook is line 0, in the first scene)
 beats of 2–4 s of speech (estimated at `WORDS_PER_SECOND`): a long line is split into equal
 parts, short neighbours in one scene are joined. Each beat searches with its line's stock
 keyword from the scene describer (`Scene.keywords`), or offline with the line's own most
-specific words, in the frame's orientation (portrait first for 9:16), asking for clips at
-least as long as the beat.
+specific words, in the frame's orientation (portrait first for 9:16; words with no portrait
+result at all are asked again in landscape), asking for clips at least as long as the beat.
 
 Choosing: sources are asked in the look's order, all pending beats of one source at once on a
 thread pool with one deadline. Candidates are ranked by meaning against the beat's words (the
@@ -50,6 +50,10 @@ SEARCH_SECONDS = 2.0
 MIN_MEANING = 0.12
 """Cosine similarity below which a stock candidate does not fit its beat at all."""
 RESULTS_PER_QUERY = 15
+FALLBACK_SHAPES = {Orientation.PORTRAIT: Orientation.LANDSCAPE,
+                   Orientation.SQUARE: Orientation.LANDSCAPE}
+"""Asked of the same source for words that found nothing at all in the frame's own shape
+(a landscape clip cropped to portrait beats a gradient)."""
 FULL_SHORT_SIDE = 1080
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 ORIENTATIONS = {Aspect.VERTICAL: Orientation.PORTRAIT, Aspect.LANDSCAPE: Orientation.LANDSCAPE,
@@ -259,15 +263,21 @@ class Chooser:
         picked: dict[int, tuple[Candidate, str]] = {}
         failures: list[tuple[str, list[int]]] = []
         pending = list(range(len(beats)))
+        unanswered: set[int] = set()
         for source in self.sources:
             if not pending:
                 break
-            found = self._search(source, [beats[i] for i in pending], orientation)
-            if found.down is not None:
-                failures.append((source.name, sorted({beats[i].scene for i in pending})))
-                continue
-            pending = self._place(source.name, found.results, beats, pending, picked=picked,
-                                  used=used, orientation=orientation)
+            for shape in (orientation, FALLBACK_SHAPES.get(orientation)):
+                asked = [i for i in pending if shape == orientation or i in unanswered]
+                if shape is None or not asked:
+                    continue
+                found = self._search(source, [beats[i] for i in asked], shape)
+                if found.down is not None:
+                    failures.append((source.name, sorted({beats[i].scene for i in asked})))
+                    break
+                unanswered = {i for i in asked if not found.results.get(beats[i].query)}
+                pending = self._place(source.name, found.results, beats, pending,
+                                      picked=picked, used=used, orientation=orientation)
         for scene in dict.fromkeys(beats[i].scene for i in pending):
             words = " ".join(beats[i].text for i in pending if beats[i].scene == scene)
             chosen = self.backgrounds.pick(words, script.scenes[scene].colors)

@@ -181,3 +181,19 @@ def test_the_scene_describers_keywords_travel_on_the_scenes() -> None:
     script = octopus_script().model_copy(update={"sentences": sentences, "scenes": scenes})
     queries = [beat.query for scene in plan(script) for beat in scene]
     assert queries[1:] == ["sea view 0", "sea view 1", "sentence number sea", "sea view 3"]
+
+
+@pytest.mark.slow  # the embedding model loads once for the module (~6-17 s)
+def test_words_without_a_portrait_clip_are_asked_again_in_landscape(embed: Embed) -> None:
+    catalogue = [Item(1, "video", "#ff0000", "octopus heart", width=640, height=360, seconds=6),
+                 Item(2, "video", "#00ff00", "octopus reef", width=360, height=640, seconds=6)]
+    script = octopus_script()
+    beats = [Beat(0, 1, "An octopus heart.", 3.0, "heart"),
+             Beat(0, 2, "An octopus on the reef.", 3.0, "reef")]
+    with PexelsFake(catalogue) as fake:
+        choice = Chooser([fake.source()], embed, backgrounds=Backgrounds()).choose(
+            script, beats, set())
+        asked = [(c.query["query"], c.query["orientation"]) for c in fake.api_calls()]
+    assert [s.media.key for s in choice.shots[0]] == ["pexels:1", "pexels:2"]
+    assert ("heart", "landscape") in asked
+    assert ("reef", "landscape") not in asked  # found in portrait: asked once
