@@ -344,3 +344,25 @@ def test_words_sent_with_a_photo_that_ask_for_something_else_are_still_done(
     assert texts[1].startswith("v2: pictures switched to the plain backgrounds")
     assert len(assets.list(WORKSPACE)) == 1
     assert store.get(project.id).script.look is Look.PLAIN  # type: ignore[union-attr]
+
+
+def test_a_clip_and_a_photo_together_are_both_kept_and_listed_with_their_facts(
+    engine: Engine, store: ProjectStore, assets: AssetStore, tmp_path: Path
+) -> None:
+    drafted(engine, store)
+    clip = tmp_path / "waves.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "color=c=0x3a86ff:s=320x568:r=25:d=2", "-c:v", "libx264",
+                "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-y", str(clip)], duration=2)
+    files = [png(tmp_path), Attachment(path=str(clip), name="waves.mp4", mime="video/mp4")]
+    text = only_say(engine.handle(sent(files)))
+    assert text == "Got your 2 files. Say “use the last one for scene 2” or “use the last one " \
+        "for the intro”."
+    newest, oldest = assets.list(WORKSPACE)
+    assert (newest.kind.value, oldest.kind.value) == ("video", "photo")
+    assert newest.duration == pytest.approx(2.0, abs=0.1)
+    listing = said(engine.handle(msg("show my uploads")))
+    assert "\n1. waves.mp4 — clip, " in listing
+    assert ", 2.0 s (id " in listing
+    assert "\n2. my-dog.png — photo, " in listing
+    assert said(engine.handle(msg("use #2 for scene 3"))).startswith(
+        "v2: scene 3 now shows your photo")
