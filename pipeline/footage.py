@@ -5,7 +5,8 @@ A scene's span is shared among its shots in list order, in proportion to `Shot.s
 whole frames (`beats`). A beat whose shot has no local file (the key is missing from the media
 mapping) keeps its time and shows the scene's built-in gradient instead. Each beat's segment is
 made `TRANSITION_SECONDS` longer than the beat (except the last) so the next one can cross-fade
-in from its cue (`xfade`), which keeps every cut exactly on its beat.
+in from its cue (`xfade`, on those frames only: `join_segments`), which keeps every cut
+exactly on its beat.
 
 Clips are read from `Shot.start` for no longer than their segment needs (`-ss`/`-t` before
 `-i`), looped when shorter (`-stream_loop -1`), brought to the output rate, cropped to the
@@ -119,10 +120,51 @@ def transition_frames(fps: int) -> int:
     return max(1, round(TRANSITION_SECONDS * fps))
 
 
+def fades(timeline: Sequence[Beat], fps: int) -> list[int]:
+    """Frames of each cross-fade, from beat k into k + 1: `TRANSITION_SECONDS`, shorter when
+    the next beat is (it keeps at least one frame of its own), none into a one-frame beat."""
+    full = transition_frames(fps)
+    return [max(0, min(full, beat.frames - 1)) for beat in timeline[1:]]
+
+
 def segment_frames(timeline: Sequence[Beat], index: int, fps: int) -> int:
     """Frames beat `index` must supply: its own, plus the cross-fade into the next one."""
     last = index == len(timeline) - 1
-    return timeline[index].frames + (0 if last else transition_frames(fps))
+    return timeline[index].frames + (0 if last else fades(timeline, fps)[index])
+
+
+def join_segments(timeline: Sequence[Beat], fps: int) -> tuple[list[str], str]:
+    """Graph lines that join the segments [s0], [s1]... into one stream, and its label.
+
+    Only the frames of each cross-fade go through `xfade` (the tail of one segment and the head
+    of the next, cut off with `split` and `trim`); everything else is concatenated untouched, so
+    a transition costs its own frames and nothing more."""
+    if len(timeline) == 1:
+        return [], "s0"
+    overlaps = fades(timeline, fps)
+    lines, order = [], []
+    for index, beat in enumerate(timeline):
+        fade_in = overlaps[index - 1] if index else 0
+        fade_out = overlaps[index] if index < len(overlaps) else 0
+        parts = [name for name, used in (("h", fade_in), ("b", True), ("t", fade_out)) if used]
+        if len(parts) > 1:
+            lines.append(f"[s{index}]split={len(parts)}"
+                         + "".join(f"[s{index}{part}]" for part in parts))
+        if fade_in:
+            lines.append(f"[s{index}h]trim=end_frame={fade_in}[h{index}]")
+            lines.append(f"[t{index - 1}][h{index}]xfade=transition=fade"
+                         f":duration={fade_in / fps:.4f}:offset=0[f{index}]")
+            order.append(f"f{index}")
+        body = f"s{index}b" if len(parts) > 1 else f"s{index}"
+        lines.append(f"[{body}]trim=start_frame={fade_in}:end_frame={beat.frames},"
+                     f"setpts=PTS-STARTPTS[b{index}]")
+        order.append(f"b{index}")
+        if fade_out:
+            lines.append(f"[s{index}t]trim=start_frame={beat.frames},setpts=PTS-STARTPTS"
+                         f"[t{index}]")
+    lines.append("".join(f"[{label}]" for label in order)
+                 + f"concat=n={len(order)}:v=1:a=0[joined]")
+    return lines, "joined"
 
 
 def media_input(beat: Beat, frames: int, fps: int) -> list[str]:

@@ -32,12 +32,12 @@ from pipeline.footage import (
     Beat,
     beats,
     clip_chain,
+    join_segments,
     media_input,
     segment_frames,
     shade_source,
     shade_top,
     still_chain,
-    transition_frames,
 )
 from pipeline.media.model import Shot
 from pipeline.narration import Narration
@@ -238,11 +238,12 @@ RENDER_NEEDS = FfmpegNeeds(
     filters=(
         FilterNeed("gradients", ("s", "r", "c0", "c1", "n", "x0", "y0", "x1", "y1", "speed",
                                  "seed")),
-        FilterNeed("trim", ("end_frame",)),
+        FilterNeed("trim", ("start_frame", "end_frame")),
         FilterNeed("setpts", positional=1),
         FilterNeed("format", positional=1),
         FilterNeed("setsar", positional=1),
         FilterNeed("concat", ("n", "v", "a")),
+        FilterNeed("split", positional=1),
         FilterNeed("scale", ("flags",), positional=2),
         FilterNeed("fps", positional=1),
         FilterNeed("crop", ("w", "h", "x", "y")),
@@ -372,14 +373,10 @@ def shots_graph(
                      else clip_chain(beat, stream, frames, size, fps))
         else:
             chain = (f"{_gradient(beat.colours, frames, small, fps)},"
-                     f"scale={width}:{height}:flags=bilinear")
+                     f"scale={width}:{height}:flags=bilinear,setsar=1")
         chains.append(f"{chain}[s{index}]")
-    fade = transition_frames(fps) / fps
-    joined = "s0"
-    for index, beat in enumerate(timeline[1:], start=1):
-        chains.append(f"[{joined}][s{index}]xfade=transition=fade:duration={fade:.4f}"
-                      f":offset={beat.first_frame / fps:.4f}[x{index}]")
-        joined = f"x{index}"
+    joins, joined = join_segments(timeline, fps)
+    chains += joins
     chains.append(f"{shade_source(width, height)}[shade]")
     spans = [(beat.first_frame / fps, (beat.first_frame + beat.frames) / fps)
              for beat in timeline if beat.pictured]
