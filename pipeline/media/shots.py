@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -47,6 +48,11 @@ MIN_BEAT_SECONDS, MAX_BEAT_SECONDS = 2.0, 4.0
 MAX_SHOTS_PER_SCENE = 12
 SEARCH_SECONDS = 2.0
 """How long one round of searches (one source, every pending beat) may take."""
+DOWN_SECONDS = 60.0
+"""How long a source that did not answer in time is passed over by this process before it is
+asked again, so a hanging provider costs one draft its deadline, not every draft (a source
+that fails fast is simply asked again next time)."""
+TIMED_OUT = "did not answer in time"
 MIN_MEANING = 0.12
 """Cosine similarity below which a stock candidate does not fit its beat at all."""
 RESULTS_PER_QUERY = 15
@@ -213,6 +219,38 @@ def shot_keys(script: Script) -> list[str]:
             if shot.media.kind != MediaKind.BACKGROUND]
 
 
+class Outages:
+    """Sources that did not answer lately, by name and address, shared by the process."""
+
+    def __init__(self, seconds: float = DOWN_SECONDS) -> None:
+        self.seconds = seconds
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def mark(self, source: MediaSource) -> None:
+        with self._lock:
+            self._until[_identity(source)] = monotonic() + self.seconds
+
+    def is_down(self, source: MediaSource) -> bool:
+        with self._lock:
+            until = self._until.get(_identity(source))
+            if until is not None and until <= monotonic():
+                del self._until[_identity(source)]
+                return False
+            return until is not None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+def _identity(source: MediaSource) -> str:
+    return f"{source.name}|{getattr(source, 'base_url', '')}"
+
+
+OUTAGES = Outages()
+
+
 @dataclass(frozen=True)
 class Choice:
     """What the chooser placed: shots per scene index (only the scenes it was asked about)."""
@@ -267,12 +305,17 @@ class Chooser:
         for source in self.sources:
             if not pending:
                 break
+            if OUTAGES.is_down(source):
+                failures.append((source.name, sorted({beats[i].scene for i in pending})))
+                continue
             for shape in (orientation, FALLBACK_SHAPES.get(orientation)):
                 asked = [i for i in pending if shape == orientation or i in unanswered]
                 if shape is None or not asked:
                     continue
                 found = self._search(source, [beats[i] for i in asked], shape)
                 if found.down is not None:
+                    if found.down == TIMED_OUT:
+                        OUTAGES.mark(source)
                     failures.append((source.name, sorted({beats[i].scene for i in asked})))
                     break
                 unanswered = {i for i in asked if not found.results.get(beats[i].query)}
@@ -383,7 +426,7 @@ def _collect(name: str, text: str, future: Future[list[Candidate]], deadline: fl
         found.results[text] = list(future.result(timeout=max(0.0, deadline - monotonic())))
     except FutureTimeout:
         log.warning("media source %s did not answer in time", name)
-        return "did not answer in time"
+        return TIMED_OUT
     except SourceUnavailable as error:
         log.warning("media source %s is unavailable: %s", name, error)
         return str(error)

@@ -175,6 +175,13 @@ def test_a_hanging_source_is_left_behind_in_time(
     assert {s.media.source for sc in result.script.scenes for s in sc.shots} == {"pixabay"}
     assert result.notes[0].startswith("Pexels didn't answer, so ")
     assert took < 5.0, f"{took:.2f} s"  # one 2 s deadline, then Pixabay
+    calls = len(pexels.api_calls())
+    started = time.perf_counter()
+    again = director.another(result.script, WS, 1)  # a hanging source is passed over a while
+    assert time.perf_counter() - started < 2.0
+    assert len(pexels.api_calls()) == calls
+    assert {s.media.source for s in again.script.scenes[1].shots} == {"pixabay"}
+    assert again.notes[0] == "Pexels didn't answer, so scene 2 uses Pixabay footage."
 
 
 def test_with_no_keys_the_scenes_show_backgrounds(data_dir: Path, embed: Embed) -> None:
