@@ -47,6 +47,7 @@ from pipeline.text import one_line
 log = logging.getLogger(__name__)
 
 FETCH_THREADS = 4
+GENERATED = "generated"
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,11 @@ class Director:
             "scenes": [scene.model_copy(update={"shots": []}) for scene in script.scenes],
         })
         result = self.storyboard(cleared, workspace)
-        return Storyboarded(result.script, result.notes, True)
+        notes = result.notes
+        if look == Look.ILLUSTRATED and self.source(GENERATED) is None:
+            notes = ["Image generation is not set up here, so the scenes use stock pictures "
+                     "instead.", *notes]
+        return Storyboarded(result.script, notes, True)
 
     def fetch(self, script: Script, cache: MediaCache) -> Fetched:
         """Every shot's file through the cache; a shot that fails is left out with one note."""

@@ -237,6 +237,10 @@ def test_own_look_uses_only_the_uploads(pexels: PexelsFake, uploads: AssetStore,
     assert all(shot.media.kind == MediaKind.BACKGROUND
                for scene in empty.script.scenes for shot in scene.shots)
     assert empty.notes[0].startswith("You have no photos or clips here yet")
+    unset = director.with_look(stock, WS, Look.ILLUSTRATED)  # no OpenAI key: stock instead
+    assert unset.notes == [
+        "Image generation is not set up here, so the scenes use stock pictures instead."]
+    assert {s.media.source for sc in unset.script.scenes for s in sc.shots} == {"pexels"}
     plain = director.with_look(stock, WS, Look.PLAIN)
     assert {s.media.source for sc in plain.script.scenes for s in sc.shots} == {"background"}
     assert plain.notes == []
