@@ -30,15 +30,8 @@ from pipeline.media.backgrounds import Backgrounds, is_background
 from pipeline.media.cache import MediaCache
 from pipeline.media.history import ShotHistory
 from pipeline.media.model import Candidate, Look, MediaKind, MediaSource, Shot
-from pipeline.media.shots import (
-    Beat,
-    Chooser,
-    Embed,
-    display_name,
-    plan_scene,
-    scene_lines,
-    scenes_phrase,
-)
+from pipeline.media.shots import Beat, Chooser, Embed, plan_scene, scene_lines
+from pipeline.media.storyboard import display_name, scenes_phrase
 from pipeline.memory import embeddings
 from pipeline.script import Scene, Script
 from pipeline.settings import Settings

@@ -38,6 +38,7 @@ from pipeline.media.model import (
     Shot,
     SourceUnavailable,
 )
+from pipeline.media.storyboard import display_name, scenes_phrase, what_it_is
 from pipeline.script import WORDS_PER_SECOND, Aspect, Script
 
 log = logging.getLogger(__name__)
@@ -262,6 +263,22 @@ class Choice:
 
 
 @dataclass
+class _Pass:
+    """One `choose` call's working state: what is placed, what is left, what went wrong."""
+
+    script: Script
+    beats: Sequence[Beat]
+    used: set[str]
+    orientation: Orientation
+    pending: list[int]
+    picked: dict[int, tuple[Candidate, str]] = field(default_factory=dict)
+    failures: list[tuple[str, list[int]]] = field(default_factory=list)
+
+    def scenes(self, indexes: Iterable[int]) -> list[int]:
+        return sorted({self.beats[i].scene for i in indexes})
+
+
+@dataclass
 class _Round:
     """What one source said: results per query, or why it could not answer."""
 
@@ -297,38 +314,39 @@ class Chooser:
 
     def choose(self, script: Script, beats: Sequence[Beat], used: set[str]) -> Choice:
         """Shots for `beats` (sentence order), avoiding and then extending `used`."""
-        orientation = orientation_for(script.aspect)
-        picked: dict[int, tuple[Candidate, str]] = {}
-        failures: list[tuple[str, list[int]]] = []
-        pending = list(range(len(beats)))
-        unanswered: set[int] = set()
+        run = _Pass(script, beats, used, orientation_for(script.aspect),
+                    pending=list(range(len(beats))))
         for source in self.sources:
-            if not pending:
-                break
-            if OUTAGES.is_down(source):
-                failures.append((source.name, sorted({beats[i].scene for i in pending})))
-                continue
-            for shape in (orientation, FALLBACK_SHAPES.get(orientation)):
-                asked = [i for i in pending if shape == orientation or i in unanswered]
-                if shape is None or not asked:
-                    continue
-                found = self._search(source, [beats[i] for i in asked], shape)
-                if found.down is not None:
-                    if found.down == TIMED_OUT:
-                        OUTAGES.mark(source)
-                    failures.append((source.name, sorted({beats[i].scene for i in asked})))
-                    break
-                unanswered = {i for i in asked if not found.results.get(beats[i].query)}
-                pending = self._place(source.name, found.results, beats, pending,
-                                      picked=picked, used=used, orientation=orientation)
-        for scene in dict.fromkeys(beats[i].scene for i in pending):
-            words = " ".join(beats[i].text for i in pending if beats[i].scene == scene)
-            chosen = self.backgrounds.pick(words, script.scenes[scene].colors)
-            for index in pending:
-                if beats[index].scene == scene:
-                    picked[index] = (chosen, beats[index].query)
-        explained = frozenset(scene for _, scenes in failures for scene in scenes)
-        return Choice(_shots(beats, picked), _notes(failures, beats, picked), explained)
+            if run.pending:
+                self._ask(source, run)
+        for scene in dict.fromkeys(beats[i].scene for i in run.pending):
+            at = [i for i in run.pending if beats[i].scene == scene]
+            chosen = self.backgrounds.pick(" ".join(beats[i].text for i in at),
+                                           script.scenes[scene].colors)
+            run.picked.update({i: (chosen, beats[i].query) for i in at})
+        explained = frozenset(scene for _, scenes in run.failures for scene in scenes)
+        return Choice(_shots(beats, run.picked), _notes(run.failures, beats, run.picked),
+                      explained)
+
+    def _ask(self, source: MediaSource, run: _Pass) -> None:
+        """One source's turn: the pending beats in the frame's shape, then the words that found
+        nothing at all in the fallback shape."""
+        if OUTAGES.is_down(source):
+            run.failures.append((source.name, run.scenes(run.pending)))
+            return
+        asked = list(run.pending)
+        for shape in (run.orientation, FALLBACK_SHAPES.get(run.orientation)):
+            if shape is None or not asked:
+                return
+            found = self._search(source, [run.beats[i] for i in asked], shape)
+            if found.down is not None:
+                if found.down == TIMED_OUT:
+                    OUTAGES.mark(source)
+                run.failures.append((source.name, run.scenes(asked)))
+                return
+            unanswered = {i for i in asked if not found.results.get(run.beats[i].query)}
+            self._place(source.name, found.results, run)
+            asked = [i for i in run.pending if i in unanswered]
 
     def _search(self, source: MediaSource, beats: list[Beat], orientation: Orientation) -> _Round:
         queries: dict[str, float] = {}
@@ -350,35 +368,25 @@ class Chooser:
             pool.shutdown(wait=False, cancel_futures=True)
         return found
 
-    def _place(
-        self,
-        name: str,
-        results: Mapping[str, list[Candidate]],
-        beats: Sequence[Beat],
-        pending: list[int],
-        *,
-        picked: dict[int, tuple[Candidate, str]],
-        used: set[str],
-        orientation: Orientation,
-    ) -> list[int]:
+    def _place(self, name: str, results: Mapping[str, list[Candidate]], run: _Pass) -> None:
         """Give each pending beat its best fresh candidate from `results`; the rest stay."""
-        offered = list({c.key: c for i in pending for c in results.get(beats[i].query, [])}
-                       .values())
+        beats = run.beats
+        offered = list({c.key: c for i in run.pending
+                        for c in results.get(beats[i].query, [])}.values())
         if not offered:
-            return pending
-        beat_vectors, meaning = self._vectors(name, [beats[i] for i in pending], offered)
+            return
+        beat_vectors, meaning = self._vectors(name, [beats[i] for i in run.pending], offered)
         still: list[int] = []
-        for index in pending:
+        for index in run.pending:
             beat = beats[index]
             choice = self._best(name, beat, results.get(beat.query, []),
-                                beat_vectors.get(beat.text, []), vectors=meaning, used=used,
-                                orientation=orientation)
+                                beat_vectors.get(beat.text, []), vectors=meaning, run=run)
             if choice is None:
                 still.append(index)
                 continue
-            used.add(choice.key)
-            picked[index] = (choice, beat.query)
-        return still
+            run.used.add(choice.key)
+            run.picked[index] = (choice, beat.query)
+        run.pending = still
 
     def _vectors(self, name: str, beats: list[Beat], offered: list[Candidate]) -> tuple[
             dict[str, list[float]], dict[str, list[float]]]:
@@ -400,8 +408,7 @@ class Chooser:
         target: list[float],
         *,
         vectors: Mapping[str, list[float]],
-        used: set[str],
-        orientation: Orientation,
+        run: _Pass,
     ) -> Candidate | None:
         as_is = name in self.unranked  # taken as it is, whatever its words say
         scored: list[tuple[float, bool, Candidate]] = []
@@ -410,8 +417,8 @@ class Chooser:
             sense = _dot(target, vector) if vector and target else self.min_meaning
             if not as_is and sense < self.min_meaning:
                 continue
-            score = sense + fit(candidate, orientation, beat.seconds)
-            scored.append((score, candidate.key in used, candidate))
+            score = sense + fit(candidate, run.orientation, beat.seconds)
+            scored.append((score, candidate.key in run.used, candidate))
         fresh = [entry for entry in scored if not entry[1]]
         pool = fresh or (scored if name in self.reusable else [])
         if not pool:
@@ -455,34 +462,6 @@ def _shots(beats: Sequence[Beat], picked: Mapping[int, tuple[Candidate, str]]) -
         scene.append(Shot(media=candidate, line=beat.line,
                           seconds=round(min(60.0, beat.seconds), 2), query=query[:100]))
     return shots
-
-
-SOURCE_NAMES = {"pexels": "Pexels", "pixabay": "Pixabay", "generated": "The image generator",
-                "upload": "Your uploads", "background": "The built-in backgrounds"}
-
-
-def display_name(source: str) -> str:
-    return SOURCE_NAMES.get(source, source.capitalize())
-
-
-def what_it_is(candidate: Candidate) -> str:
-    """How a note names a picture's kind and origin: "Pixabay footage", "your photos"."""
-    if candidate.kind == MediaKind.BACKGROUND:
-        return "a coloured background"
-    if candidate.source == "upload":
-        return "your own media"
-    if candidate.source == "generated":
-        return "a generated image"
-    noun = "footage" if candidate.kind == MediaKind.VIDEO else "photos"
-    return f"{display_name(candidate.source)} {noun}"
-
-
-def scenes_phrase(scenes: Sequence[int]) -> str:
-    """1-based scene numbers in words: "scene 2", "scenes 2 and 3", "scenes 1, 2 and 4"."""
-    numbers = [str(s + 1) for s in sorted(set(scenes))]
-    if len(numbers) == 1:
-        return f"scene {numbers[0]}"
-    return f"scenes {', '.join(numbers[:-1])} and {numbers[-1]}"
 
 
 def _notes(failures: list[tuple[str, list[int]]], beats: Sequence[Beat],

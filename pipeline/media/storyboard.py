@@ -7,7 +7,8 @@ tile per shot, in screen order, numbered by scene: each tile is a frame of the s
 thumbnail (read through `pipeline.media.vetting`, the file protocol only), a drawn gradient
 for a built-in background, a dark tile where no picture could be had. `thumbnails` gets the
 pictures for it: the cached or uploaded file when there is one, else the provider's thumbnail
-(size-bounded, vetted), fetched concurrently.
+(size-bounded, vetted), fetched concurrently. How sources and scenes are named in sentences
+(`display_name`, `what_it_is`, `scenes_phrase`) lives here too, for the shot chooser's notes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from pipeline.ffmpeg_check import FfmpegNeeds, FilterNeed
 from pipeline.media import web
 from pipeline.media.backgrounds import DEFAULT_TEXT, background, colours, is_background, still
 from pipeline.media.model import Candidate, MediaKind, Shot
-from pipeline.media.shots import display_name
 from pipeline.media.vetting import MediaInfo, safe_input, vet
 from pipeline.script import Aspect, Script
 from pipeline.writers.topic import clip
@@ -52,6 +52,34 @@ SHEET_NEEDS = FfmpegNeeds(filters=(
                             "bordercolor", "x", "y")),
     FilterNeed("xstack", ("inputs", "layout")),
 ))
+
+
+SOURCE_NAMES = {"pexels": "Pexels", "pixabay": "Pixabay", "generated": "The image generator",
+                "upload": "Your uploads", "background": "The built-in backgrounds"}
+
+
+def display_name(source: str) -> str:
+    return SOURCE_NAMES.get(source, source.capitalize())
+
+
+def what_it_is(candidate: Candidate) -> str:
+    """How a note names a picture's kind and origin: "Pixabay footage", "your photos"."""
+    if candidate.kind == MediaKind.BACKGROUND:
+        return "a coloured background"
+    if candidate.source == "upload":
+        return "your own media"
+    if candidate.source == "generated":
+        return "a generated image"
+    noun = "footage" if candidate.kind == MediaKind.VIDEO else "photos"
+    return f"{display_name(candidate.source)} {noun}"
+
+
+def scenes_phrase(scenes: Sequence[int]) -> str:
+    """1-based scene numbers in words: "scene 2", "scenes 2 and 3", "scenes 1, 2 and 4"."""
+    numbers = [str(s + 1) for s in sorted(set(scenes))]
+    if len(numbers) == 1:
+        return f"scene {numbers[0]}"
+    return f"scenes {', '.join(numbers[:-1])} and {numbers[-1]}"
 
 
 def storyboard_lines(script: Script) -> list[str]:
