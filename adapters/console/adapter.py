@@ -93,6 +93,7 @@ class ConsoleAdapter:
         self._out = out
         self._outbox = ConsoleOutbox(connection, workspace)
         self._inbox = Inbox(incoming) if incoming is not None else Inbox()
+        self._inbox.sweep()
         self._patient = patient
         self._job_timeout = job_timeout
         self._workers_alive = workers_alive or (lambda: True)

@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ from adapters.incoming import (
 from bot.events import Attachment
 
 ATTACH_COMMAND = re.compile(r"^/attach(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
+LEFTOVER_SECONDS = 24 * 3600
+"""A copy the asset store did not take (it refused the file) is deleted after this long."""
 _CHUNK = 1 << 20
 
 
@@ -89,6 +92,21 @@ class Inbox:
             return too_big(offered, error.size, self.max_bytes)
         except OSError:
             return refused(offered, f"I couldn't read {offered.shown_name}.")
+
+    def sweep(self, older_than: float = LEFTOVER_SECONDS) -> int:
+        """Delete copies left in the folder for longer than `older_than` seconds (files the
+        asset store refused stay where the adapter put them); returns how many went."""
+        if not self.folder.is_dir():
+            return 0
+        cutoff, gone = time.time() - older_than, 0
+        for path in self.folder.iterdir():
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    gone += 1
+            except OSError:  # taken meanwhile by the store, or by another console
+                continue
+        return gone
 
     def _copy(self, source: Path, offered: Offered) -> Attachment:
         declared = source.stat().st_size

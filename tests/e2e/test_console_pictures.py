@@ -9,6 +9,7 @@ the photo's colour fills scene 2's frames."""
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,3 +207,17 @@ def test_a_missing_file_is_a_sentence_not_a_crash(
     assert "I can't find a file at" in shown
     assert "is a folder" in shown
     assert "Traceback" not in shown
+
+
+def test_copies_the_store_did_not_take_are_swept_after_a_day(
+    redis_conn: redis.Redis, settings: Path, tmp_path: Path
+) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    old, fresh = incoming / "old.png", incoming / "fresh.png"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    a_day_ago = time.time() - 25 * 3600
+    os.utime(old, (a_day_ago, a_day_ago))
+    ConsoleAdapter(lambda event: [], redis_conn, io.StringIO(), incoming=incoming)
+    assert sorted(p.name for p in incoming.iterdir()) == ["fresh.png"]

@@ -30,6 +30,7 @@ from tests.fakes.pexels_api import Item, PexelsFake
 from workers.catalog import MEDIA_QUEUE
 from workers.media_jobs import sheet_path
 from workers.queues import RQJobQueue
+from workers.render_plan import render_fingerprint
 
 CHAT = Conversation(adapter="console", workspace="local", channel="terminal", user="me")
 TARGET = ReplyTarget.of(CHAT)
@@ -156,3 +157,22 @@ def test_a_dead_provider_is_one_sentence_and_the_draft_is_untouched(
 
     _prefetch(redis_conn, project)
     assert _posted(outbox) == []  # told once per version
+
+
+def test_the_render_fingerprint_covers_every_shot(
+    redis_conn: redis.Redis, pexels: PexelsFake
+) -> None:
+    """Another picture for one scene is another work folder and other job ids; the same
+    pictures are the same ones."""
+    project = _draft(redis_conn, pexels)
+    script = project.script
+    found = pexels.source().search(MediaQuery(text="octopus", limit=len(COLOURS)))
+    scenes = list(script.scenes)
+    other = next(c for c in found if c.key != scenes[1].shots[0].media.key)
+    scenes[1] = scenes[1].model_copy(update={"shots": [
+        scenes[1].shots[0].model_copy(update={"media": other})]})
+    changed = project.with_version(script.model_copy(update={"scenes": scenes}))
+    same = changed.with_version(script)
+    prints = [render_fingerprint(p, p.current, None) for p in (project, changed, same)]
+    assert prints[0] != prints[1]
+    assert prints[0] == prints[2]
