@@ -109,13 +109,19 @@ class Director:
         beats = [replace(beat, text=wanted, query=wanted)
                  for beat in plan_scene(script, scene)]
         others = _keys(s for i, s in enumerate(script.scenes) if i != scene)
-        result = self._fill(script, workspace, beats, others)
+        named = script
+        if script.look in {Look.OWN, Look.PLAIN}:  # a picture asked for by name: stock may answer
+            named = script.model_copy(update={"look": Look.STOCK})
+        result = self._fill(named, workspace, beats, others, named=True,
+                            reuse=registry.reusable(script.look))
         fresh = result.script.scenes[scene].shots
-        if _all_background(fresh) and self._has_stock(script.look):
+        if _all_background(fresh) and self._has_stock(named.look):
             return Storyboarded(script, [
                 f"I found no pictures of “{wanted}”, so scene {scene + 1} keeps what it had."
             ], False)
         filled = _with_shots(result.script, {scene: _gaps_filled(fresh)})
+        if all(registry.rank(shot.media.source, script.look) is not None for shot in fresh):
+            filled = filled.model_copy(update={"look": script.look})  # found within the look
         return Storyboarded(filled, result.notes, True)
 
     def use_asset(self, script: Script, workspace: str, scene: int,
@@ -178,11 +184,14 @@ class Director:
                 f"{_sentence(str(error))} Scene {scene} shows its background there instead.")
 
     def _fill(self, script: Script, workspace: str, beats: list[Beat], used: set[str],
-              *, plain_for: int | None = None) -> Storyboarded:
-        """Choose shots for `beats`, avoiding `used` and the workspace's recent keys."""
+              *, plain_for: int | None = None, named: bool = False,
+              reuse: frozenset[str] | None = None) -> Storyboarded:
+        """Choose shots for `beats`, avoiding `used` and the workspace's recent keys; `named`:
+        the user said what the pictures should show, so even uploads must match the words;
+        `reuse`: the sources whose pictures may repeat (default: as the look says)."""
         if self.history is not None and workspace:
             used = used | self.history.recent(workspace)
-        chooser = self._chooser(script.look)
+        chooser = self._chooser(script.look, named=named, reuse=reuse)
         choice = chooser.choose(script, beats, set(used))
         shots = choice.shots
         if plain_for is not None:
@@ -191,10 +200,12 @@ class Director:
         notes = [*choice.notes, *self._look_notes(updated, set(shots) - choice.explained)]
         return Storyboarded(updated, notes, True)
 
-    def _chooser(self, look: Look) -> Chooser:
+    def _chooser(self, look: Look, *, named: bool = False,
+                 reuse: frozenset[str] | None = None) -> Chooser:
         ordered = registry.for_look(look, self.sources)
         return Chooser(ordered, self.embed, backgrounds=self.backgrounds,
-                       unranked=registry.unranked(), reusable=registry.reusable(look))
+                       unranked=registry.unranked(named=named),
+                       reusable=registry.reusable(look) if reuse is None else reuse)
 
     def _new_backgrounds(self, script: Script, shots: dict[int, list[Shot]],
                          scene: int) -> dict[int, list[Shot]]:

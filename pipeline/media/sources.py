@@ -49,6 +49,9 @@ class SourceEntry:
     looks: Mapping[Look, int]
     ranked: bool = True
     reusable_in: frozenset[Look] = frozenset()
+    drawn: bool = False
+    """Its pictures are made for the words asked, so they fit them even when the user names
+    what they want (uploads are then ranked by their names like stock)."""
     after_stock_in: frozenset[Look] = frozenset()
     """Looks in which it is only a fallback behind a stock source: left out when none is set
     up (generated images cost money; a STOCK draft without stock keys shows backgrounds)."""
@@ -90,6 +93,7 @@ REGISTRY: tuple[SourceEntry, ...] = (
     SourceEntry("pixabay", _pixabay, {Look.STOCK: 11, Look.ILLUSTRATED: 21}),
     SourceEntry("generated", _generated, {Look.ILLUSTRATED: 1, Look.STOCK: 30}, ranked=False,
                 reusable_in=frozenset({Look.ILLUSTRATED, Look.STOCK}),  # one image per words
+                drawn=True,
                 after_stock_in=frozenset({Look.STOCK})),
     SourceEntry("upload", _uploads, {Look.OWN: 1, Look.STOCK: 40, Look.ILLUSTRATED: 40},
                 ranked=False, reusable_in=frozenset({Look.OWN})),
@@ -142,8 +146,11 @@ def rank(name: str, look: Look) -> int | None:
     return looks.get(Look(look))
 
 
-def unranked() -> frozenset[str]:
-    return frozenset(entry.name for entry in REGISTRY if not entry.ranked)
+def unranked(*, named: bool = False) -> frozenset[str]:
+    """Sources whose pictures are taken as they are; when the user `named` what they want,
+    only those drawn for the words."""
+    return frozenset(entry.name for entry in REGISTRY
+                     if not entry.ranked and (entry.drawn or not named))
 
 
 def reusable(look: Look) -> frozenset[str]:

@@ -392,3 +392,20 @@ def test_the_contact_sheet_can_use_the_providers_thumbnails(
     for index, shot in enumerate(shots):
         seen = tile_colour(sheet, index, columns, 160, 284)
         assert np.abs(seen - rgb(COLOURS[shot.media.id])).max() < 40, (index, seen)
+
+
+def test_naming_a_picture_finds_the_upload_of_that_name(pexels: PexelsFake, uploads: AssetStore,
+                                                        embed: Embed) -> None:
+    director = Director([UploadSource(uploads, WS), Backgrounds()], embed=embed)
+    own = director.with_look(octopus_script(), WS, Look.OWN).script
+    beach = next(a for a in uploads.list(WS) if a.name.startswith("beach"))
+    dog = next(a for a in uploads.list(WS) if a.name.startswith("dog"))
+    for words, asset in (("a beach", beach), ("my dog", dog)):
+        found = director.search_for(own, WS, 1, words)
+        assert [s.media.key for s in found.script.scenes[1].shots] == [f"upload:{asset.id}"]
+        assert found.script.look == Look.OWN
+    with_stock = Director([pexels.source(), UploadSource(uploads, WS), Backgrounds()],
+                          embed=embed)
+    stock = with_stock.search_for(own, WS, 0, "octopus reef")  # asked by name: stock may answer
+    assert {s.media.source for s in stock.script.scenes[0].shots} == {"pexels"}
+    assert stock.script.look == Look.STOCK
