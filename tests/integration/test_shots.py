@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.agent_outputs import SceneCard
 from pipeline.agents.visuals import scenes_from_cards
-from pipeline.media.backgrounds import Backgrounds
-from pipeline.media.model import MediaKind, Orientation
+from pipeline.media.backgrounds import Backgrounds, background
+from pipeline.media.model import Candidate, MediaKind, Orientation, Shot
 from pipeline.media.shots import (
     MAX_BEAT_SECONDS,
     Beat,
@@ -22,6 +22,7 @@ from pipeline.media.shots import (
     plan_scene,
     scene_lines,
 )
+from pipeline.media.storyboard import credits, storyboard_lines
 from pipeline.memory import embeddings
 from pipeline.script import Aspect, Scene, Script
 from pipeline.writers.offline import OfflineWriter
@@ -197,3 +198,30 @@ def test_words_without_a_portrait_clip_are_asked_again_in_landscape(embed: Embed
     assert [s.media.key for s in choice.shots[0]] == ["pexels:1", "pexels:2"]
     assert ("heart", "landscape") in asked
     assert ("reef", "landscape") not in asked  # found in portrait: asked once
+
+
+def test_storyboard_lines_and_credits_say_where_each_picture_comes_from() -> None:
+    script = octopus_script()
+    stock = Candidate(source="pexels", id="7", kind=MediaKind.VIDEO, width=1080, height=1920,
+                      duration=8, text="octopus swimming reef", credit="Video by Ana on Pexels")
+    again = stock.model_copy(update={"id": "8"})
+    photo = Candidate(source="upload", id="ab12", kind=MediaKind.PHOTO, width=800, height=600,
+                      text="beach", licence="your own")
+    drawn = Candidate(source="generated", id="c0ffee", kind=MediaKind.PHOTO, width=1024,
+                      height=1536, text="An illustration: blue blood",
+                      credit="Image generated with gpt-image-1")
+    shots = [[Shot(media=stock, line=0, seconds=3), Shot(media=again, line=1, seconds=3)],
+             [Shot(media=photo, line=3, seconds=6)],
+             [Shot(media=drawn, line=5, seconds=3), Shot(media=background(("#102030", "#203040")),
+                                                        line=6, seconds=3)]]
+    script = script.model_copy(update={"scenes": [
+        scene.model_copy(update={"shots": shots[i]}) for i, scene in enumerate(script.scenes)]})
+    assert storyboard_lines(script) == [
+        "Scene 1 · Pexels video · octopus swimming reef · Video by Ana on Pexels",
+        "Scene 1 · Pexels video · octopus swimming reef · Video by Ana on Pexels",
+        "Scene 2 · your photo · beach",
+        "Scene 3 · generated image · An illustration: blue blood · Image generated with "
+        "gpt-image-1",
+        "Scene 3 · coloured background",
+    ]
+    assert credits(script) == ["Video by Ana on Pexels", "Image generated with gpt-image-1"]
