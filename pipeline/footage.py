@@ -2,8 +2,11 @@
 and the chain that fits it to the frame.
 
 A scene's span is shared among its shots in list order, in proportion to `Shot.seconds`, in
-whole frames (`beats`). A beat whose shot has no local file (the key is missing from the media
-mapping) keeps its time and shows the scene's built-in gradient instead. Each beat's segment is
+whole frames (`beats`). A beat whose shot has no usable local file (the key is missing from the
+media mapping, or the file is gone or no longer the media vetting saw) keeps its time and shows
+the scene's built-in gradient instead; a built-in background shot shows its own two colours.
+Files are read with vetting's `input_args_for` (a named demuxer, the file protocol only, a
+`file:` path), never probed by ffmpeg. Each beat's segment is
 made `TRANSITION_SECONDS` longer than the beat (except the last) so the next one can cross-fade
 in from its cue (`xfade`, on those frames only: `join_segments`), which keeps every cut
 exactly on its beat.

@@ -8,6 +8,11 @@ from an ASS file written next to the output, using font_lato's folder as the onl
 The narration is the soundtrack; optional music is looped, set to a modest bed level and
 ducked under the voice with a sidechain compressor. The result is H.264 (yuv420p) + AAC with
 `+faststart`, trimmed to the narration's duration, written to a temporary file and renamed.
+
+With pictures (`media` maps shots to local files) the same run composes the shots instead
+(`shots_graph`; the shot chains live in pipeline.footage): clips and stills cross-fading on
+their beats, a shade behind the captions, and the title card on the hook only, while a scene
+that shows no picture keeps its gradient and its title card as above.
 """
 
 from __future__ import annotations
