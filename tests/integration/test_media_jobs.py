@@ -23,14 +23,17 @@ from novacast.wiring import install_worker_runtime
 from pipeline.media.cache import MediaCache
 from pipeline.media.model import Candidate, MediaQuery, Shot
 from pipeline.media.storyboard import TILE_WIDTHS
+from pipeline.probe import frame_at, probe
+from pipeline.render import Profile
 from pipeline.script import Script
 from pipeline.settings import load_settings
 from pipeline.writers import OfflineWriter
 from tests.fakes.pexels_api import Item, PexelsFake
-from workers.catalog import MEDIA_QUEUE
+from workers import render_jobs
+from workers.catalog import MEDIA_QUEUE, RENDER_QUEUE
 from workers.media_jobs import sheet_path
 from workers.queues import RQJobQueue
-from workers.render_plan import render_fingerprint
+from workers.render_plan import render_fingerprint, workdir_for
 
 CHAT = Conversation(adapter="console", workspace="local", channel="terminal", user="me")
 TARGET = ReplyTarget.of(CHAT)
@@ -176,3 +179,36 @@ def test_the_render_fingerprint_covers_every_shot(
     prints = [render_fingerprint(p, p.current, None) for p in (project, changed, same)]
     assert prints[0] != prints[1]
     assert prints[0] == prints[2]
+
+
+@pytest.mark.slow
+def test_a_render_with_a_dead_provider_shows_backgrounds_and_says_so_once(
+    redis_conn: redis.Redis, pexels: PexelsFake
+) -> None:
+    """Nothing cached and the provider down at render time: the preview still renders, the
+    pictured beats show their scene's gradient, and the chat gets one sentence."""
+    install_worker_runtime(redis_conn)
+    project = _draft(redis_conn, pexels)
+    ProjectStore(redis_conn).save(project.evolve(state=ProjectState.RENDERING))
+    outbox = ConsoleOutbox(redis_conn, CHAT.workspace)
+    outbox.start_reading()
+    pexels.stop()
+
+    queue = Queue(RENDER_QUEUE, connection=redis_conn)
+    args = (project.id, 1, TARGET.model_dump())
+    jobs = [queue.enqueue_call(step, args=args)
+            for step in (render_jobs.voice, render_jobs.captions, render_jobs.preview)]
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    assert all(job.get_status(refresh=True) == "finished" for job in jobs)
+
+    says = [a for a in _posted(outbox) if isinstance(a, Say)]
+    assert len(says) == 1, says
+    assert "background" in says[0].text
+    work = workdir_for(project, 1, None)
+    preview = work.video(Profile.PREVIEW)
+    assert probe(preview).video_codec == "h264"
+    first = project.script.scenes[0]
+    frame = frame_at(preview, 0.5)
+    seen = tuple(int(c) for c in frame[int(frame.shape[0] * 0.4), int(frame.shape[1] * 0.1)])
+    assert not any(_near(seen, colour) for colour in COLOURS), seen  # type: ignore[arg-type]
+    assert first.shots  # it had a picture; the gradient stood in for it
