@@ -89,8 +89,9 @@ def make_video_file(request: MakeRequest, settings: Settings, bar: Progress) -> 
     )
     (work.root / "script.json").write_text(script.model_dump_json(indent=2), encoding="utf-8")
     bar.update(task, completed=8, description="fetching")
-    media = _fetch(director, script, MediaCache(settings.media_cache_dir,
-                                                 settings.media_cache_bytes), say)
+    media = _fetch(
+        director, script, MediaCache(settings.media_cache_dir, settings.media_cache_bytes), say
+    )
     bar.update(task, completed=15, description="speaking")
     narration = produce.make_voice(script, work, voice)
     bar.update(task, completed=25, description="captions")
@@ -148,13 +149,24 @@ def _write_sidecar(video: Path, script: Script) -> Path:
     """`<video>.json` beside the video: the title, the words, the shots, and the credits
     their licences ask for (to paste into a post's description)."""
     shots = [
-        {"scene": number, "source": shot.media.source, "id": shot.media.id,
-         "credit": shot.media.credit, "licence": shot.media.licence, "page": shot.media.page_url}
+        {
+            "scene": number,
+            "source": shot.media.source,
+            "id": shot.media.id,
+            "credit": shot.media.credit,
+            "licence": shot.media.licence,
+            "page": shot.media.page_url,
+        }
         for number, scene in enumerate(script.scenes, start=1)
         for shot in scene.shots
     ]
-    record = {"title": script.title, "sentences": script.narration, "video": video.name,
-              "credits": credits(script), "shots": shots}
+    record = {
+        "title": script.title,
+        "sentences": script.narration,
+        "video": video.name,
+        "credits": credits(script),
+        "shots": shots,
+    }
     sidecar = video.with_suffix(".json")
     sidecar.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
     return sidecar

@@ -93,8 +93,11 @@ class _Prefetch:
         try:
             sheet = self._draw(script, files)
             caption = _caption(self.version, len(_pictures(script)))
-            _send(self.connection, self.target, Picture(target=self.target, path=str(sheet),
-                                                        caption=caption))
+            _send(
+                self.connection,
+                self.target,
+                Picture(target=self.target, path=str(sheet), caption=caption),
+            )
         except Exception:
             _forget(self.connection, "storyboard", self.project.id, self.version)
             raise
@@ -109,7 +112,10 @@ class _Prefetch:
 
 
 def tell_notes(
-    connection: redis.Redis, project_id: str, version: int, notes: list[str],
+    connection: redis.Redis,
+    project_id: str,
+    version: int,
+    notes: list[str],
     say: Callable[[str], None],
 ) -> None:
     """What could not be fetched, as one message, once per version (prefetch or render)."""
