@@ -74,7 +74,7 @@ class _Prefetch:
 
     def go(self, script: Script) -> int:
         cache = self.pictures.cache
-        early = _cached(script, cache)
+        early = cached(script, cache)
         if all(shot.media.key in early or shot.media.thumbnail_url for shot in _pictures(script)):
             self.post_sheet(script, early)
             fetched = self.director.fetch(script, cache)
@@ -138,12 +138,18 @@ def _caption(version: int, shots: int) -> str:
     return f"Storyboard for v{version}: {shots} shot{'s' if shots != 1 else ''}, in screen order."
 
 
+def missing(script: Script, cache: MediaCache) -> int:
+    """How many of the script's pictures the cache does not hold yet."""
+    return len({shot.media.key for shot in _pictures(script)} - set(cached(script, cache)))
+
+
 def _pictures(script: Script) -> list[Shot]:
     """The shots that show a picture (not a built-in background)."""
     return [s for scene in script.scenes for s in scene.shots if not is_background(s.media)]
 
 
-def _cached(script: Script, cache: MediaCache) -> dict[str, Path]:
+def cached(script: Script, cache: MediaCache) -> dict[str, Path]:
+    """The files of the script's pictures the cache holds already, by key."""
     found = {shot.media.key: cache.get(shot.media) for shot in _pictures(script)}
     return {key: path for key, path in found.items() if path is not None}
 

@@ -36,7 +36,7 @@ from pipeline.produce import Workdir, make_captions, make_video, make_voice, run
 from pipeline.render import Profile
 from pipeline.script import Script
 from workers import runtime
-from workers.media_jobs import tell_notes
+from workers.media_jobs import missing, tell_notes
 from workers.render_plan import render_voice, voice_preference, workdir_for
 from workers.reporting import ProgressSpan, Reporter
 
@@ -82,6 +82,8 @@ class RenderStep:
         if self.work.video(profile).exists():
             return {}
         pictures = runtime.current().pictures
+        if missing(self.script, pictures.cache):  # the prefetch did not run or is not done
+            self.report.progress("pictures", 23 if profile is Profile.PREVIEW else 40)
         director = pictures.directors(self.workspace)
         fetched = director.fetch(self.script, pictures.cache)
         tell_notes(self.connection, self.project.id, self.version, fetched.notes, self.report.say)
