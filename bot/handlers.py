@@ -154,12 +154,12 @@ class Handlers:
         self.store.set_active(ctx.conversation, project.id)
         if self.recall is not None:
             self.recall.created(project, idea, brief.topic)
-        self._prefetch(ctx, project)
+        fetching = self._prefetch(ctx, project)
         note = replies.joined(
             lead, replies.seconds_note(brief.seconds, seconds, self.policy.limits)
         )
         text = replies.new_draft(project, note, board.notes)
-        return ctx.say(text, replies.draft_buttons(project.id))
+        return [*ctx.say(text, replies.draft_buttons(project.id)), *fetching]
 
     def _resolve(self, ctx: Context, idea: str) -> tuple[str, str]:
         """The idea to make and a note to lead the draft: "like the last one" is looked up."""
@@ -240,11 +240,12 @@ class Handlers:
             return ctx.say(replies.DRAFT_CHANGED)
         if self.recall is not None:
             self.recall.revised(project)
-        self._prefetch(ctx, project)
-        return ctx.say(
+        fetching = self._prefetch(ctx, project)
+        reply = ctx.say(
             replies.new_version(project, revision.summary, notes),
             replies.draft_buttons(project.id),
         )
+        return [*reply, *fetching]
 
     # --- pictures -----------------------------------------------------------------------------
 
@@ -283,16 +284,19 @@ class Handlers:
             return Storyboarded(script=after, notes=[], changed=False)
         return self.storyboard(kept_shots(before, after), conversation)
 
-    def _prefetch(self, ctx: Context, project: Project) -> None:
-        """Ask for the version's pictures to be fetched now, so Render does not wait on them.
-        Best effort: a queue that is down only means the render fetches them itself."""
+    def _prefetch(self, ctx: Context, project: Project) -> list[Action]:
+        """Ask for the version's pictures to be fetched now, so Render does not wait on them;
+        the job is announced (a patient adapter waits for its contact sheet). Best effort: a
+        queue that is down only means the render fetches them itself."""
         if not any(scene.shots for scene in project.script.scenes):
-            return
+            return []
         try:
-            self.jobs.prefetch(project.id, project.current, ctx.target)
+            job_ids = self.jobs.prefetch(project.id, project.current, ctx.target)
         except Exception:
             log.warning("could not queue fetching the pictures of %s v%d", project.id,
                         project.current, exc_info=True)
+            return []
+        return [JobsStarted(target=ctx.target, job_ids=job_ids)] if job_ids else []
 
     def revise_button(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
         if project.state not in EDITABLE:

@@ -454,6 +454,11 @@ def timezone_set(zone: str, now: datetime) -> str:
 # no full stop) are the middle of a sentence: "Publishing failed: <reason>. …".
 
 
+def storyboard_caption(version: int, shots: int) -> str:
+    """The caption of a version's contact sheet (one tile per shot)."""
+    return f"Storyboard for v{version}: {shots} shot{'s' if shots != 1 else ''}, in screen order."
+
+
 def quick_preview(version: int) -> str:
     return f"Quick preview of v{version} (low resolution). Full quality is on its way."
 
