@@ -230,11 +230,16 @@ def _add_commands(tree: app_commands.CommandTree[NovacastClient], client: Novaca
     async def schedules(interaction: discord.Interaction) -> None:
         await client.handle_command(interaction, "schedules")
 
+    @tree.command(name="assets", description="Your photos and clips for videos")
+    @app_commands.describe(what="Leave empty to list them, or e.g. delete 2")
+    async def assets(interaction: discord.Interaction, what: str = "") -> None:
+        await client.handle_command(interaction, "assets", what)
+
     @tree.command(name="help", description="What NOVACAST can do")
     async def help_(interaction: discord.Interaction) -> None:
         await client.handle_command(interaction, "help")
 
-    del make, status, schedules, help_
+    del make, status, schedules, assets, help_
 
 
 def _guard_parsers(client: discord.Client) -> None:

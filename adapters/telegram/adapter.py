@@ -51,6 +51,7 @@ COMMANDS = [
     BotCommand("make", "Make a short video: /make 40s on octopus hearts, playful"),
     BotCommand("status", "Where your current video is"),
     BotCommand("schedules", "List scheduled videos"),
+    BotCommand("assets", "Your photos and clips: /assets, /assets delete 2"),
     BotCommand("help", "What I can do"),
 ]
 NOT_DELIVERED = "Telegram did not accept my reply just now. Please try again in a minute."

@@ -162,7 +162,7 @@ def test_start_syncs_commands_and_identifies_with_the_content_intent(
         async with FakeDiscord(TOKEN) as fake, running_bot(fake, redis_conn, data_dir):
             (put,) = fake.calls("PUT", f"/applications/{fake.app_id}/commands")
             names = {c["name"]: c for c in put.json}
-            assert set(names) == {"make", "status", "schedules", "help"}
+            assert set(names) == {"make", "status", "schedules", "assets", "help"}
             assert [o["name"] for o in names["make"]["options"]] == ["idea"]
             assert names["make"]["options"][0]["required"] is True
             intents = fake.identifies[0]["intents"]
