@@ -13,11 +13,7 @@ address ("/video/octopus-swimming-in-the-sea-856410/"). Credit as the Pexels Lic
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,47 +27,14 @@ KEY_ENV = "PEXELS_API_KEY"
 URL_ENV = "PEXELS_API_URL"
 LICENCE = "Pexels License"
 LABEL = "Pexels"
-MAX_BYTES = 200_000_000
-"""Largest file downloaded (a minute of Full HD is ~30-120 MB)."""
 PHOTO_LONG_SIDE = 1920
 """Photos much larger than this on their long side are asked at this size."""
 
 
-class PexelsSource:
+class PexelsSource(web.StockSource):
     name = "pexels"
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = DEFAULT_URL,
-        *,
-        client: httpx.Client | None = None,
-        limits: web.RateLimits = web.DEFAULT_LIMITS,
-        short_side: int = 1080,
-        max_bytes: int = MAX_BYTES,
-        cache: web.SearchCache | None = None,
-    ) -> None:
-        self._key = api_key
-        self.base_url = base_url.rstrip("/")
-        self._client = client
-        """Used as it is and closed by its owner; None: a new client per search or download,
-        closed after it (a source holds no socket between calls)."""
-        self.limits, self.short_side, self.max_bytes = limits, short_side, max_bytes
-        self.cache = cache
-
-    def __repr__(self) -> str:
-        return f"PexelsSource({self.base_url!r})"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PexelsSource | None:
-        """A source from PEXELS_API_KEY and PEXELS_API_URL, answers kept in the process's
-        search cache (NOVACAST_STOCK_CACHE_SECONDS); None without a key."""
-        env = os.environ if environ is None else environ
-        key = env.get("PEXELS_API_KEY", "").strip()
-        if not key:
-            return None
-        return cls(key, env.get("PEXELS_API_URL", "").strip() or DEFAULT_URL,
-                   cache=web.cache_from_env(env))
+    label = LABEL
+    key_env, url_env, default_url = KEY_ENV, URL_ENV, DEFAULT_URL
 
     def search(self, query: MediaQuery) -> list[Candidate]:
         found: list[Candidate] = []
@@ -79,19 +42,11 @@ class PexelsSource:
             if MediaKind.VIDEO in query.kinds:
                 body = self._get(http, "/videos/search", query)
                 videos = web.mapped(self._video, _items(body, "videos"))
-                found += [c for c in videos if _long_enough(c, query)]
+                found += [c for c in videos if web.long_enough(c, query)]
             if MediaKind.PHOTO in query.kinds:
                 body = self._get(http, "/v1/search", query)
                 found += web.mapped(self._photo, _items(body, "photos"))
         return found
-
-    def download(self, candidate: Candidate, into: Path) -> Path:
-        target = into / f"pexels-{candidate.id}{_suffix(candidate)}" if into.is_dir() else into
-        return web.download_to(candidate.download_url, target, self.max_bytes,
-                               client=self._client, label=LABEL)
-
-    def _session(self) -> contextlib.AbstractContextManager[httpx.Client]:
-        return web.session(self._client)
 
     def _get(self, http: httpx.Client, path: str, query: MediaQuery) -> Any:
         params = {"query": query.text, "orientation": query.orientation.value,
@@ -140,9 +95,6 @@ def _items(body: Any, key: str) -> list[Any]:
     return items
 
 
-def _long_enough(candidate: Candidate, query: MediaQuery) -> bool:
-    return (candidate.duration or 0) >= query.min_seconds
-
 
 def best_file(files: list[dict[str, Any]], short_side: int) -> dict[str, Any] | None:
     """The mp4 whose short side is the smallest at or above `short_side`, else the largest."""
@@ -173,6 +125,3 @@ def slug_words(page_url: str) -> str:
     slug = urlsplit(page_url).path.rstrip("/").rsplit("/", 1)[-1]
     return " ".join(w for w in re.split(r"[-_]+", slug) if w and not w.isdigit())
 
-
-def _suffix(candidate: Candidate) -> str:
-    return ".mp4" if candidate.kind is MediaKind.VIDEO else ".jpg"

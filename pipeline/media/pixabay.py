@@ -12,10 +12,6 @@ Content License asks: "Video by USER on Pixabay".
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,53 +30,21 @@ KEY_ENV = "PIXABAY_API_KEY"
 URL_ENV = "PIXABAY_API_URL"
 LICENCE = "Pixabay Content License"
 LABEL = "Pixabay"
-MAX_BYTES = 200_000_000
 RENDITIONS = ("tiny", "small", "medium", "large")
 PIXABAY_ORIENTATION = {Orientation.PORTRAIT: "vertical", Orientation.LANDSCAPE: "horizontal"}
 
 
-class PixabaySource:
+class PixabaySource(web.StockSource):
     name = "pixabay"
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = DEFAULT_URL,
-        *,
-        client: httpx.Client | None = None,
-        limits: web.RateLimits = web.DEFAULT_LIMITS,
-        short_side: int = 1080,
-        max_bytes: int = MAX_BYTES,
-        cache: web.SearchCache | None = None,
-    ) -> None:
-        self._key = api_key
-        self.base_url = base_url.rstrip("/")
-        self._client = client
-        """Used as it is and closed by its owner; None: a new client per search or download,
-        closed after it (a source holds no socket between calls)."""
-        self.limits, self.short_side, self.max_bytes = limits, short_side, max_bytes
-        self.cache = cache
-
-    def __repr__(self) -> str:
-        return f"PixabaySource({self.base_url!r})"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PixabaySource | None:
-        """A source from PIXABAY_API_KEY and PIXABAY_API_URL, answers kept in the process's
-        search cache (NOVACAST_STOCK_CACHE_SECONDS); None without a key."""
-        env = os.environ if environ is None else environ
-        key = env.get("PIXABAY_API_KEY", "").strip()
-        if not key:
-            return None
-        return cls(key, env.get("PIXABAY_API_URL", "").strip() or DEFAULT_URL,
-                   cache=web.cache_from_env(env))
+    label = LABEL
+    key_env, url_env, default_url = KEY_ENV, URL_ENV, DEFAULT_URL
 
     def search(self, query: MediaQuery) -> list[Candidate]:
         found: list[Candidate] = []
         with self._session() as http:
             if MediaKind.VIDEO in query.kinds:
                 hits = self._get(http, "/api/videos/", query, {})
-                videos = [c for c in web.mapped(self._video, hits) if _long_enough(c, query)]
+                videos = [c for c in web.mapped(self._video, hits) if web.long_enough(c, query)]
                 found += sorted(videos, key=lambda c: c.orientation != query.orientation)
             if MediaKind.PHOTO in query.kinds:
                 extra = {"image_type": "photo"}
@@ -88,15 +52,6 @@ class PixabaySource:
                     extra["orientation"] = PIXABAY_ORIENTATION[query.orientation]
                 found += web.mapped(self._image, self._get(http, "/api/", query, extra))
         return found
-
-    def download(self, candidate: Candidate, into: Path) -> Path:
-        suffix = ".mp4" if candidate.kind is MediaKind.VIDEO else ".jpg"
-        target = into / f"pixabay-{candidate.id}{suffix}" if into.is_dir() else into
-        return web.download_to(candidate.download_url, target, self.max_bytes,
-                               client=self._client, label=LABEL)
-
-    def _session(self) -> contextlib.AbstractContextManager[httpx.Client]:
-        return web.session(self._client)
 
     def _get(
         self, http: httpx.Client, path: str, query: MediaQuery, extra: dict[str, str]
@@ -143,9 +98,6 @@ class PixabaySource:
 from_env = PixabaySource.from_env
 """What the source registry calls: a source from the environment, None without a key."""
 
-
-def _long_enough(candidate: Candidate, query: MediaQuery) -> bool:
-    return (candidate.duration or 0) >= query.min_seconds
 
 
 def best_rendition(videos: dict[str, Any], short_side: int) -> dict[str, Any] | None:

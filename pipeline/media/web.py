@@ -36,12 +36,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from pipeline.media.model import MediaRefused, SourceUnavailable
+from pipeline.media.model import (
+    Candidate,
+    MediaKind,
+    MediaQuery,
+    MediaRefused,
+    SourceUnavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -336,3 +342,64 @@ def session(client: httpx.Client | None) -> Iterator[httpx.Client]:
         return
     with new_client() as fresh:
         yield fresh
+
+
+class StockSource:
+    """What a stock provider's source shares: its key and base URL (from the environment), a
+    client per call unless one is given, the search cache, and size-bounded downloads.
+
+    A subclass names itself (`name`, `label`, the two variables and the default URL) and
+    maps its answers to candidates in `search`."""
+
+    name: str
+    label: ClassVar[str]
+    key_env: ClassVar[str]
+    url_env: ClassVar[str]
+    default_url: ClassVar[str]
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        *,
+        client: httpx.Client | None = None,
+        limits: RateLimits = DEFAULT_LIMITS,
+        short_side: int = 1080,
+        max_bytes: int = 200_000_000,
+        cache: SearchCache | None = None,
+    ) -> None:
+        self._key = api_key
+        self.base_url = (base_url or self.default_url).rstrip("/")
+        self._client = client
+        """Used as it is and closed by its owner; None: a new client per search or download,
+        closed after it (a source holds no socket between calls)."""
+        self.limits, self.short_side, self.max_bytes = limits, short_side, max_bytes
+        """`max_bytes`: the largest file downloaded (a minute of Full HD is ~30-120 MB)."""
+        self.cache = cache
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self | None:
+        """A source from the key and URL variables, answers kept in the process's search
+        cache (NOVACAST_STOCK_CACHE_SECONDS); None without a key."""
+        env = os.environ if environ is None else environ
+        key = env.get(cls.key_env, "").strip()
+        if not key:
+            return None
+        return cls(key, env.get(cls.url_env, "").strip() or None, cache=cache_from_env(env))
+
+    def download(self, candidate: Candidate, into: Path) -> Path:
+        suffix = ".mp4" if candidate.kind is MediaKind.VIDEO else ".jpg"
+        target = into / f"{self.name}-{candidate.id}{suffix}" if into.is_dir() else into
+        return download_to(candidate.download_url, target, self.max_bytes,
+                           client=self._client, label=self.label)
+
+    def _session(self) -> contextlib.AbstractContextManager[httpx.Client]:
+        return session(self._client)
+
+
+def long_enough(candidate: Candidate, query: MediaQuery) -> bool:
+    """A clip lasts the query's minimum (stills always do: they are held)."""
+    return candidate.kind is not MediaKind.VIDEO or (candidate.duration or 0) >= query.min_seconds
