@@ -41,6 +41,7 @@ quick: setup
 
 bench: setup
 	$(BIN)/python bench/render_bench.py
+	$(BIN)/python bench/shots_bench.py
 	$(BIN)/python bench/render_to_preview.py
 	$(BIN)/python bench/schedule_latency.py
 

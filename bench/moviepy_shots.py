@@ -95,13 +95,14 @@ def compose(script: Script, narration: Narration, media: Mapping[str, Path], out
     layers = [video, _shade(narration.duration)]
     title = TextClip(font=str(fonts / "Lato-Black.ttf"), text=script.scenes[0].title,
                      font_size=96, color="white", stroke_color="black", stroke_width=6,
-                     method="caption", size=(int(WIDTH * 0.86), None), text_align="center")
+                     method="caption", size=(int(WIDTH * 0.86), None), text_align="center",
+                     margin=(10, 20))
     layers.append(title.with_start(0).with_duration(narration.cues[1].start)
                   .with_position(("center", 250)).with_effects([vfx.CrossFadeIn(0.6)]))
     for caption in caption_cues(narration.cues, 24):
         text = TextClip(font=str(fonts / "Lato-Bold.ttf"), text=caption.text, font_size=72,
                         color="white", stroke_color="black", stroke_width=5, method="caption",
-                        size=(int(WIDTH * 0.9), None), text_align="center")
+                        size=(int(WIDTH * 0.9), None), text_align="center", margin=(10, 20))
         layers.append(text.with_start(caption.start).with_duration(caption.end - caption.start)
                       .with_position(("center", round(HEIGHT * 0.8) - text.h)))
     final = CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(narration.duration)

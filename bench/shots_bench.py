@@ -144,7 +144,17 @@ STILL = ("[{n}:v]crop={cw}:{ch}:{x}:{y},scale=1210:2150:flags=bicubic,setsar=1,f
          "loop=loop={frames}:size=1,settb=1/30,setpts=N,fps=30,trim=end_frame={frames},"
          "crop=1080:1920:'max(0,min(130,65+{vx}*(t-{mid})))':'max(0,min(230,115+{vy}*(t-{mid})))'"
          "[s{k}]")
-XFADE = "[{prev}][s{k}]xfade=transition=fade:duration=0.3333:offset={offset}[x{k}]"
+# The cross-fades: only the 10 fading frames go through xfade; the rest is concatenated.
+FIRST = ("[s0]split=2[s0b][s0t];[s0b]trim=end_frame={n}[b0];"
+         "[s0t]trim=start_frame={n},setpts=PTS-STARTPTS[t0]")
+MIDDLE = ("[s{k}]split=3[s{k}h][s{k}b][s{k}t];[s{k}h]trim=end_frame=10[h{k}];"
+          "[t{p}][h{k}]xfade=transition=fade:duration=0.3333:offset=0[f{k}];"
+          "[s{k}b]trim=start_frame=10:end_frame={n},setpts=PTS-STARTPTS[b{k}];"
+          "[s{k}t]trim=start_frame={n},setpts=PTS-STARTPTS[t{k}]")
+LAST = ("[s{k}]split=2[s{k}h][s{k}b];[s{k}h]trim=end_frame=10[h{k}];"
+        "[t{p}][h{k}]xfade=transition=fade:duration=0.3333:offset=0[f{k}];"
+        "[s{k}b]trim=start_frame=10,setpts=PTS-STARTPTS[b{k}]")
+JOIN = "[b0][f1][b1][f2][b2][f3][b3][f4][b4][f5][b5][f6][b6][f7][b7][f8][b8]concat=n=17:v=1:a=0[x8]"
 SHADE = ("color=c=black:s=2x240:r=1:d=1,format=rgba,geq=r=0:g=0:b=0:a='153*min(1,Y/(H*0.32))',"
          "scale=1080:960:flags=bilinear[shade]")
 FINAL = ("[x8][shade]overlay=x=0:y=960,"
@@ -164,7 +174,7 @@ def hand_command(workdir: Path, narration: Narration) -> list[str]:
     files = media_files(workdir)
     timeline = [beat for span in scene_spans(SCRIPT, narration, FPS)
                 for beat in beats(span.first_frame, span.frames, span.colours, span.shots, files)]
-    inputs = ["-i", str(narration.audio)]
+    inputs = ["-i", str(Path(narration.audio).resolve())]
     chains = []
     for k, beat in enumerate(timeline):
         assert beat.shot is not None
@@ -172,7 +182,7 @@ def hand_command(workdir: Path, narration: Narration) -> list[str]:
         frames = beat.frames + (10 if k < len(timeline) - 1 else 0)
         values: dict[str, object] = {"n": k + 1, "k": k, "frames": frames}
         if kind == "photo":
-            inputs += ["-protocol_whitelist", "file", "-i", str(beat.file)]
+            inputs += ["-protocol_whitelist", "file", "-f", "jpeg_pipe", "-i", f"file:{beat.file}"]
             cw, ch = min(width, height * 1080 // 1920), min(height, width * 1920 // 1080)
             x = max(0, min(width - cw, round(width * beat.shot.crop.x - cw / 2)))
             y = max(0, min(height - ch, round(height * beat.shot.crop.y - ch / 2)))
@@ -181,17 +191,18 @@ def hand_command(workdir: Path, narration: Narration) -> list[str]:
                        "mid": f"{frames / FPS / 2:.3f}"}
             chains.append(STILL.format(**values))
             continue
-        inputs += ["-protocol_whitelist", "file", "-stream_loop", "-1", "-ss",
-                   f"{beat.shot.start:.3f}", "-t", f"{frames / FPS + 0.2:.3f}", "-an", "-i",
-                   str(beat.file)]
+        inputs += ["-protocol_whitelist", "file", "-f", "mov", "-enable_drefs", "0",
+                   "-stream_loop", "-1", "-ss", f"{beat.shot.start:.3f}",
+                   "-t", f"{frames / FPS + 0.2:.3f}", "-an", "-i", f"file:{beat.file}"]
         if width > height:
             values["x"] = max(0, min(1920 - 608, round(1920 * beat.shot.crop.x - 304)))
             chains.append(LANDSCAPE_CLIP.format(**values))
         else:
             chains.append(PORTRAIT_CLIP.format(**values))
-    for k, beat in enumerate(timeline[1:], start=1):
-        chains.append(XFADE.format(prev="s0" if k == 1 else f"x{k - 1}", k=k,
-                                   offset=f"{beat.first_frame / FPS:.4f}"))
+    for k, beat in enumerate(timeline):
+        template = FIRST if k == 0 else LAST if k == len(timeline) - 1 else MIDDLE
+        chains.append(template.format(k=k, p=k - 1, n=beat.frames))
+    chains.append(JOIN)
     chains.append(SHADE)
     hook_end = narration.cues[1].start - 0.001
     chains.append(FINAL.format(fonts=font_lato.font_directory, hook_end=f"{hook_end:.3f}"))
@@ -205,6 +216,7 @@ def hand_command(workdir: Path, narration: Narration) -> list[str]:
 
 def child(variant: str, workdir: Path) -> None:
     """Run one variant and print its wall time as JSON."""
+    workdir = workdir.resolve()
     narration = Narration.model_validate_json((workdir / "narration.json").read_text())
     began = time.perf_counter()
     if variant == "hand":
