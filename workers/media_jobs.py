@@ -25,6 +25,7 @@ import redis
 
 from adapters.outbox import sender_for
 from adapters.registry import platform
+from bot import replies
 from bot.actions import Action, Picture, Say
 from bot.events import ReplyTarget
 from bot.handlers import workspace_key
@@ -92,7 +93,7 @@ class _Prefetch:
             return
         try:
             sheet = self._draw(script, files)
-            caption = _caption(self.version, len(_pictures(script)))
+            caption = replies.storyboard_caption(self.version, len(_pictures(script)))
             _send(
                 self.connection,
                 self.target,
@@ -132,10 +133,6 @@ def sheet_path(project: Project, version: int) -> Path:
     """`<data dir>/storyboards/<workspace>/<project>-v<N>.jpg`."""
     folder = load_settings().data_dir / "storyboards" / project.workspace
     return folder / f"{project.id}-v{version}.jpg"
-
-
-def _caption(version: int, shots: int) -> str:
-    return f"Storyboard for v{version}: {shots} shot{'s' if shots != 1 else ''}, in screen order."
 
 
 def missing(script: Script, cache: MediaCache) -> int:
