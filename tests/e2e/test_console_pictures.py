@@ -9,15 +9,18 @@ the photo's colour fills scene 2's frames."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 import redis
+from pydantic import SecretStr
 from rq.job import Job
 
 from adapters.console import ConsoleAdapter
@@ -27,8 +30,11 @@ from pipeline.ffmpeg import run_ffmpeg
 from pipeline.footage import beats, transition_frames
 from pipeline.media.backgrounds import is_background
 from pipeline.media.cache import MediaCache
+from pipeline.media.storyboard import credits
 from pipeline.narration import Narration
 from pipeline.probe import frame_at
+from pipeline.publish import PublishRequest
+from pipeline.publish.youtube import YouTubeConfig, video_resource
 from pipeline.render import ENCODINGS, Profile, scene_spans
 from pipeline.script import Script
 from pipeline.settings import load_settings
@@ -168,6 +174,14 @@ def test_another_clip_for_scene_2_then_render_from_the_cache(
             seen = _colour(frame_at(Path(rendered.video_path), seconds))
             assert _is(seen, colour_of[key]), (key, seconds, seen)
 
+        adapter.run(["Approve & publish"])
+        (published,) = (settings / "published" / "local").glob("*.json")
+        sidecar = json.loads(published.read_text())
+        script = rendered.versions[rendered.rendered_version - 1]  # type: ignore[operator]
+        assert sidecar["metadata"]["credits"] == credits(script)
+        assert sidecar["metadata"]["credits"]
+        assert all(c.startswith("Video by Creator") for c in sidecar["metadata"]["credits"])
+
 
 @pytest.mark.slow
 def test_with_no_keys_an_attached_photo_fills_scene_2(
@@ -221,3 +235,17 @@ def test_copies_the_store_did_not_take_are_swept_after_a_day(
     os.utime(old, (a_day_ago, a_day_ago))
     ConsoleAdapter(lambda event: [], redis_conn, io.StringIO(), incoming=incoming)
     assert sorted(p.name for p in incoming.iterdir()) == ["fresh.png"]
+
+
+def test_the_credits_are_offered_in_a_youtube_description() -> None:
+    request = PublishRequest(
+        video=Path("v.mp4"), workspace="local", project_id="p1", version=1, title="Hearts",
+        sentences=["Three hearts.", "Blue blood."], approved_by="me",
+        approved_at=datetime.now(UTC),
+        metadata={"credits": ["Video by Jane Doe on Pexels", "Photo by Ann on Pixabay"]},
+    )
+    config = YouTubeConfig(client_id="c", client_secret=SecretStr("s"),
+                           refresh_token=SecretStr("r"))
+    description = video_resource(config, request, short=True)["snippet"]["description"]
+    assert description.startswith("Three hearts. Blue blood.")
+    assert "Credits: Video by Jane Doe on Pexels; Photo by Ann on Pixabay." in description
