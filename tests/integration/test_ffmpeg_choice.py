@@ -23,10 +23,10 @@ import pytest
 
 from pipeline.ffmpeg import FFMPEG_ENV, FfmpegUnsuitable, ffmpeg_exe, filter_escape, run_ffmpeg
 from pipeline.ffmpeg_check import judge
-from pipeline.narration import Cue, Narration
-from pipeline.probe import probe
 from pipeline.footage import Beat
 from pipeline.media.model import Candidate, Crop, MediaKind, Shot
+from pipeline.narration import Cue, Narration
+from pipeline.probe import probe
 from pipeline.render import (
     RENDER_NEEDS,
     Profile,
