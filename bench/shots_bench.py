@@ -6,7 +6,8 @@ var/bench/shots: 1080x1920 and 1920x1080 H.264 clips of 6-10 s with grain, so th
 stock footage, and two large stills) and a ~30 s Piper narration, then runs each variant in a
 fresh child process, alternating, N times each. The parent samples the child's whole process
 tree (the Python process and every ffmpeg it starts) from /proc every 20 ms for peak memory;
-the child times only the composition itself.
+the child times only the composition itself and reports the CPU seconds it and its ffmpeg
+used (steadier than wall time on a shared machine).
 
 - ours: `render(..., media=...)` at the full profile (1080x1920, 30 fps, x264 veryfast).
 - hand: the same composition typed out as one ffmpeg command: the same crops and scales, still
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -215,9 +217,11 @@ def hand_command(workdir: Path, narration: Narration) -> list[str]:
 
 
 def child(variant: str, workdir: Path) -> None:
-    """Run one variant and print its wall time as JSON."""
+    """Run one variant and print its wall time and CPU seconds (its own and its ffmpeg's)."""
     workdir = workdir.resolve()
     narration = Narration.model_validate_json((workdir / "narration.json").read_text())
+    cpu_before = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+                     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     began = time.perf_counter()
     if variant == "hand":
         subprocess.run(hand_command(workdir, narration), check=True, cwd=workdir)
@@ -229,7 +233,10 @@ def child(variant: str, workdir: Path) -> None:
         profile = Profile.FULL if variant == "ours" else Profile.PREVIEW
         render(SCRIPT, narration, workdir / f"{variant}.mp4", profile=profile,
                media=media_files(workdir))
-    print(json.dumps({"seconds": time.perf_counter() - began}))
+    seconds = time.perf_counter() - began
+    cpu = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    print(json.dumps({"seconds": seconds, "cpu": cpu - cpu_before}))
 
 
 def _tree_rss_kb(pid: int) -> int:
@@ -275,19 +282,25 @@ def measure(variant: str, workdir: Path) -> dict[str, float]:
 def report(runs: dict[str, list[dict[str, float]]], duration: float) -> None:
     print(f"\nnarration: {duration:.1f} s, 9 shots; cores: {os.cpu_count()}; "
           f"runs per variant: {len(runs['ours'])}\n")
-    print(f"{'variant':<10}{'median s':>10}{'min s':>8}{'x realtime':>12}{'tree MB':>9}")
+    print(f"{'variant':<10}{'median s':>10}{'min s':>8}{'x realtime':>12}{'cpu s':>8}"
+          f"{'tree MB':>9}")
     for variant, results in runs.items():
         times = [run["seconds"] for run in results]
         print(f"{variant:<10}{statistics.median(times):>10.2f}{min(times):>8.2f}"
               f"{duration / statistics.median(times):>12.2f}"
+              f"{statistics.median(run['cpu'] for run in results):>8.1f}"
               f"{max(run['tree_mb'] for run in results):>9.0f}")
     median = {v: statistics.median(run["seconds"] for run in runs[v]) for v in runs}
+    cpu = {v: statistics.median(run["cpu"] for run in runs[v]) for v in runs}
     memory = {v: max(run["tree_mb"] for run in runs[v]) for v in runs}
     print(f"\nours / hand-written: time {median['ours'] / median['hand']:.2f}, "
-          f"memory {memory['ours'] / memory['hand']:.2f}  (target <= 1.1)")
-    print(f"preview alone:       {median['preview']:.2f} s  (target < 5 s on 2 cores)")
+          f"cpu {cpu['ours'] / cpu['hand']:.2f}, memory {memory['ours'] / memory['hand']:.2f}"
+          "  (target <= 1.1)")
+    print(f"preview alone:       {median['preview']:.2f} s, {cpu['preview']:.1f} cpu s"
+          "  (target < 5 s on 2 cores)")
     if "moviepy" in median:
-        print(f"moviepy / ours:      {median['moviepy'] / median['ours']:.1f}x  (target >= 10)")
+        print(f"moviepy / ours:      time {median['moviepy'] / median['ours']:.1f}x, "
+              f"cpu {cpu['moviepy'] / cpu['ours']:.1f}x  (target >= 10)")
 
 
 def main() -> None:
@@ -314,6 +327,7 @@ def main() -> None:
                 continue  # one MoviePy run is enough to see the ratio; it is slow
             runs[variant].append(measure(variant, args.workdir))
             print(f"{variant}: {runs[variant][-1]['seconds']:.2f} s, "
+                  f"{runs[variant][-1]['cpu']:.1f} cpu s, "
                   f"{runs[variant][-1]['tree_mb']:.0f} MB", flush=True)
     report(runs, narration.duration)
 
