@@ -145,7 +145,7 @@ async def test_start_registers_commands_and_polls(
     async with running_bot(fake, redis_conn, data_dir) as h:
         (commands,) = fake.sent("setMyCommands")
         names = [c["command"] for c in commands.params["commands"]]
-        assert names == ["make", "status", "schedules", "help"]
+        assert names == ["make", "status", "schedules", "assets", "help"]
         assert fake.sent("deleteWebhook")
         assert h.adapter.connected
         fake.push_update(fake.message_update(private_chat(ADA), ADA, "/help"))
