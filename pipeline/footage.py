@@ -182,7 +182,7 @@ def media_input(beat: Beat, frames: int, fps: int) -> list[str]:
             "-t", f"{seconds:.3f}", "-an", "-sn", "-dn", "-i", path]
 
 
-def _aspect_crop(width: int, height: int, x: float, y: float) -> str:
+def aspect_crop(width: int, height: int, x: float, y: float) -> str:
     """crop= the largest region of the picture with the frame's shape, centred near (x, y)."""
     options = {
         "w": f"min(iw,ih*{width}/{height})", "h": f"min(ih,iw*{height}/{width})",
@@ -196,7 +196,7 @@ def clip_chain(beat: Beat, stream: str, frames: int, size: tuple[int, int], fps:
     assert beat.shot is not None
     width, height = size
     crop = beat.shot.crop
-    return (f"[{stream}]fps={fps},{_aspect_crop(width, height, crop.x, crop.y)},"
+    return (f"[{stream}]fps={fps},{aspect_crop(width, height, crop.x, crop.y)},"
             f"scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p,"
             f"trim=end_frame={frames},setpts=PTS-STARTPTS")
 
@@ -219,7 +219,7 @@ def still_chain(
         speed = sign * PAN_SPEED * side
         pan[axis] = f"max(0,min({slack},{slack / 2:.1f}+{speed:.2f}*(t-{middle:.3f})))"
     window = "crop=" + ":".join(f"{key}={filter_escape(value)}" for key, value in pan.items())
-    return (f"[{stream}]trim=end_frame=1,{_aspect_crop(width, height, crop.x, crop.y)},"
+    return (f"[{stream}]trim=end_frame=1,{aspect_crop(width, height, crop.x, crop.y)},"
             f"scale={big_w}:{big_h}:flags=bicubic,setsar=1,format=yuv420p,"
             f"loop=loop={frames}:size=1:start=0,settb=1/{fps},setpts=N,fps={fps},"
             f"trim=end_frame={frames},{window}")

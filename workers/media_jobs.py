@@ -11,6 +11,8 @@ cannot show images gets no sheet: its draft already lists the shots line by line
 
 The job reports its own trouble and never fails a draft: it runs without the failure callback
 (`workers.catalog.PREFETCH_FUNCTION`), and the render fetches whatever is still missing.
+Last, each clip gets its preview proxy (pipeline.proxies), so Render's quick preview decodes
+small frames instead of full-size footage.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pipeline.media.backgrounds import is_background
 from pipeline.media.cache import MediaCache
 from pipeline.media.model import Shot
 from pipeline.media.storyboard import contact_sheet, thumbnails
+from pipeline.proxies import make_proxies
 from pipeline.script import Script
 from pipeline.settings import load_settings
 from workers import runtime
@@ -83,6 +86,7 @@ class _Prefetch:
             fetched = self.director.fetch(script, cache)
             self.post_sheet(script, fetched.files)
         tell_notes(self.connection, self.project.id, self.version, fetched.notes, self._say)
+        make_proxies(cache.proxies_dir, script, fetched.files)
         return len(fetched.files)
 
     def post_sheet(self, script: Script, files: Mapping[str, Path]) -> None:

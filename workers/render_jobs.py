@@ -33,6 +33,7 @@ from pipeline.media.shots import shot_keys
 from pipeline.music import bed_path
 from pipeline.narration import Narration, Voice
 from pipeline.produce import Workdir, make_captions, make_video, make_voice, run_checks
+from pipeline.proxies import with_proxies
 from pipeline.render import Profile
 from pipeline.script import Script
 from workers import runtime
@@ -87,6 +88,8 @@ class RenderStep:
         director = pictures.directors(self.workspace)
         fetched = director.fetch(self.script, pictures.cache)
         tell_notes(self.connection, self.project.id, self.version, fetched.notes, self.report.say)
+        if profile is Profile.PREVIEW:  # the prefetch made small copies of the clips
+            return with_proxies(pictures.cache.proxies_dir, self.script, fetched.files)
         return fetched.files
 
     @property

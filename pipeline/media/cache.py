@@ -61,9 +61,15 @@ class MediaCache:
         self.hits = 0
         self.misses = 0
         self._counting = threading.Lock()
-        for folder in ("blobs", "index", "locks", "tmp"):
+        for folder in ("blobs", "index", "locks", "tmp", "proxies"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         self._sweep_stale_downloads()
+
+    @property
+    def proxies_dir(self) -> Path:
+        """Where preview proxies of cached clips live (pipeline.proxies); evicted with the
+        blobs, least recently used first."""
+        return self.root / "proxies"
 
     def get(self, candidate: Candidate) -> Path | None:
         """The cached file for `candidate`, touched as recently used; None when not cached."""
@@ -161,7 +167,7 @@ class MediaCache:
     def _evict(self, keep: Path) -> None:
         """Remove least recently used blobs until the total fits the cap (never `keep`)."""
         with self._locked(self.root / "locks" / "evict.lock"):
-            blobs = sorted(self._blobs(), key=lambda item: item[2])
+            blobs = sorted([*self._blobs(), *self._proxies()], key=lambda item: item[2])
             total = sum(size for _, size, _ in blobs)
             for blob, size, _ in blobs:
                 if total <= self.cap_bytes:
@@ -180,6 +186,14 @@ class MediaCache:
             except FileNotFoundError:
                 continue
             yield blob, stat.st_size, stat.st_mtime
+
+    def _proxies(self) -> Iterator[tuple[Path, int, float]]:
+        for proxy in self.proxies_dir.glob("*.mp4"):
+            try:
+                stat = proxy.stat()
+            except FileNotFoundError:
+                continue
+            yield proxy, stat.st_size, stat.st_mtime
 
     def _index_path(self, key: str) -> Path:
         return self.root / "index" / f"{_text_sha256(key)}.json"
