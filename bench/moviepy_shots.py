@@ -109,4 +109,5 @@ def compose(script: Script, narration: Narration, media: Mapping[str, Path], out
     final = final.with_audio(AudioFileClip(str(narration.audio)))
     final.write_videofile(str(out), fps=FPS, codec="libx264", preset="veryfast",
                           audio_codec="aac", audio_bitrate="160k", threads=os.cpu_count(),
-                          ffmpeg_params=["-crf", "21", "-pix_fmt", "yuv420p"], logger=None)
+                          ffmpeg_params=["-crf", "21", "-pix_fmt", "yuv420p"], logger=None,
+                          temp_audiofile=str(Path(out).with_suffix(".temp-audio.m4a")))
