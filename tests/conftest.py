@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from novacast.embedded_redis import EmbeddedRedis
+from pipeline.settings import load_settings
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 TEST_DB = int(os.environ.get("NOVACAST_TEST_DB", "13"))
@@ -37,8 +38,12 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh data dir; the process's settings are read again on both sides of the test, so
+    no test sees another's data dir or Redis URL through the settings cache."""
     path = tmp_path / "var"
     path.mkdir()
     monkeypatch.setenv("NOVACAST_DATA_DIR", str(path))
-    return path
+    load_settings.cache_clear()
+    yield path
+    load_settings.cache_clear()
