@@ -20,7 +20,8 @@ from pipeline.ffmpeg import FfmpegUnsuitable, ffmpeg_exe
 from pipeline.media.assets import AssetStore
 from pipeline.media.cache import MediaCache
 from pipeline.media.director import Director, director_from_env
-from pipeline.memory import memory_from_env
+from pipeline.media.sources import ranks_by_meaning
+from pipeline.memory import embeddings, memory_from_env
 from pipeline.render import RENDER_NEEDS
 from pipeline.settings import Settings, load_settings
 from pipeline.writers.choose import writer_from_env
@@ -113,6 +114,9 @@ def build_engine(
     )
     if memory is not None:
         threading.Thread(target=engine.warm, name="memory-warm-up", daemon=True).start()
+    elif long_term_memory and ranks_by_meaning(os.environ):
+        # stock pictures are ranked by meaning: the first draft must not wait for the model
+        threading.Thread(target=embeddings.load, name="model-warm-up", daemon=True).start()
     return engine
 
 

@@ -115,6 +115,14 @@ def sources_from_env(
     return [*(source for source in built if source is not None), Backgrounds()]
 
 
+def ranks_by_meaning(environ: Mapping[str, str]) -> bool:
+    """Whether a source whose answers are ranked with the embedding model (a stock provider)
+    is set up: then a bot loads the model at start, not on its first draft."""
+    context = SourceContext(assets=None, workspace="")
+    return any(entry.ranked and entry.name != BACKGROUND and entry.factory(environ, context)
+               for entry in REGISTRY)
+
+
 def for_look(look: Look, sources: Sequence[MediaSource]) -> list[MediaSource]:
     """The sources that serve `look`, best first (the backgrounds, if given, last)."""
     ranked: list[tuple[int, int, MediaSource]] = []

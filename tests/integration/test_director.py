@@ -409,3 +409,12 @@ def test_naming_a_picture_finds_the_upload_of_that_name(pexels: PexelsFake, uplo
     stock = with_stock.search_for(own, WS, 0, "octopus reef")  # asked by name: stock may answer
     assert {s.media.source for s in stock.script.scenes[0].shots} == {"pexels"}
     assert stock.script.look == Look.STOCK
+
+
+def test_the_model_is_worth_loading_at_start_only_with_a_stock_source() -> None:
+    from pipeline.media.sources import ranks_by_meaning
+
+    assert ranks_by_meaning({"PEXELS_API_KEY": "k"})
+    assert ranks_by_meaning({"PIXABAY_API_KEY": "k"})
+    assert not ranks_by_meaning({})
+    assert not ranks_by_meaning({"OPENAI_API_KEY": "k"}), "generated images are not ranked"
