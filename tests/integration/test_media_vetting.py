@@ -356,7 +356,8 @@ def test_random_bytes_text_empty_and_sound_only_are_refused(tmp_path: Path) -> N
     assert "no picture" in _refused(sound)
     song = tmp_path / "song.m4a"  # sound with cover art: a still stream marked attached_pic
     run_ffmpeg(["-y", "-f", "lavfi", "-i", "sine=duration=1", "-f", "lavfi", "-i",
-                "color=c=red:s=64x64", "-frames:v", "1", "-map", "0", "-map", "1", "-c:a", "aac",
-                "-c:v", "png", "-disposition:v", "attached_pic", str(song)], duration=1.0)
+                "color=c=red:s=64x64:d=1", "-frames:v", "1", "-map", "0", "-map", "1",
+                "-c:a", "aac", "-c:v", "png", "-disposition:v", "attached_pic", "-t", "1",
+                str(song)], duration=1.0)
     assert "no picture" in _refused(song)
     assert "could not be read" in _refused(tmp_path / "missing.mp4")
