@@ -37,7 +37,6 @@ from pipeline.media.vetting import DEFAULT_LIMITS, Limits, vet
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 1024 * 1024
 STALE_DOWNLOAD_SECONDS = 24 * 3600
 
 
@@ -216,8 +215,5 @@ def _text_sha256(text: str) -> str:
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
