@@ -31,11 +31,12 @@ from pipeline.media.storyboard import contact_sheet, credits, storyboard_lines, 
 from pipeline.media.uploads import UploadSource
 from pipeline.memory import embeddings
 from pipeline.probe import frame_at, probe
-from pipeline.script import Scene, Script
+from pipeline.script import Script
 from pipeline.settings import Settings
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.pexels_api import Item, PexelsFake
 from tests.fakes.pixabay_api import PixabayFake
+from tests.media_support import octopus_script
 
 WS = "console:test"
 WORDS = "octopus hearts reef heart beating gills water anatomy blue blood copper deep sea"
@@ -51,24 +52,6 @@ def _colour(index: int, count: int) -> str:
 CATALOGUE = [Item(100 + i, "video", _colour(i, 24), WORDS, user=f"Creator {i}", seconds=6)
              for i in range(24)]
 COLOURS = {f"{item.id}": item.colour for item in CATALOGUE}
-
-
-def octopus_script() -> Script:
-    sentences = [
-        "An octopus glides slowly across the coral reef at dawn.",
-        "Inside its soft body, three separate hearts are beating all the time.",
-        "Two of those hearts push blood through the feathery gills.",
-        "The third heart sends that blood on to the rest of the body.",
-        "Its blood is blue, because it carries oxygen with copper instead of iron.",
-        "That copper works best in the cold dark water of the deep sea.",
-    ]
-    described = [["octopus reef", "heart beating"], ["gills water", "heart anatomy"],
-                 ["blue blood copper", "deep sea"]]
-    scenes = [Scene(title=f"Part {i + 1}", sentences=[2 * i, 2 * i + 1], keywords=described[i])
-              for i in range(3)]
-    return Script(idea="why octopuses have three hearts", title="Why Octopuses Have Three Hearts",
-                  hook="Why would an octopus need three hearts?", sentences=sentences,
-                  scenes=scenes, target_seconds=30, writer="test")
 
 
 @pytest.fixture(scope="module")
