@@ -128,8 +128,9 @@ def _storyboard(director: Director, script: Script, say: Callable[[str], None]) 
     boarded = director.storyboard(script, WORKSPACE)
     for line in storyboard_lines(boarded.script):
         say(line)
-    for note in boarded.notes:
-        say(note)
+    if director.sources:  # without one, NO_PICTURE_KEYS said it already, naming the variables
+        for note in boarded.notes:
+            say(note)
     return boarded.script
 
 
