@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from pipeline.errors import PermanentError, TransientError
+from pipeline.secrets import SecretBox, secret_box
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -55,6 +56,55 @@ class MemoryCheckpoints:
 
     def clear(self, key: str) -> None:
         self._values.pop(key, None)
+
+
+class SealedCheckpoints:
+    """Checkpoints whose named fields are sealed at rest (`pipeline.secrets`), the rest as is.
+
+    A record read with one of those fields in clear text (saved by an older version) or sealed
+    with a key that is no longer first is saved again at once, sealed with the first key;
+    `durable` says how such a record is saved again (as its writer saved it).
+    """
+
+    def __init__(
+        self,
+        inner: Checkpoints,
+        fields: tuple[str, ...],
+        *,
+        durable: bool = False,
+        box: SecretBox | None = None,
+    ) -> None:
+        self._inner, self._fields, self._durable, self._box = inner, fields, durable, box
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            self._box = secret_box()
+        return self._box
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        stored = self._inner.load(key)
+        if stored is None:
+            return None
+        value, reseal = dict(stored), False
+        for field in self._secret_fields(value):
+            revealed = self.box.reveal(value[field])
+            value[field], reseal = revealed.text, reseal or revealed.reseal
+        if reseal:
+            self.save(key, value, durable=self._durable)
+        return value
+
+    def save(self, key: str, value: dict[str, Any], *, durable: bool = False) -> None:
+        sealed = dict(value)
+        for field in self._secret_fields(sealed):
+            sealed[field] = self.box.seal(sealed[field])
+        self._inner.save(key, sealed, durable=durable)
+
+    def clear(self, key: str) -> None:
+        self._inner.clear(key)
+
+    def _secret_fields(self, value: dict[str, Any]) -> list[str]:
+        return [f for f in self._fields if isinstance(value.get(f), str) and value[f]]
 
 
 Saved = TypeVar("Saved", bound=BaseModel)
@@ -237,6 +287,7 @@ __all__ = [
     "Checkpoints",
     "MemoryCheckpoints",
     "OAuthRefresher",
+    "SealedCheckpoints",
     "check_response",
     "chunks",
     "load_progress",

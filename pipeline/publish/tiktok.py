@@ -29,6 +29,7 @@ from pipeline.publish.remote import (
     DEFAULT_TIMEOUT,
     Checkpoints,
     OAuthRefresher,
+    SealedCheckpoints,
     check_response,
     load_progress,
     network_error,
@@ -232,7 +233,8 @@ class TikTokPublisher:
         if not 0 < chunk_bytes <= MAX_CHUNK_BYTES:
             raise ValueError("chunk_bytes must be between 1 byte and 64 MB")
         self.config = config
-        self._checkpoints = checkpoints
+        # the upload link takes the video without any other credential: sealed at rest
+        self._checkpoints = SealedCheckpoints(checkpoints, ("upload_url",))
         self._chunk_bytes = chunk_bytes
         self._client = client
 

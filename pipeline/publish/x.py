@@ -28,6 +28,7 @@ from pipeline.publish import PublishRequest, PublishResult
 from pipeline.publish.remote import (
     DEFAULT_TIMEOUT,
     Checkpoints,
+    SealedCheckpoints,
     check_response,
     chunks,
     load_progress,
@@ -256,10 +257,13 @@ class RotatingRefresher:
     is saved under `x:refresh-token:<client_id>` at once and preferred over the configured
     one, unless the configured one changed since (an admin reconnected the account). Same
     face as `remote.OAuthRefresher`; separate because that one never sees the new token.
+    The saved token is sealed at rest (`pipeline.secrets`); one saved in clear text by an
+    older version is sealed the first time it is read.
     """
 
     def __init__(self, client: httpx.Client, config: XConfig, checkpoints: Checkpoints) -> None:
-        self._client, self._config, self._checkpoints = client, config, checkpoints
+        self._client, self._config = client, config
+        self._checkpoints = SealedCheckpoints(checkpoints, ("refresh_token",), durable=True)
         self.key = f"x:refresh-token:{config.client_id}"
         self._token: str | None = None
         self._expires_at = 0.0

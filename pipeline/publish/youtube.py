@@ -31,6 +31,7 @@ from pipeline.publish.remote import (
     Checkpoints,
     MemoryCheckpoints,
     OAuthRefresher,
+    SealedCheckpoints,
     check_response,
     chunks,
     network_error,
@@ -189,7 +190,10 @@ class YouTubePublisher:
         if chunk_bytes <= 0 or chunk_bytes % CHUNK_UNIT:
             raise ValueError("chunk_bytes must be a positive multiple of 256 KiB")
         self.config = config
-        self._checkpoints = checkpoints if checkpoints is not None else MemoryCheckpoints()
+        # the session URL uploads into the channel without any other credential: sealed at rest
+        self._checkpoints = SealedCheckpoints(
+            checkpoints if checkpoints is not None else MemoryCheckpoints(), ("session",)
+        )
         self._owns_client = client is None
         self._client = client if client is not None else httpx.Client(timeout=DEFAULT_TIMEOUT)
         self._chunk_bytes = chunk_bytes

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from pipeline.errors import PermanentError, PipelineError, TransientError
 from pipeline.publish import Publisher, PublishRequest
 from pipeline.publish.remote import MemoryCheckpoints
 from pipeline.publish.tiktok import TikTokConfig, TikTokPublisher, plan_chunks
+from pipeline.secrets import KEYS_ENV
 from tests.fakes.tiktok_api import FakeTikTok
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
@@ -27,6 +29,12 @@ FAKE_MB = 64 * 1024
 CHUNK = 8 * FAKE_MB
 VIDEO_BYTES = 3 * 1024 * 1024 + 12_345
 CHECKPOINT = "tiktok:3f2a9c:v2"
+
+
+@pytest.fixture(autouse=True)
+def _sealing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upload links are sealed at rest (pipeline.secrets): a key of this test's own."""
+    monkeypatch.setenv(KEYS_ENV, Fernet.generate_key().decode())
 
 
 @pytest.fixture

@@ -12,12 +12,14 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from pipeline.errors import PermanentError, TransientError
 from pipeline.publish import Publisher, PublishRequest
 from pipeline.publish.remote import MemoryCheckpoints
 from pipeline.publish.x import XConfig, XPublisher, post_text, weight
+from pipeline.secrets import KEYS_ENV, secret_box
 from tests.fakes.x_api import USER, FakeX
 from workers.publish_ledger import RedisCheckpoints
 
@@ -32,6 +34,12 @@ SEGMENTS = -(-VIDEO_BYTES // SEGMENT)
 TITLE = "Why Octopuses Have Three Hearts?"
 CHECKPOINT = "x:3f2a9c:v2"
 TOKEN_KEY = f"x:refresh-token:{CLIENT_ID}"
+
+
+@pytest.fixture(autouse=True)
+def _sealing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored tokens are sealed (pipeline.secrets): a key of this test's own."""
+    monkeypatch.setenv(KEYS_ENV, Fernet.generate_key().decode())
 
 
 @pytest.fixture
@@ -81,7 +89,7 @@ def appends(fake: FakeX) -> list[str]:
 def stored_token(checkpoints: MemoryCheckpoints) -> str:
     saved = checkpoints.load(TOKEN_KEY)
     assert saved is not None
-    return str(saved["refresh_token"])
+    return secret_box().open(str(saved["refresh_token"]))
 
 
 def expect_no_secrets(error: BaseException, *more: str) -> None:
@@ -204,7 +212,8 @@ def test_a_token_rotated_by_another_worker_meanwhile_is_used(fake: FakeX, video:
     checkpoints.save(TOKEN_KEY, shared.load(TOKEN_KEY) or {})
     publisher_for(fake, checkpoints).publish(request_for(video, version=3, title="Part three"))
     refreshes = [r.body["refresh_token"] for r in fake.requests if r.path == "/2/oauth2/token"]
-    assert refreshes[-2:] == [before["refresh_token"], fake.issued_refresh_tokens[-2]]
+    assert refreshes[-2:] == [secret_box().open(before["refresh_token"]),
+                              fake.issued_refresh_tokens[-2]]
     assert fake.posts_created == 3
 
 
