@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)
+	# the embedding model, converted once to ONNX: the bot and the workers run it without torch
+	$(BIN)/python -m pipeline.memory.onnx_export
 
 demo: setup
 	$(BIN)/novacast make "30s on why octopuses have three hearts, playful"

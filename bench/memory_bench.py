@@ -106,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"model load (import torch + sentence-transformers + weights): "
+        f"model load (ONNX Runtime session + tokenizer + one pass): "
         f"{timed(embeddings.load):.2f} s"
     )
     texts = [f"{line} #{i}" for i, line in enumerate(ideas(300))]

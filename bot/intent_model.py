@@ -97,8 +97,12 @@ class IntentModel:
         return self._decide(stripped, rules, self.guesses(stripped))
 
     def warm(self) -> None:
-        """Embed the examples now rather than on the first unsure message."""
+        """Load the embedding model (ONNX Runtime) and embed the examples and one line now,
+        rather than on the first unsure message: what the bot runs before it says it is ready."""
         self._example_matrix()
+        self.guesses("warm up")
+
+    warm_up = warm
 
     def guesses(self, text: str) -> list[Guess]:
         """Every intent with its best example's similarity to `text`, best first."""

