@@ -25,7 +25,7 @@ from rq.job import Job
 from bot.events import Conversation, ReplyTarget
 from bot.schedule_store import Schedule, ScheduleKind, ScheduleStore
 from novacast.embedded_redis import EmbeddedRedis
-from workers.catalog import PUBLISH_QUEUE
+from workers.catalog import PUBLISH_QUEUE, SERIALIZER
 from workers.due_schedules import Scheduler
 
 LEAD = 1.5
@@ -41,8 +41,8 @@ def _schedule(at: datetime, n: int) -> Schedule:
 
 
 def _lags(connection: redis.Redis, due: datetime) -> list[float]:
-    queue = Queue(PUBLISH_QUEUE, connection=connection)
-    jobs = [Job.fetch(job_id, connection=connection) for job_id in queue.job_ids]
+    queue = Queue(PUBLISH_QUEUE, connection=connection, serializer=SERIALIZER)
+    jobs = [Job.fetch(i, connection=connection, serializer=SERIALIZER) for i in queue.job_ids]
     return [(job.enqueued_at.replace(tzinfo=UTC) - due).total_seconds()  # type: ignore[union-attr]
             for job in jobs]
 
@@ -60,7 +60,7 @@ def ours(url: str, count: int, schedulers: int) -> list[float]:
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + LEAD + 30
-    queue = Queue(PUBLISH_QUEUE, connection=connection)
+    queue = Queue(PUBLISH_QUEUE, connection=connection, serializer=SERIALIZER)
     while len(queue) < count and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # a duplicate, if any, would land now
@@ -75,7 +75,7 @@ def ours(url: str, count: int, schedulers: int) -> list[float]:
 def reference(url: str, count: int) -> list[float]:
     connection = redis.Redis.from_url(url)
     connection.flushdb()
-    queue = Queue(PUBLISH_QUEUE, connection=connection)
+    queue = Queue(PUBLISH_QUEUE, connection=connection, serializer=SERIALIZER)
     due = _next_due()
     time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
     for n in range(count):

@@ -12,6 +12,7 @@ import os
 from typing import NamedTuple
 
 from rq import Retry
+from rq.serializers import JSONSerializer
 
 from bot.schedule_store import ScheduleKind
 
@@ -21,6 +22,13 @@ MEDIA_QUEUE = "novacast-media"
 QUEUES = (PUBLISH_QUEUE, MEDIA_QUEUE, RENDER_QUEUE)
 """What a worker listens to, in priority order: publishing is short and waited on by a person;
 fetching a draft's pictures is short and is what a render would otherwise wait for."""
+
+SERIALIZER = JSONSerializer
+"""How jobs, their metadata and their results are stored in Redis: JSON, never pickle, so a
+payload written to Redis is data and never code a worker runs (a pickled job fails with
+`DeserializationError` before its function is looked up). Every `Queue`, worker, `Job.fetch`
+and registry passes it; job arguments, `job.meta` and results are therefore plain JSON
+(strings, numbers, lists, dicts: a `ReplyTarget` travels as its `model_dump()`)."""
 
 RESULT_TTL = 24 * 3600
 """Seconds finished and failed jobs are kept (their results, and what went wrong)."""

@@ -28,6 +28,7 @@ from workers.catalog import (
     FIRE_TIMEOUT,
     ON_FAILURE,
     RESULT_TTL,
+    SERIALIZER,
 )
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def fire_job(schedule: Schedule, fire_at: datetime, pipeline: Pipeline) -> None:
     write (queue registration, job hash, status, queue push) goes into `pipeline`.
     """
     connection = redis.Redis(connection_pool=pipeline.connection_pool)
-    queue = Queue(FIRE_QUEUE[schedule.kind], connection=connection)
+    queue = Queue(FIRE_QUEUE[schedule.kind], connection=connection, serializer=SERIALIZER)
     queue.enqueue_call(
         FIRE_FUNCTION,
         args=(schedule.id, fire_at.astimezone(UTC).isoformat()),

@@ -16,7 +16,7 @@ from bot.events import ReplyTarget
 from bot.project import ProjectState, ProjectStore, StateRefusal
 from bot.schedule_store import ScheduleStore
 from pipeline.errors import PermanentError, PipelineError
-from workers.catalog import FIRE_FUNCTION
+from workers.catalog import FIRE_FUNCTION, SERIALIZER
 from workers.reporting import Reporter
 from workers.runtime import progress_key
 
@@ -49,7 +49,8 @@ class Failure:
 
 def _cancel_dependents(job: Job, connection: redis.Redis) -> None:
     """Dependents of a failed job would wait forever: cancel them, depth first."""
-    for dependent in Job.fetch_many(job.dependent_ids, connection=connection):
+    dependents = Job.fetch_many(job.dependent_ids, connection=connection, serializer=SERIALIZER)
+    for dependent in dependents:
         if dependent is not None:
             _cancel_dependents(dependent, connection)
             dependent.cancel()

@@ -29,6 +29,7 @@ from workers.catalog import (
     RENDER_RETRY,
     RENDER_STEPS,
     RESULT_TTL,
+    SERIALIZER,
     publish_retry,
 )
 from workers.render_plan import render_fingerprint, voice_preference
@@ -41,9 +42,9 @@ class RQJobQueue:
 
     def __init__(self, connection: redis.Redis) -> None:
         self._redis = connection
-        self._render = Queue(RENDER_QUEUE, connection=connection)
-        self._publish = Queue(PUBLISH_QUEUE, connection=connection)
-        self._media = Queue(MEDIA_QUEUE, connection=connection)
+        self._render = Queue(RENDER_QUEUE, connection=connection, serializer=SERIALIZER)
+        self._publish = Queue(PUBLISH_QUEUE, connection=connection, serializer=SERIALIZER)
+        self._media = Queue(MEDIA_QUEUE, connection=connection, serializer=SERIALIZER)
 
     def render(self, project_id: str, version: int, target: ReplyTarget) -> list[str]:
         project = ProjectStore(self._redis).get(project_id)
@@ -107,7 +108,8 @@ class RQJobQueue:
     def _any_active(self, ids: list[str]) -> bool:
         for job_id in ids:
             try:
-                if Job.fetch(job_id, connection=self._redis).get_status() in ACTIVE:
+                job = Job.fetch(job_id, connection=self._redis, serializer=SERIALIZER)
+                if job.get_status() in ACTIVE:
                     return True
             except NoSuchJobError:
                 continue
@@ -127,7 +129,7 @@ class RQJobQueue:
         on_failure: str | None = ON_FAILURE,
     ) -> Job:
         with contextlib.suppress(NoSuchJobError):
-            Job.fetch(job_id, connection=self._redis).delete()
+            Job.fetch(job_id, connection=self._redis, serializer=SERIALIZER).delete()
         job: Job = queue.enqueue_call(
             function,
             args=args,

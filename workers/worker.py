@@ -9,7 +9,7 @@ from rq import Queue, SimpleWorker
 
 from pipeline.voice import PiperTTS
 from workers import runtime
-from workers.catalog import QUEUES
+from workers.catalog import QUEUES, SERIALIZER
 from workers.publishers import unserved_kinds
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def run_worker(connection: redis.Redis, *, burst: bool = False, name: str | None
     if unserved := unserved_kinds():
         raise RuntimeError(f"no publisher serves the target kinds {unserved}")
     PiperTTS().warm_up()
-    queues = [Queue(q, connection=connection) for q in QUEUES]
-    worker = NovacastWorker(queues, connection=connection, name=name)
+    queues = [Queue(q, connection=connection, serializer=SERIALIZER) for q in QUEUES]
+    worker = NovacastWorker(queues, connection=connection, name=name, serializer=SERIALIZER)
     worked: bool = worker.work(burst=burst, logging_level="WARNING", with_scheduler=True)
     return worked

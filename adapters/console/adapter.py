@@ -16,6 +16,7 @@ from typing import TextIO
 
 import redis
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 from adapters.console.inbound import Inbox, attach_request
 from adapters.console.outbox import ConsoleOutbox
@@ -188,7 +189,8 @@ class ConsoleAdapter:
         self._jobs.clear()
 
     def _finished(self, job_id: str) -> bool:
-        job = Job.fetch_many([job_id], connection=self._redis)[0]
+        # workers.catalog.SERIALIZER, which this floor cannot import: never unpickle a job's meta
+        job = Job.fetch_many([job_id], connection=self._redis, serializer=JSONSerializer)[0]
         return job is None or job.get_status(refresh=True) in DONE
 
 

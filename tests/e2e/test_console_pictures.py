@@ -40,6 +40,7 @@ from pipeline.script import Script
 from pipeline.settings import load_settings
 from tests.fakes.pexels_api import Item, PexelsFake
 from tests.workers_support import worker_process
+from workers.catalog import SERIALIZER
 
 WORDS = [  # a clip for each line of the offline writer's script, two for scene 2's lines
     "octopus three hearts wondered why",
@@ -89,7 +90,8 @@ def _active(adapter: ConsoleAdapter, connection: redis.Redis) -> Project:
 
 def _prefetched(connection: redis.Redis, project: Project) -> None:
     """Wait for the version's prefetch job, as a patient user would wait for the storyboard."""
-    job = Job.fetch(f"nc-{project.id}-v{project.current}-prefetch", connection=connection)
+    job_id = f"nc-{project.id}-v{project.current}-prefetch"
+    job = Job.fetch(job_id, connection=connection, serializer=SERIALIZER)
     for _ in range(600):
         if job.get_status(refresh=True) in ("finished", "failed"):
             break

@@ -30,7 +30,7 @@ from pipeline.settings import load_settings
 from pipeline.writers import OfflineWriter
 from tests.fakes.pexels_api import Item, PexelsFake
 from workers import render_jobs
-from workers.catalog import MEDIA_QUEUE, RENDER_QUEUE
+from workers.catalog import MEDIA_QUEUE, RENDER_QUEUE, SERIALIZER
 from workers.media_jobs import sheet_path
 from workers.queues import RQJobQueue
 from workers.render_plan import render_fingerprint, workdir_for
@@ -72,11 +72,10 @@ def _draft(connection: redis.Redis, fake: PexelsFake) -> Project:
 
 def _prefetch(connection: redis.Redis, project: Project) -> Job:
     (job_id,) = RQJobQueue(connection).prefetch(project.id, 1, TARGET)
-    assert Queue(MEDIA_QUEUE, connection=connection).job_ids == [job_id]
-    SimpleWorker([Queue(MEDIA_QUEUE, connection=connection)], connection=connection).work(
-        burst=True
-    )
-    job = Job.fetch(job_id, connection=connection)
+    queue = Queue(MEDIA_QUEUE, connection=connection, serializer=SERIALIZER)
+    assert queue.job_ids == [job_id]
+    SimpleWorker([queue], connection=connection, serializer=SERIALIZER).work(burst=True)
+    job = Job.fetch(job_id, connection=connection, serializer=SERIALIZER)
     assert job.get_status(refresh=True) == "finished", job.latest_result()
     return job
 
@@ -194,11 +193,11 @@ def test_a_render_with_a_dead_provider_shows_backgrounds_and_says_so_once(
     outbox.start_reading()
     pexels.stop()
 
-    queue = Queue(RENDER_QUEUE, connection=redis_conn)
+    queue = Queue(RENDER_QUEUE, connection=redis_conn, serializer=SERIALIZER)
     args = (project.id, 1, TARGET.model_dump())
     jobs = [queue.enqueue_call(step, args=args)
             for step in (render_jobs.voice, render_jobs.captions, render_jobs.preview)]
-    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    SimpleWorker([queue], connection=redis_conn, serializer=SERIALIZER).work(burst=True)
     assert all(job.get_status(refresh=True) == "finished" for job in jobs)
 
     says = [a for a in _posted(outbox) if isinstance(a, Say)]

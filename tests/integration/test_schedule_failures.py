@@ -19,7 +19,7 @@ from bot.project import Project, ProjectState, ProjectStore
 from bot.schedule_store import Schedule, ScheduleKind, ScheduleState, ScheduleStore
 from novacast.wiring import install_worker_runtime
 from pipeline.writers.offline import OfflineWriter
-from workers.catalog import PUBLISH_QUEUE
+from workers.catalog import PUBLISH_QUEUE, SERIALIZER
 from workers.due_schedules import Scheduler
 
 
@@ -42,9 +42,9 @@ def test_a_scheduled_publish_whose_video_is_gone_is_reported_with_retry(
     outbox.start_reading()
 
     assert Scheduler(redis_conn).tick() == 1
-    queue = Queue(PUBLISH_QUEUE, connection=redis_conn)
+    queue = Queue(PUBLISH_QUEUE, connection=redis_conn, serializer=SERIALIZER)
     install_worker_runtime(redis_conn)
-    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    SimpleWorker([queue], connection=redis_conn, serializer=SERIALIZER).work(burst=True)
 
     said = [a for a in outbox.read(block_ms=1000) if isinstance(a, Say)]
     assert said[-1].text == (

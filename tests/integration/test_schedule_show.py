@@ -20,7 +20,7 @@ from bot.events import Conversation, ReplyTarget
 from bot.project import ProjectState, ProjectStore
 from bot.schedule_store import Schedule, ScheduleKind, ScheduleStore
 from novacast.wiring import install_worker_runtime
-from workers.catalog import RENDER_QUEUE, RENDER_STEPS
+from workers.catalog import RENDER_QUEUE, RENDER_STEPS, SERIALIZER
 from workers.due_schedules import Scheduler, fire_job_id
 
 
@@ -38,10 +38,10 @@ def test_a_show_drafts_through_the_installed_core_and_queues_its_render(
     install_worker_runtime(redis_conn)
 
     assert Scheduler(redis_conn).tick() == 1
-    queue = Queue(RENDER_QUEUE, connection=redis_conn)
-    SimpleWorker([queue], connection=redis_conn).work(burst=True, max_jobs=1)
+    queue = Queue(RENDER_QUEUE, connection=redis_conn, serializer=SERIALIZER)
+    SimpleWorker([queue], connection=redis_conn, serializer=SERIALIZER).work(burst=True, max_jobs=1)
 
-    fired = Job.fetch(fire_job_id(schedule.id, due), connection=redis_conn)
+    fired = Job.fetch(fire_job_id(schedule.id, due), connection=redis_conn, serializer=SERIALIZER)
     assert fired.get_status() == "finished", fired.latest_result()
     project = ProjectStore(redis_conn).active(chat)
     assert project is not None
@@ -51,7 +51,8 @@ def test_a_show_drafts_through_the_installed_core_and_queues_its_render(
     assert said[0].text.startswith(
         "It's time for your show (every year on 1 January at 00:00 (UTC)).\n\nDraft v1 · "
     )
-    queued = [Job.fetch(i, connection=redis_conn) for i in queue.get_job_ids()]
+    queued = [Job.fetch(i, connection=redis_conn, serializer=SERIALIZER)
+              for i in queue.get_job_ids()]
     deferred = queue.deferred_job_registry.get_job_ids()
     assert [job.func_name for job in queued] == [RENDER_STEPS[0].function]
     assert len(deferred) == len(RENDER_STEPS) - 1

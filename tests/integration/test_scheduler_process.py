@@ -24,7 +24,7 @@ from rq.job import Job
 from bot.events import Conversation, ReplyTarget
 from bot.schedule_store import Schedule, ScheduleKind, ScheduleStore
 from novacast.processes import stop
-from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, RENDER_QUEUE
+from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, RENDER_QUEUE, SERIALIZER
 from workers.due_schedules import fire_job_id, live_schedulers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
@@ -103,7 +103,7 @@ def test_a_schedule_fires_on_time_and_sigterm_exits_cleanly(
         item = store.add(schedule(at))
         job_id = fire_job_id(item.id, at)
         wait_for(lambda: job_id in queued(redis_conn), 6, "the firing")
-        job = Job.fetch(job_id, connection=redis_conn)
+        job = Job.fetch(job_id, connection=redis_conn, serializer=SERIALIZER)
         assert job.enqueued_at is not None
         late = _aware(job.enqueued_at) - at
         assert timedelta(0) <= late < timedelta(seconds=2)

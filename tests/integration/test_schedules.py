@@ -30,7 +30,7 @@ from bot.schedule_store import (
     ScheduleStore,
 )
 from novacast.cli import main
-from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, RENDER_QUEUE
+from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, RENDER_QUEUE, SERIALIZER
 from workers.due_schedules import (
     Scheduler,
     fire_job,
@@ -373,7 +373,7 @@ def test_claim_enqueues_the_rq_job_in_the_same_transaction(
     stamp = int(T0.timestamp())
     assert Queue(PUBLISH_QUEUE, connection=redis_conn).job_ids == [f"nc-sched-{publish.id}-{stamp}"]
     assert Queue(RENDER_QUEUE, connection=redis_conn).job_ids == [f"nc-sched-{show.id}-{stamp}"]
-    job = Job.fetch(f"nc-sched-{publish.id}-{stamp}", connection=redis_conn)
+    job = Job.fetch(f"nc-sched-{publish.id}-{stamp}", connection=redis_conn, serializer=SERIALIZER)
     assert job.func_name == FIRE_FUNCTION == "workers.schedule_jobs.fire"
     assert tuple(job.args) == (publish.id, "2026-03-02T10:00:00+00:00")
     assert (job.timeout, job.result_ttl, job.retries_left) == (900, 86400, 2)
