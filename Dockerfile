@@ -10,5 +10,9 @@ COPY workers workers
 COPY policy policy
 COPY prompts prompts
 RUN pip install .
+# the embedding model, converted once to ONNX at build time: the bot and the workers run it
+# without torch (pipeline/memory/onnx_export.py)
+ENV NOVACAST_MODEL_DIR=/app/models
+RUN python -m pipeline.memory.onnx_export
 VOLUME ["/data"]
 CMD ["novacast", "up"]
