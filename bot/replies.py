@@ -28,6 +28,8 @@ UNKNOWN_PROJECT = (
 )
 UNKNOWN_BUTTON = "I don't know that button. Type /help to see what I can do."
 SORRY = "Something went wrong on my side; your draft is safe. Please try again in a moment."
+CANNOT_SAVE = "I can't save that right now, try again in a moment."
+"""Said when the store (Redis) is unreachable while an event is handled (instead of silence)."""
 ASK_CHANGE = (
     "Tell me what to change, in plain words: for example “shorter”, “add a joke at the end” "
     "or “more formal”."
@@ -474,6 +476,13 @@ def failed_checks(problems: list[str]) -> str:
 TOOK_TOO_LONG = "it took too long and was stopped"
 UNEXPECTED = "something unexpected went wrong on our side (it is logged)"
 VIDEO_MISSING = "the rendered video is missing; press Render to make it again"
+WORKER_STOPPED = "the worker making it stopped before it finished"
+"""Why a render step failed when its worker was killed and no retry was left."""
+
+
+def resuming(stage: str) -> str:
+    """The progress message's stage while a step runs again after its worker stopped."""
+    return f"{stage} — resuming where it stopped (a worker restarted; finished parts are kept)"
 
 
 def failed_at(stage: str) -> str:
@@ -680,3 +689,8 @@ def _size(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f} MB"
     return f"{max(1, round(size / 1024))} KB"
+
+
+def edit_refused(reason: str) -> str:
+    """Someone may not change this draft (policy `editors`): who may, and what they can do."""
+    return f"{reason} The draft stays as it is; start your own with /make."

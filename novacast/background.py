@@ -7,12 +7,12 @@ import signal
 import threading
 
 import click
-import redis
 
 from novacast.embedded_redis import running_server
 from novacast.wiring import install_worker_runtime, redis_connection, require_ffmpeg
 from pipeline.settings import load_settings
 from workers.due_schedules import Scheduler
+from workers.recovery import resilient_connection
 from workers.worker import run_worker
 
 
@@ -26,7 +26,8 @@ def worker_command(burst: bool) -> None:
         raise click.UsageError(
             "REDIS_URL is not set; `novacast up` starts Redis and a worker together."
         )
-    connection = redis.Redis.from_url(settings.redis_url)
+    # rides out Redis restarts: commands retry with backoff, the outage is logged once
+    connection = resilient_connection(settings.redis_url, "worker")
     install_worker_runtime(connection)
     run_worker(connection, burst=burst)
 

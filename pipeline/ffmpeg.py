@@ -16,10 +16,14 @@ and ffmpeg's last log lines) go to the log, never into the message.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -141,6 +145,23 @@ def run_ffmpeg(
         on_progress(1.0)
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """Linux: a `preexec_fn` making ffmpeg get SIGKILL when the thread that started it dies,
+    so a killed worker leaves no ffmpeg running on (it ignores SIGPIPE and would finish the
+    whole render for nobody). The libc function is resolved here, before any fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, kill = 1, int(signal.SIGKILL)
+    return lambda: prctl(pr_set_pdeathsig, kill)
+
+
+_PREEXEC = _die_with_parent()
+
+
 def _run(
     command: list[str],
     stderr: IO[bytes],
@@ -151,7 +172,8 @@ def _run(
 ) -> int:
     """Start ffmpeg, feed each progress line to `report`, and return its exit code."""
     try:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd,
+                                   preexec_fn=_PREEXEC)  # noqa: PLW1509 (libc call only)
     except OSError as exc:
         log.error("could not start ffmpeg %s: %s", command[0], exc)
         raise PermanentError("ffmpeg could not be started on this machine") from exc

@@ -30,6 +30,7 @@ from workers.catalog import (
     RESULT_TTL,
     SERIALIZER,
 )
+from workers.recovery import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ HEARTBEAT_TTL = 15.0
 HEARTBEAT_EVERY = 2.0
 MIN_PAUSE = 0.05
 """Never spin faster than this, even when something due could not fire."""
-MAX_BACKOFF = 30.0
+MAX_BACKOFF = 5.0
+"""Longest pause between two attempts to reach Redis: a schedule due while Redis was away
+fires at most this long after it is back."""
 BATCH = 100
 
 
@@ -134,6 +137,7 @@ class Scheduler:
     def run(self, stop: threading.Event) -> None:
         """Fire what is due until `stop` is set; Redis errors are logged and retried."""
         log.info("scheduler %s started", self.name)
+        outage = OutageLog.named(f"scheduler {self.name}")
         backoff = 0.0
         while not stop.is_set():
             try:
@@ -141,9 +145,10 @@ class Scheduler:
                 self.tick()
                 pause = self._pause()
                 backoff = 0.0
+                outage.back()
             except redis.RedisError as error:
                 backoff = min(MAX_BACKOFF, max(0.5, backoff * 2))
-                log.warning("redis unavailable (%s); retrying in %.1f s", error, backoff)
+                outage.lost(error)  # said once per outage; "back" once it answers
                 pause = backoff
             stop.wait(pause)
         self._leave()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import redis
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
@@ -18,7 +19,7 @@ from bot.schedule_store import ScheduleStore
 from pipeline.errors import PermanentError, PipelineError
 from workers.catalog import FIRE_FUNCTION, SERIALIZER
 from workers.reporting import Reporter
-from workers.runtime import progress_key
+from workers.runtime import mark_abandoned, progress_key
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ def plain_reason(error: BaseException | None) -> str:
         return str(error)
     if isinstance(error, JobTimeoutException):
         return replies.TOOK_TOO_LONG
+    if isinstance(error, AbandonedJobError):
+        return replies.WORKER_STOPPED
     return replies.UNEXPECTED
 
 
@@ -69,6 +72,8 @@ def on_failure(
         job.retries_left = 0
     stage = job.meta.get("stage", "render")
     if job.should_retry:
+        if isinstance(error, AbandonedJobError):  # RQ's cleanup re-runs it; it says so
+            mark_abandoned(job)
         log.warning("job %s (%s) failed, will retry: %s", job.id, stage, plain_reason(error))
         return
     if job.func_name == FIRE_FUNCTION:

@@ -15,7 +15,9 @@ choose others.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +100,18 @@ class RenderStep:
         return workspace_key(self.project.conversation)
 
 
+PARTIAL_STALE_SECONDS = 20
+"""A temporary video unwritten this long belongs to a dead render (ffmpeg writes steadily)."""
+RESUMED_AT = {
+    "voice": ("voice", 2),
+    "captions": ("captions", 20),
+    "preview": ("preview", 24),
+    "full-quality video": ("full quality", 41),
+    "checks": ("checks", 95),
+}
+"""Where the progress message stands when a step runs again after its worker stopped."""
+
+
 def _render_step(
     project_id: str,
     version: int,
@@ -119,7 +133,7 @@ def _render_step(
     reply = ReplyTarget.model_validate(target)
     if preference is None:
         preference = voice_preference(connection, project)
-    return RenderStep(
+    step = RenderStep(
         connection=connection,
         project=project,
         version=version,
@@ -128,6 +142,21 @@ def _render_step(
         report=Reporter(connection, reply, runtime.progress_key(project_id, version)),
         preference=preference or None,
     )
+    if runtime.resuming():  # its worker was killed: the artifacts made so far are reused
+        log.warning("resuming %s of %s v%s after its worker stopped", stage, project_id, version)
+        _sweep_partial_videos(step.work)
+        step.report.resume(*RESUMED_AT.get(stage, (stage, 0)))
+    return step
+
+
+def _sweep_partial_videos(work: Workdir) -> None:
+    """A killed render leaves its temporary file (the finished name is only ever renamed into
+    place, so it is never taken for a video); remove those nobody has written to lately."""
+    stale = time.time() - PARTIAL_STALE_SECONDS
+    for partial in (*work.root.glob(".video.*"), *work.root.glob(".preview.*")):
+        with contextlib.suppress(OSError):
+            if partial.stat().st_mtime < stale:
+                partial.unlink()
 
 
 def voice(

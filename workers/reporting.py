@@ -8,6 +8,7 @@ import time
 import redis
 
 from adapters.outbox import sender_for
+from bot import replies
 from bot.actions import Action, AskApproval, Button, Preview, Progress, Say
 from bot.events import ReplyTarget
 
@@ -26,8 +27,17 @@ class Reporter:
         self._key = key
         self._last: tuple[str, int] = ("", -1)
         self._last_at = 0.0
+        self._resumed = False
+
+    def resume(self, stage: str, percent: int) -> None:
+        """The step runs again after its worker stopped: the message says so at once, and
+        keeps saying so (`replies.resuming`) until the step is done."""
+        self._resumed = True
+        self.progress(stage, percent)
 
     def progress(self, stage: str, percent: int, *, done: bool = False) -> None:
+        if self._resumed and not done:
+            stage = replies.resuming(stage)
         now = time.monotonic()
         same_stage = stage == self._last[0]
         if (

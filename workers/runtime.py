@@ -17,6 +17,7 @@ from typing import ClassVar, Protocol
 
 import redis
 from rq import get_current_job
+from rq.job import Job
 
 from bot.actions import Action
 from bot.events import Event
@@ -95,6 +96,26 @@ def mark_stage(stage: str) -> None:
     if job is not None:
         job.meta["stage"] = stage
         job.save_meta()  # type: ignore[no-untyped-call]
+
+
+RESUME = "resume"
+"""`job.meta` flag: the job's last execution was abandoned (its worker stopped beating)."""
+
+
+def mark_abandoned(job: Job) -> None:
+    """Remember, on the job, that it runs again after its worker stopped (see `resuming`)."""
+    job.meta[RESUME] = True
+    job.save_meta()  # type: ignore[no-untyped-call]
+
+
+def resuming() -> bool:
+    """True once for the running job when it was picked up again after its worker stopped."""
+    job = get_current_job()
+    if job is None or not job.meta.get(RESUME):
+        return False
+    job.meta.pop(RESUME, None)
+    job.save_meta()  # type: ignore[no-untyped-call]
+    return True
 
 
 def progress_key(project_id: str, version: int) -> str:

@@ -537,7 +537,7 @@ def test_the_loop_rides_out_a_redis_outage(
     thread = threading.Thread(target=Scheduler(unreachable, poll_seconds=0.1).run, args=(stop,))
     thread.start()
     try:
-        _wait(lambda: any("redis unavailable" in r.getMessage() for r in caplog.records), 5)
+        _wait(lambda: any("lost Redis" in r.getMessage() for r in caplog.records), 5)
         assert thread.is_alive()
         with _forward(port, redis_conn):
             _wait(lambda: bool(queued_ids(redis_conn)), 10)
@@ -551,6 +551,9 @@ def test_the_loop_rides_out_a_redis_outage(
     fired = store.get(item.id)
     assert fired is not None
     assert fired.fired == 1
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("lost Redis" in line for line in said) == 1  # once, however long it backed off
+    assert sum("Redis is back" in line for line in said) == 1
 
 
 def _wait(condition: Callable[[], bool], seconds: float) -> None:

@@ -1,0 +1,70 @@
+"""A worker SIGKILLed in the middle of a render: another worker resumes the step, the user is
+told, and gets the video. Real `novacast worker` processes against the test Redis; the chat is
+the console adapter's stream, read back with the time of every message."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot import replies
+from bot.actions import Progress
+from bot.project import ProjectState
+from pipeline.probe import probe
+from tests.e2e.faults_support import Chat, alive, children, kill_hard, wait_for
+from tests.workers_support import worker_process
+from workers.runtime import progress_key
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def _full_render_running(chat: Chat) -> bool:
+    return any(
+        isinstance(s.action, Progress)
+        and s.action.stage == "full quality"
+        and s.action.percent > 41
+        for s in chat.progress()
+    )
+
+
+def test_a_worker_killed_mid_render_is_resumed_by_a_new_worker(
+    redis_url: str, redis_conn: redis.Redis, data_dir: Path
+) -> None:
+    chat = Chat(redis_conn)
+    with worker_process(redis_url, data_dir) as first:
+        assert children(first.pid) == []  # RQ's scheduler is a thread: nothing to orphan
+        chat.type("/make 12s on why octopuses have three hearts")
+        chat.type("Render")
+        wait_for(lambda: _full_render_running(chat), 120, "the full-quality render")
+        renderers = children(first.pid)  # its ffmpeg
+        kill_hard(first)
+        killed_at = time.time()
+    wait_for(lambda: not any(alive(pid) for pid in renderers), 10, "the orphaned ffmpeg to end")
+    project = chat.project()
+    assert project.state is ProjectState.RENDERING  # nothing moved: the step is abandoned
+    with worker_process(redis_url, data_dir):
+        wait_for(chat.settled, 150, "the resumed render")
+
+    project = chat.project()
+    assert project.state is ProjectState.PREVIEW, chat.out.getvalue()
+    key = progress_key(project.id, project.current)
+    edits = [s for s in chat.progress() if isinstance(s.action, Progress) and s.action.key == key]
+    resumed = [s for s in edits if s.at >= killed_at]
+    assert resumed[0].action.stage == replies.resuming("full quality")  # type: ignore[union-attr]
+    assert resumed[0].action.percent >= 41  # type: ignore[union-attr]
+    last = edits[-1].action
+    assert isinstance(last, Progress)
+    assert (last.done, last.percent) == (True, 100)  # the message ends at ready, not frozen
+
+    assert project.video_path is not None
+    video = Path(project.video_path)
+    assert [p.path for p in chat.previews()][-1] == str(video)
+    facts = probe(video)
+    assert facts.video_codec == "h264"
+    assert facts.audio_codec == "aac"
+    assert (facts.width, facts.height) == (1080, 1920)
+    assert 8 < facts.duration < 20
+    assert not list(video.parent.glob(".video.*"))  # the killed run's partial file is gone
