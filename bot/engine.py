@@ -27,6 +27,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import replies
 from bot.actions import Action, ButtonAction, Say
@@ -116,6 +118,13 @@ class Engine:
         """Answer one event. An unexpected failure is logged and becomes an apology."""
         try:
             return self._handle(event)
+        except (RedisConnectionError, RedisTimeoutError) as error:  # the store is away: say so
+            log.warning(
+                "Redis is unreachable (%s): a %s event was answered 'try again'",
+                type(error).__name__,
+                event.kind,
+            )
+            return Context(event).say(replies.CANNOT_SAVE)
         except Exception:
             log.exception(
                 "failed to handle a %s event (id %r) from %s",

@@ -105,7 +105,7 @@ def run_up(settings: Settings) -> int:
         if not wait_for_worker(handle.connection, worker):
             print("[up] the worker did not start; see its lines above", flush=True)
             return 1
-        print(f"[up] redis {handle.url}", flush=True)
+        print(f"[up] redis {handle.shown_url}", flush=True)
         print(f"[up] worker pid {worker.pid}", flush=True)
         with (
             prefixed_process("scheduler", out) as scheduler,

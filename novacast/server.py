@@ -1,9 +1,19 @@
 """`novacast bot`: every configured chat adapter plus the bot's HTTP server.
 
-Routes: `/healthz` (the process is up), `/readyz` (Redis answers and every adapter is
-connected), `/media/{token}/{name}` (signed, expiring links to rendered videos) and whatever
-webhook routes the adapters bring (`/slack/events`, `/telegram/webhook`). Which adapters
-exist is the registry's (`adapters.registry`); each starts when its own settings are complete.
+Routes: `/healthz` (the process is up), `/readyz`, `/media/{token}/{name}` (signed, expiring
+links to rendered videos) and whatever webhook routes the adapters bring (`/slack/events`,
+`/telegram/webhook`). Which adapters exist is the registry's (`adapters.registry`); each starts
+when its own settings are complete.
+
+`/readyz` is green only when Redis answers, every adapter is connected *and making progress*
+(a poller that completed no getUpdates cycle lately, a gateway whose heartbeats go unacked,
+count as not connected), and the core is warm: `Readiness.warm` is set once the engine is built
+and a first classification (which loads the embedding model when one is used) has run, in a
+thread, so the HTTP site and its acks never wait on model loading.
+
+Every route refuses bad input with a 4xx and one short log line. The access log (`-v`) never
+holds a media token or a query string (`RedactingAccessLogger`). An event that arrives while
+Redis is down is answered `replies.CANNOT_SAVE`, not dropped.
 """
 
 from __future__ import annotations
@@ -11,22 +21,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import click
 import redis
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from adapters.base import ChatAdapter, Dispatch
 from adapters.media_links import MediaLinks, links_for
 from adapters.registry import platforms
-from bot.actions import Action
+from bot import replies
+from bot.actions import Action, Say
 from bot.engine import Engine
-from bot.events import Event
+from bot.events import Event, ReplyTarget
 from novacast.wiring import build_engine, redis_connection
+from pipeline.media.sources import ranks_by_meaning
+from pipeline.memory import embeddings
 from pipeline.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +56,32 @@ CONNECTION: web.AppKey[redis.Redis] = web.AppKey("connection", redis.Redis)
 ADAPTERS: web.AppKey[Sequence[ChatAdapter]] = web.AppKey("adapters", Sequence)
 LINKS: web.AppKey[MediaLinks] = web.AppKey("links", MediaLinks)
 
+PING_SECONDS = 2.0
+"""`/readyz` counts Redis as down when a PING takes longer than this."""
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+
+
+class Readiness:
+    """Whether the core is warm (engine built, first classification done); `/readyz` waits for
+    it. `Readiness(warm=True)` for an app whose core needs no warming (tests, tools)."""
+
+    def __init__(self, *, warm: bool = False) -> None:
+        self._warm = threading.Event()
+        self.warm_seconds: float | None = None
+        if warm:
+            self._warm.set()
+
+    @property
+    def warm(self) -> bool:
+        return self._warm.is_set()
+
+    def set_warm(self, seconds: float) -> None:
+        self.warm_seconds = seconds
+        self._warm.set()
+
+
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness", Readiness)
+
 
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
@@ -46,27 +90,63 @@ async def healthz(_request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     connection = request.app[CONNECTION]
     try:
-        redis_ok = bool(await asyncio.to_thread(connection.ping))
-    except redis.RedisError:
+        async with asyncio.timeout(PING_SECONDS):
+            redis_ok = bool(await asyncio.to_thread(connection.ping))
+    except (redis.RedisError, TimeoutError):
         redis_ok = False
     adapters = {a.name: a.connected for a in request.app[ADAPTERS]}
-    ready = redis_ok and all(adapters.values())
-    body = {"ready": ready, "redis": redis_ok, "adapters": adapters}
+    warm = request.app[READINESS].warm
+    ready = redis_ok and warm and all(adapters.values())
+    body = {"ready": ready, "redis": redis_ok, "warm": warm, "adapters": adapters}
     return web.json_response(body, status=200 if ready else 503)
 
 
 async def media(request: web.Request) -> web.StreamResponse:
+    """A signed link's video; any bad token (forged, expired, malformed, not rendered media)
+    is a 404 with one short log line."""
     path = request.app[LINKS].resolve(request.match_info["token"])
     if path is None:
+        log.info("refused a media link that is invalid, expired or names no rendered video")
         raise web.HTTPNotFound(text="This link is invalid or has expired.")
     return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
 
 
+_MEDIA_TOKEN = re.compile(r"/media/[^/]*")
+
+
+def redacted_path(path: str) -> str:
+    """A request path fit for a log: a media link's token replaced, the length bounded."""
+    return _MEDIA_TOKEN.sub("/media/<token>", path)[:200]
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """aiohttp's access log without secrets: no media token, no query string (`-v` shows it)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %s %.3fs',
+            request.remote,
+            request.method,
+            redacted_path(request.path),
+            response.status,
+            time,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
 def build_app(
-    connection: redis.Redis, adapters: Sequence[ChatAdapter], links: MediaLinks
+    connection: redis.Redis,
+    adapters: Sequence[ChatAdapter],
+    links: MediaLinks,
+    readiness: Readiness | None = None,
 ) -> web.Application:
+    """The bot's HTTP app. Without `readiness` the core counts as warm."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[CONNECTION], app[ADAPTERS], app[LINKS] = connection, adapters, links
+    app[READINESS] = readiness or Readiness(warm=True)
     app.add_routes(
         [
             web.get("/healthz", healthz),
@@ -97,21 +177,62 @@ threads only starve the adapters' event loop, which must keep acknowledging with
 
 
 def make_dispatch(engine: Engine) -> Dispatch:
-    """The core as an async callable, run on its own small thread pool."""
+    """The core as an async callable, run on its own small thread pool. The engine answers a
+    Redis outage itself; should one escape it, the user still hears `CANNOT_SAVE`."""
     pool = ThreadPoolExecutor(max_workers=CORE_THREADS, thread_name_prefix="core")
 
     async def dispatch(event: Event) -> list[Action]:
-        return await asyncio.get_running_loop().run_in_executor(pool, engine.handle, event)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, engine.handle, event)
+        except REDIS_DOWN as error:
+            log.warning("Redis is unreachable (%s); told the user to retry", type(error).__name__)
+            target = ReplyTarget.of(event.conversation)
+            return [Say(target=target, text=replies.CANNOT_SAVE)]
 
     return dispatch
 
 
+def warm_up(engine: Engine) -> float:
+    """What must be loaded before `/readyz` says ready: the intent model's examples and the
+    embedding model behind it (a first classification), and the embedding model itself when
+    stock pictures are ranked by meaning. Returns the seconds it took."""
+    started = time.perf_counter()
+    engine.warm()
+    engine.classify("warm up: is this a new idea?")
+    if engine.recall is not None or ranks_by_meaning(os.environ):
+        embeddings.warm_up()
+    return time.perf_counter() - started
+
+
+def start_warming(engine: Engine, readiness: Readiness) -> threading.Thread:
+    """`warm_up` in a daemon thread; `readiness` turns warm when it is done (a failure is
+    logged once and leaves the core to load lazily: the bot still answers, `/readyz` stays
+    red so an operator looks)."""
+
+    def run() -> None:
+        try:
+            seconds = warm_up(engine)
+        except Exception as error:
+            log.error("warming the core failed: %s", type(error).__name__)
+            return
+        readiness.set_warm(seconds)
+        log.info("core warm in %.1f s", seconds)
+
+    thread = threading.Thread(target=run, name="core-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 async def serve(settings: Settings, connection: redis.Redis, stop: asyncio.Event) -> None:
     """Run the adapters and the HTTP server until `stop` is set."""
-    dispatch = make_dispatch(build_engine(connection))
+    engine = build_engine(connection)
+    readiness = Readiness()
+    start_warming(engine, readiness)
+    dispatch = make_dispatch(engine)
     links = media_links(settings, connection)
     adapters = configured_adapters(dispatch, connection, links)
-    runner = web.AppRunner(build_app(connection, adapters, links))
+    app = build_app(connection, adapters, links, readiness)
+    runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", settings.http_port).start()  # noqa: S104
     names = ", ".join(a.name for a in adapters) or "none (set platform credentials)"

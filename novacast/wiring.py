@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 import redis
@@ -36,7 +37,25 @@ class RedisHandle:
 
     connection: redis.Redis
     url: str
+    """May hold a password: print or log `shown_url`, never this."""
     started_here: bool
+
+    @property
+    def shown_url(self) -> str:
+        return redacted_url(self.url)
+
+
+def redacted_url(url: str) -> str:
+    """`url` fit to print: no user name or password, no query string (which may carry a token),
+    e.g. `redis://:s3cret@host:6379/0` -> `redis://***@host:6379/0`."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    if parts.username or parts.password:
+        netloc = f"***@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @contextmanager

@@ -1,7 +1,9 @@
 """`DiscordAdapter`: the discord.py client as a `ChatAdapter` (an async context).
 
 Entering logs in over REST, syncs the app commands, and connects the gateway in a task;
-`connected` is True from `on_ready` until the gateway drops. Leaving closes the client.
+`connected` is True from `on_ready` until the gateway drops, and only while the gateway
+acknowledges our heartbeats (`stalled`: none acknowledged for two intervals plus
+`HEARTBEAT_GRACE_SECONDS`). Leaving closes the client.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from types import TracebackType
 from typing import Self
 
@@ -26,6 +29,7 @@ from adapters.progress import ProgressMessages
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 30.0
+HEARTBEAT_GRACE_SECONDS = 15.0
 
 
 class DiscordAdapter:
@@ -55,7 +59,19 @@ class DiscordAdapter:
 
     @property
     def connected(self) -> bool:
-        return self.client.gateway_up and not self.client.is_closed()
+        return self.client.gateway_up and not self.client.is_closed() and not self.stalled
+
+    @property
+    def stalled(self) -> bool:
+        """No heartbeat acknowledged for two heartbeat intervals plus a grace: the gateway is
+        not making progress (discord.py would reconnect only after its own, longer timeout).
+        Reads discord.py's keep-alive handler (`ws._keep_alive`, pinned discord.py < 3)."""
+        keep_alive = getattr(getattr(self.client, "ws", None), "_keep_alive", None)
+        interval = getattr(keep_alive, "interval", None)
+        last_ack = getattr(keep_alive, "_last_ack", None)
+        if not isinstance(interval, int | float) or not isinstance(last_ack, float):
+            return False
+        return time.perf_counter() - last_ack > 2 * interval + HEARTBEAT_GRACE_SECONDS
 
     def _sender(self) -> ChannelSender:
         return ChannelSender(self.client.http, self._progress, self._links, self._limit)

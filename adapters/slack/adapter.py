@@ -9,9 +9,11 @@ and button presses use their `trigger_id`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Callable, Mapping
+import traceback
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -40,6 +42,7 @@ from adapters.slack.inbound import (
 from adapters.slack.options import Credentials, SlackOptions, web_client
 from adapters.slack.outbound import ADAPTER, SlackSender
 from adapters.slack.workspace import Identities, Threads
+from bot import replies
 from bot.actions import Action
 from bot.events import (
     Attachment,
@@ -58,6 +61,7 @@ SHUTDOWN_GRACE_SECONDS = 10
 ACK_HEADROOM_SECONDS = 0.05
 """Bolt looks for `ack()` every 10 ms; a listener steps aside this long after acking so that
 the HTTP answer goes out before the listener's own work competes with it for the loop."""
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 DELIVERY_ERRORS = (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError, OSError)
 CANNOT_POST = (
     "I couldn't post in this channel. Invite me first (`/invite @NOVACAST`), or message me "
@@ -112,6 +116,7 @@ class SlackAdapter:
         app.event("app_mention")(self._on_mention)
         app.event("message")(self._on_message)
         app.event(re.compile(r".*"))(self._on_other_event)
+        app.error(self._on_error)
         return app
 
     def routes(self) -> list[web.RouteDef]:
@@ -167,8 +172,10 @@ class SlackAdapter:
         except UnicodeDecodeError:
             return _bad_request()
         if not self._signed(body, request.headers):
+            log.info("refused a Slack request without a valid signature")
             return web.Response(status=401, text="invalid request signature")
         if not well_formed(body):
+            log.info("refused a signed Slack request whose body is malformed")
             return _bad_request()
         try:
             response = await self.app.async_dispatch(await to_bolt_request(request))
@@ -181,7 +188,14 @@ class SlackAdapter:
         return await to_aiohttp_response(response)
 
     def _signed(self, body: str, headers: Mapping[str, str]) -> bool:
-        return self._verifier is not None and self._verifier.is_valid_request(body, dict(headers))
+        """Slack's signature over the body, within its 5-minute window. slack_sdk raises on a
+        timestamp that is not a number or a signature that is not ASCII: that is a refusal too."""
+        if self._verifier is None:
+            return False
+        try:
+            return self._verifier.is_valid_request(body, dict(headers))
+        except (ValueError, TypeError, UnicodeError):
+            return False
 
     # --- listeners ----------------------------------------------------------------------------
 
@@ -199,6 +213,12 @@ class SlackAdapter:
         command = read(SlashCommand, body)
         if command is None:
             return
+        async with self._store_guard(respond, command.channel_id, ""):
+            await self._command(command, body, respond)
+
+    async def _command(
+        self, command: SlashCommand, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         name, args = command.name_and_args()
         thread = await self._command_thread(command, name, args, respond)
         if thread is None:
@@ -250,19 +270,20 @@ class SlackAdapter:
         thread = "" if channel.startswith("D") else press.thread
         user = press.user
         where = self._conversation(press.team.id, channel, thread, user.id, user.username)
-        await self._run(
-            where,
-            lambda raw, speaker: ButtonEvent(
-                conversation=where,
-                speaker=speaker,
-                event_id=_event_id("action", press.trigger_id),
-                raw=raw,
-                action=button.action.value,
-                project_id=button.project_id,
-            ),
-            body,
-            respond,
-        )
+        async with self._store_guard(respond, channel, thread):
+            await self._run(
+                where,
+                lambda raw, speaker: ButtonEvent(
+                    conversation=where,
+                    speaker=speaker,
+                    event_id=_event_id("action", press.trigger_id),
+                    raw=raw,
+                    action=button.action.value,
+                    project_id=button.project_id,
+                ),
+                body,
+                respond,
+            )
 
     async def _on_mention(self, ack: Any, body: dict[str, Any]) -> None:
         await self._acked(ack)
@@ -271,10 +292,11 @@ class SlackAdapter:
             return
         event = envelope.event
         thread = "" if event.is_dm else (event.thread_ts or event.ts)
-        if thread:
-            adopt = self._threads.adopt
-            await asyncio.to_thread(adopt, envelope.team_id, event.channel, thread, event.user)
-        await self._text(envelope, thread, body)
+        async with self._store_guard(None, event.channel, thread):
+            if thread:
+                adopt = self._threads.adopt
+                await asyncio.to_thread(adopt, envelope.team_id, event.channel, thread, event.user)
+            await self._text(envelope, thread, body)
 
     async def _on_message(self, ack: Any, body: dict[str, Any], context: Any) -> None:
         await self._acked(ack)
@@ -284,10 +306,11 @@ class SlackAdapter:
         event, bot_user = envelope.event, str(context.get("bot_user_id") or "")
         if bot_user and event.user == bot_user:
             return
-        if event.is_dm:
-            await self._text(envelope, "", body)
-        elif await self._in_our_thread(envelope, bot_user):
-            await self._text(envelope, str(event.thread_ts), body)
+        async with self._store_guard(None, event.channel, event.thread_ts or ""):
+            if event.is_dm:
+                await self._text(envelope, "", body)
+            elif await self._in_our_thread(envelope, bot_user):
+                await self._text(envelope, str(event.thread_ts), body)
 
     async def _in_our_thread(self, envelope: Envelope, bot_user: str) -> bool:
         """A reply in a thread the bot takes part in (mentions arrive as app_mention instead)."""
@@ -299,6 +322,31 @@ class SlackAdapter:
 
     async def _on_other_event(self, ack: Any) -> None:
         await ack()  # event types we do not handle: acknowledged, so Slack does not retry
+
+    async def _on_error(self, error: Exception) -> None:
+        """A listener failed after its ack: one line (where, and what), not a traceback per
+        request; the user was acked already."""
+        log.error("a Slack listener failed: %s at %s", type(error).__name__, _origin(error))
+
+    @contextlib.asynccontextmanager
+    async def _store_guard(
+        self, respond: AsyncRespond | None, channel: str, thread: str
+    ) -> AsyncIterator[None]:
+        """Redis unreachable while an event is handled: the user hears CANNOT_SAVE (through
+        the response_url when there is one, else in the conversation), never silence."""
+        try:
+            yield
+        except REDIS_DOWN as error:
+            log.warning("Redis is unreachable (%s): told the Slack user", type(error).__name__)
+            if respond is not None:
+                await self._tell(respond, replies.CANNOT_SAVE)
+                return
+            try:
+                await self._client.chat_postMessage(
+                    channel=channel, thread_ts=thread or None, text=replies.CANNOT_SAVE
+                )
+            except DELIVERY_ERRORS as failure:
+                log.warning("could not tell the user either: %s", _reason(failure))
 
     # --- the core -----------------------------------------------------------------------------
 
@@ -398,6 +446,15 @@ def _bad_request() -> web.Response:
 
 def _event_id(kind: str, trigger_id: str) -> str:
     return f"{kind}:{trigger_id}" if trigger_id else ""
+
+
+def _origin(error: BaseException) -> str:
+    """`file:line` of the innermost frame of `error`'s traceback (for a one-line log)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
 
 
 def _reason(error: BaseException) -> str:

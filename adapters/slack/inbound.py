@@ -185,10 +185,14 @@ def _parse(body: str) -> dict[str, Any] | None:
         return None
 
 
-def _parse_json(text: str) -> dict[str, Any] | None:
+def _parse_json(text: object) -> dict[str, Any] | None:
+    """A JSON object from `text`, or None: not a string, not JSON, nested too deeply (a
+    RecursionError), or not an object."""
+    if not isinstance(text, str):
+        return None
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

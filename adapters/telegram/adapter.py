@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -44,6 +45,9 @@ MAX_CONCURRENT = 256
 CORE_SLOTS = 2
 """Events in the core at once: the core is CPU-bound Python in threads, and more threads only
 starve the event loop that acknowledges webhooks and answers button presses."""
+STALL_GRACE_SECONDS = 20.0
+"""A long poll returns within its timeout; this much longer without one completed getUpdates
+(a wedged loop, a Bot API that stopped answering) and `/readyz` turns red."""
 ANSWER_WITHIN = 0.3
 """Seconds a button press waits for the core before its callback query is answered silently
 (a later refusal then arrives as a message instead of an alert)."""
@@ -74,6 +78,7 @@ class TelegramConfig:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     poll_timeout: int = 10
+    stall_grace: float = STALL_GRACE_SECONDS
 
     def __repr__(self) -> str:
         return f"TelegramConfig(base_url={self.base_url!r}, webhook_url={self.webhook_url!r})"
@@ -111,11 +116,25 @@ class TelegramAdapter:
         self._me: inbound.BotIdentity | None = None
         self._running = False
         self._core_slots = asyncio.Semaphore(CORE_SLOTS)
+        self._started_at = time.monotonic()
+        self.stalled_after = config.poll_timeout + config.stall_grace
 
     @property
     def connected(self) -> bool:
+        """Started, and (when polling) a getUpdates cycle completed within `stalled_after`."""
         updater = self._app.updater
-        return self._running and (updater is None or updater.running)
+        if not self._running or (updater is not None and not updater.running):
+            return False
+        return updater is None or not self.stalled
+
+    @property
+    def stalled(self) -> bool:
+        """Polling, and no getUpdates cycle completed for `stalled_after` seconds."""
+        bot = self._app.bot
+        if self._app.updater is None or not isinstance(bot, TolerantBot):
+            return False
+        since = bot.polled_at or self._started_at
+        return time.monotonic() - since > self.stalled_after
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(WEBHOOK_PATH, self._webhook)] if self._config.webhook_url else []
@@ -130,6 +149,7 @@ class TelegramAdapter:
             await self._app.bot.shutdown()  # closes the HTTP clients a failed getMe left open
             raise
         self._running = True
+        self._started_at = time.monotonic()
         return self
 
     async def _start(self) -> None:
@@ -186,6 +206,7 @@ class TelegramAdapter:
             raise web.HTTPServiceUnavailable(text="not ready")
         update = self._parse(await request.read())
         if update is None:
+            log.info("refused a Telegram webhook body that is not a readable update")
             raise web.HTTPBadRequest(text="not a Telegram update")
         await self._app.update_queue.put(update)
         return web.Response(text="ok")
@@ -210,7 +231,8 @@ class TelegramAdapter:
         query = update.callback_query
         try:
             event = inbound.to_event(update, self._me)
-        except ValueError:  # a payload our events refuse (pydantic's errors are ValueErrors)
+        except PARSE_ERRORS as error:  # a payload our events refuse, or wrong types PTB let by
+            log.info("skipped Telegram update %s: %s", update.update_id, type(error).__name__)
             event = None
         if event is None:
             if query is not None:

@@ -1,9 +1,13 @@
 """How updates reach the handlers: read tolerantly, processed concurrently but in order per chat.
 
 `TolerantBot`: PTB parses a whole getUpdates batch at once; one malformed update makes the call
-fail, the offset never moves past it, and the poller asks for the same batch again at full
-speed. This bot re-reads such a batch once and parses it update by update: an unreadable update
-becomes an empty `Update` with its id (the core skips it), so the offset moves on.
+fail (any exception that is not a TelegramError: a `"date": 1e300` is an OverflowError), the
+offset never moves past it, and the poller asks for the same batch again at full speed, logging
+the whole batch (users' texts) at CRITICAL each time. This bot makes the same request and parses
+the batch update by update: an unreadable update becomes an empty `Update` with its id (the core
+skips it), logged once by id and without its content, so the offset moves on. `polled_at` is
+when the last getUpdates cycle completed (for `/readyz`: a poller that stopped making progress
+is not ready).
 
 `ChatOrderedProcessor`: PTB's default processes one update at a time (slow under load) and
 `concurrent_updates=True` gives up ordering (a refinement could overtake the `/make` it
@@ -13,41 +17,91 @@ refines). This runs different chats concurrently and one chat's updates in order
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor, ExtBot
 
+TimePeriod = float | dt.timedelta
+_TIMEOUTS = ("write_timeout", "connect_timeout", "pool_timeout")
+
 log = logging.getLogger(__name__)
 
-PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, RecursionError)
+PARSE_ERRORS = (
+    KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError, OSError
+)
+"""What reading a hostile update may raise (PTB checks no types; dates go to `fromtimestamp`,
+which raises OverflowError or OSError for years out of range)."""
 
 
 class TolerantBot(ExtBot[None]):
     """An ExtBot whose `get_updates` skips updates it cannot parse instead of failing."""
 
-    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
-        try:
-            return await super().get_updates(*args, **kwargs)
-        except PARSE_ERRORS:
-            return await self._reread(kwargs.get("offset"), kwargs.get("allowed_updates"))
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        with self._unfrozen():  # PTB freezes its objects after __init__
+            self._polled = [0.0]
 
-    async def _reread(self, offset: int | None, allowed: Any) -> tuple[Update, ...]:
-        data = {"offset": offset, "timeout": 0, "allowed_updates": allowed}
-        batch = await self._post("getUpdates", {k: v for k, v in data.items() if v is not None})
+    @property
+    def polled_at(self) -> float:
+        """`time.monotonic()` when the last getUpdates call completed (0: none yet)."""
+        return self._polled[0]
+
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: TimePeriod | None = None,
+        allowed_updates: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> tuple[Update, ...]:
+        """PTB's getUpdates (the same request and read timeout), parsed update by update.
+
+        PTB's own parses the batch at once and, when one update cannot be read, logs the whole
+        batch (users' texts) at CRITICAL and raises, so the offset never moves: here such an
+        update is skipped (logged once, by id) and the rest go on."""
+        data = {"offset": offset, "limit": limit, "allowed_updates": allowed_updates}
+        wait = timeout.total_seconds() if isinstance(timeout, dt.timedelta) else (timeout or 0)
+        base = kwargs.pop("read_timeout", None)
+        if not isinstance(base, int | float):
+            base = self._request[0].read_timeout or 0
+        kwargs.pop("api_kwargs", None)
+        batch = await self._post(
+            "getUpdates",
+            {"timeout": timeout, **data},
+            read_timeout=base + wait,
+            **{k: v for k, v in kwargs.items() if k in _TIMEOUTS},
+        )
+        updates = self._read(batch)
+        self._polled[0] = time.monotonic()
+        return updates
+
+    def _read(self, batch: Any) -> tuple[Update, ...]:
+        if not isinstance(batch, list):
+            log.warning("getUpdates answered something that is not a list; ignored")
+            return ()
         parsed = (self._one(item) for item in batch if isinstance(item, dict))
-        return tuple(update for update in parsed if update is not None)
+        updates = tuple(update for update in parsed if update is not None)
+        for update in updates:
+            self.insert_callback_data(update)
+        return updates
 
     def _one(self, item: dict[str, Any]) -> Update | None:
         update_id = item.get("update_id")
-        if not isinstance(update_id, int):
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
             return None
         try:
             return Update.de_json(item, self)
-        except PARSE_ERRORS:
-            log.warning("skipped Telegram update %s: it could not be parsed", update_id)
+        except Exception as error:  # any unreadable update is skipped, once
+            log.warning(
+                "skipped Telegram update %s: it could not be read (%s)",
+                update_id,
+                type(error).__name__,
+            )
             return Update(update_id)
 
 

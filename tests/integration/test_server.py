@@ -55,7 +55,7 @@ async def test_healthz_and_readyz(client: TestClient) -> None:
     assert (await client.get("/healthz")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200
-    assert await ready.json() == {"ready": True, "redis": True, "adapters": {}}
+    assert await ready.json() == {"ready": True, "redis": True, "warm": True, "adapters": {}}
 
 
 async def test_not_ready_while_an_adapter_is_disconnected(
@@ -87,7 +87,8 @@ async def test_a_signed_link_serves_the_video_and_nothing_else(
 
 
 async def test_expired_links_and_escapes_are_refused(links: MediaLinks, data_dir: Path) -> None:
-    video = data_dir / "v.mp4"
+    video = data_dir / "media" / "v.mp4"
+    video.parent.mkdir()
     video.write_bytes(b"x")
     expired = links.url_for(video, ttl=-1).split("/")[4]
     assert links.resolve(expired) is None
@@ -95,5 +96,7 @@ async def test_expired_links_and_escapes_are_refused(links: MediaLinks, data_dir
     outside.write_text("no")
     with pytest.raises(ValueError, match="is not in the subpath"):
         links.url_for(outside)
+    with pytest.raises(ValueError, match="is not in the subpath"):
+        links.url_for(data_dir / "v.mp4")  # under the data dir, but not rendered media
     assert links.resolve(links.url_for(video).split("/")[4]) == video.resolve()
     assert time.time() > 0
