@@ -36,7 +36,7 @@ from pipeline.errors import PipelineError
 from pipeline.media.assets import AssetStore
 from pipeline.media.director import Director, Storyboarded
 from pipeline.script import Aspect, Revision, Script, Writer, for_project, variants_of
-from policy import Approval, Policy, approval_permission
+from policy import Approval, Policy, approval_permission, edit_permission
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +212,9 @@ class Handlers:
     # --- changing the draft -------------------------------------------------------------------
 
     def refine(self, ctx: Context, project: Project, instruction: str) -> list[Action]:
+        denied = self.may_edit(ctx, project)
+        if denied:
+            return ctx.tell(denied)
         if project.state not in EDITABLE:
             return ctx.say(replies.refusal("change", project))
         if not instruction.strip():
@@ -299,12 +302,18 @@ class Handlers:
         return [JobsStarted(target=ctx.target, job_ids=job_ids)] if job_ids else []
 
     def revise_button(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
+        denied = self.may_edit(ctx, project)
+        if denied:
+            return ctx.tell(denied)
         if project.state not in EDITABLE:
             return ctx.say(replies.refusal("change", project))
         self.store.set_active(ctx.conversation, project.id)  # the next words revise this one
         return ctx.say(replies.ASK_CHANGE)
 
     def undo(self, ctx: Context, project: Project, version: str) -> list[Action]:
+        denied = self.may_edit(ctx, project)
+        if denied:
+            return ctx.tell(denied)
         if project.state not in EDITABLE:
             return ctx.say(replies.refusal("change", project))
         wanted = int(version) if version.isdigit() else project.current - 1
@@ -319,6 +328,9 @@ class Handlers:
     # --- render, approve, reject, cancel ------------------------------------------------------
 
     def render(self, ctx: Context, project: Project, _: str = "") -> list[Action]:
+        denied = self.may_edit(ctx, project)
+        if denied:
+            return ctx.tell(denied)
         if project.state is ProjectState.PREVIEW or (
             project.state is ProjectState.DRAFT and project.current_is_rendered
         ):
@@ -455,6 +467,13 @@ class Handlers:
         check = approval_permission(self.policy, conversation.adapter, conversation.workspace)
         refusal = check(approval_by(ctx, project.requester))
         return "" if refusal is None else refusal.reason
+
+    def may_edit(self, ctx: Context, project: Project) -> str:
+        """Why the person acting may not change `project` (policy `editors`); empty if they may."""
+        conversation = ctx.conversation
+        check = edit_permission(self.policy, conversation.adapter, conversation.workspace)
+        refusal = check(approval_by(ctx, project.requester))
+        return "" if refusal is None else replies.edit_refused(refusal.reason)
 
     def _rollback(self, project: Project, now: ProjectState, back: ProjectState) -> None:
         try:

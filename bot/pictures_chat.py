@@ -59,6 +59,9 @@ class Pictures:
         request = picture_request(line)
         if request is None or request.kind is PictureKind.ASSETS:
             return ctx.say(replies.ASK_SCENE)
+        denied = self.handlers.may_edit(ctx, project)
+        if denied:
+            return ctx.tell(denied)
         if project.state not in EDITABLE:
             return ctx.say(replies.refusal("change", project))
         if self.directors is None:
@@ -219,6 +222,11 @@ class Pictures:
         wants = request is not None and request.kind is PictureKind.UPLOAD and request.scene
         if wants and project is not None and draft_open:
             assert request is not None
+            denied = self.handlers.may_edit(ctx, project)
+            if denied:  # the file is kept; the draft is someone else's to change
+                kinds = [a.kind.value for a in kept]
+                note = replies.uploads_received(kinds, draft_open=False)
+                return ctx.tell(replies.joined(*refused, denied, note)), True
             actions = self._shot(ctx, project, request, kept[-1])
             return _led(actions, refused), True
         note = replies.uploads_received([a.kind.value for a in kept], draft_open)

@@ -1,4 +1,5 @@
-"""What NOVACAST allows: the policy file (moderation, limits, approvers, targets) and its checks."""
+"""What NOVACAST allows: the policy file (moderation, limits, approvers, editors, targets) and
+its checks."""
 
 from policy.checks import (
     Approval,
@@ -9,6 +10,7 @@ from policy.checks import (
     Rule,
     approval_permission,
     content_rule,
+    edit_permission,
     fold_variants,
 )
 from policy.model import (
@@ -16,6 +18,7 @@ from policy.model import (
     POLICY_ENV,
     Approvers,
     BlockedTopic,
+    Editors,
     Limits,
     Moderation,
     Policy,
@@ -35,6 +38,7 @@ __all__ = [
     "Approvers",
     "BlockedTopic",
     "Check",
+    "Editors",
     "Limits",
     "MaxChars",
     "Moderation",
@@ -49,6 +53,7 @@ __all__ = [
     "Schedules",
     "approval_permission",
     "content_rule",
+    "edit_permission",
     "fold_variants",
     "load_policy",
     "parse_policy",

@@ -268,3 +268,40 @@ def _approval_refusal(who: list[str]) -> Refusal:
         listed = who[0] if len(who) == 1 else ", ".join(who[:-1]) + " or " + who[-1]
         reason = f"Only {listed} may approve videos in this workspace (approval policy)."
     return Refusal("approvers", reason)
+
+
+# --- editing a draft --------------------------------------------------------------------------
+
+
+def edit_permission(policy: Policy, adapter: str, workspace: str) -> Permission[Approval]:
+    """Who may change a draft in this workspace (Render, Revise, refining replies, Undo, its
+    pictures), as one permission over the same `Approval` subject approve uses; its refusal
+    names who may."""
+    rules = policy.editors
+    listed = rules.for_workspace(adapter, workspace)
+    users, groups = set(listed.users), set(listed.groups)
+    if rules.approvers_may_edit:
+        approvers = policy.approvers.for_workspace(adapter, workspace)
+        users.update(approvers.users)
+        groups.update(approvers.groups)
+    checks: list[Check[Approval]] = [OnTrustedAdapter(frozenset(rules.trusted_adapters))]
+    who: list[str] = []
+    if rules.requester_allowed(adapter, workspace):
+        checks.append(is_requester)
+        who.append("the person who asked for it")
+    if users or groups:
+        checks += [IsListed(frozenset(users)), InGroup(frozenset(groups))]
+        who.append("the editors listed in the policy")
+    if rules.admins_may_edit:
+        checks.append(is_workspace_admin)
+        who.append("workspace admins")
+    return Permission(*checks, refusal=_edit_refusal(who))
+
+
+def _edit_refusal(who: list[str]) -> Refusal:
+    if not who:
+        reason = "Nobody may change drafts in this workspace yet; ask an admin to add editors."
+    else:
+        listed = who[0] if len(who) == 1 else ", ".join(who[:-1]) + " or " + who[-1]
+        reason = f"Only {listed} may change this draft (editing policy)."
+    return Refusal("editors", reason)

@@ -93,6 +93,36 @@ class Approvers(_Strict):
         return self.requester_may_approve if override is None else override
 
 
+class WorkspaceEditors(_Strict):
+    users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    """Discord role ids or Slack user-group ids whose members may change drafts."""
+    requester_may_edit: bool | None = None
+    """None keeps the global setting."""
+
+
+class Editors(_Strict):
+    """Who may change a draft: Render, Revise, any reply that refines it, Undo, its pictures.
+
+    Anyone matching any rule may; everyone else is refused with a sentence saying who may.
+    """
+
+    requester_may_edit: bool = True
+    admins_may_edit: bool = True
+    approvers_may_edit: bool = True
+    """The approvers listed for the workspace (`approvers.workspaces`) may change drafts too."""
+    trusted_adapters: list[str] = Field(default_factory=lambda: ["console"])
+    workspaces: dict[str, dict[str, WorkspaceEditors]] = Field(default_factory=dict)
+    """adapter -> workspace id -> listed editors and overrides."""
+
+    def for_workspace(self, adapter: str, workspace: str) -> WorkspaceEditors:
+        return self.workspaces.get(adapter, {}).get(workspace, WorkspaceEditors())
+
+    def requester_allowed(self, adapter: str, workspace: str) -> bool:
+        override = self.for_workspace(adapter, workspace).requester_may_edit
+        return self.requester_may_edit if override is None else override
+
+
 TargetKind = Literal["folder", "youtube", "tiktok", "x", "chat"]
 """Every kind of publish target: a policy naming another fails to load. Each has one publisher
 factory in `workers.publishers.PUBLISHERS`, which is checked against this list."""
@@ -180,6 +210,7 @@ class Policy(_Strict):
     limits: Limits = Field(default_factory=Limits)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     approvers: Approvers = Field(default_factory=Approvers)
+    editors: Editors = Field(default_factory=Editors)
     publish: Publish = Field(default_factory=Publish)
     schedules: Schedules = Field(default_factory=Schedules)
 

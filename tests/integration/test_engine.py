@@ -333,16 +333,20 @@ def test_revise_button_asks_what_to_change(engine: Engine, store: ProjectStore) 
     assert reply_for(engine, press("revise", project.id)) == replies.ASK_CHANGE
 
 
-def test_a_teammate_who_presses_revise_revises_that_project(
+def test_a_teammate_who_presses_revise_is_told_who_may_change_the_draft(
     engine: Engine, store: ProjectStore
 ) -> None:
+    """Who may change a draft is policy (`editors`); tests/integration/test_draft_editors.py
+    has the rest."""
     project = make(engine, store, "60s on why octopuses have three hearts")
     teammate = conv(user="U2")
-    assert reply_for(engine, press("revise", project.id, teammate)) == replies.ASK_CHANGE
-    assert reply_for(engine, msg("shorter", teammate)).startswith("v2: ")
+    assert reply_for(engine, press("revise", project.id, teammate)).startswith(
+        "Only the person who asked for it or workspace admins may change this draft"
+    )
+    assert reply_for(engine, msg("shorter", teammate)) == replies.NO_PROJECT
     stored = store.get(project.id)
     assert stored is not None
-    assert (stored.latest, stored.requester) == (2, "U1")
+    assert (stored.latest, stored.requester) == (1, "U1")
 
 
 def test_revising_a_preview_goes_back_to_draft(engine: Engine, store: ProjectStore) -> None:
