@@ -4,8 +4,10 @@ Three kinds of Redis keys, all under `nc:publish:`:
 - `<project>:v<N>` — a hash, target name → JSON outcome (`done` with its location, or
   `failed` with the reason). A done target is never uploaded again, whatever retries, second
   jobs or replicas do.
-- `lock:<project>:v<N>:<target>` — held (SET NX with a token, expiring) while one process
-  uploads to that target; anyone else waits for the outcome instead of uploading too.
+- `lock:<project>:v<N>:<target>` — held (SET NX with a token) while one process uploads to
+  that target; anyone else waits for the outcome instead of uploading too. It lives
+  `LOCK_SECONDS` and a thread of the holder extends it every `LOCK_REFRESH` s, so a holder
+  that is killed frees it within `LOCK_SECONDS`, in time for its job's retry.
 - `checkpoint:<key>` — uploaders' resumable progress (`RedisCheckpoints`), so a retried job
   continues an interrupted upload rather than starting a second one.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,13 +28,18 @@ import redis
 from pipeline.publish import PublishResult
 
 PREFIX = "nc:publish:"
-LOCK_SECONDS = 30 * 60
-"""Longer than any upload takes; a crashed holder's lock expires after this."""
+LOCK_SECONDS = 25
+"""A publish lock outlives its holder by at most this (the holder extends it while alive)."""
+LOCK_REFRESH = 8.0
 CHECKPOINT_SECONDS = 14 * 24 * 3600
 LEDGER_SECONDS = 180 * 24 * 3600
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
 return 0
 """
 
@@ -94,11 +102,28 @@ class PublishLedger:
         key = f"{PREFIX}lock:{self._base}:{target}"
         token = secrets.token_hex(8)
         acquired = bool(self._redis.set(key, token, nx=True, ex=LOCK_SECONDS))
+        if not acquired:
+            yield False
+            return
+        done = threading.Event()
+        keeper = threading.Thread(
+            target=self._keep, args=(key, token, done), name=f"publish-lock-{target}", daemon=True
+        )
+        keeper.start()
         try:
-            yield acquired
+            yield True
         finally:
-            if acquired:
-                self._redis.eval(_RELEASE, 1, key, token)
+            done.set()
+            keeper.join(timeout=LOCK_REFRESH)
+            self._redis.eval(_RELEASE, 1, key, token)
+
+    def _keep(self, key: str, token: str, done: threading.Event) -> None:
+        """Extend the lock while its holder publishes (a Redis hiccup is tried again)."""
+        while not done.wait(LOCK_REFRESH):
+            try:
+                self._redis.eval(_EXTEND, 1, key, token, LOCK_SECONDS)
+            except redis.RedisError:
+                continue
 
     def first_report(self, signature: str) -> bool:
         """True once per distinct final result: the one process that announces it."""
