@@ -38,6 +38,13 @@ _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+_TAKE_OVER = """
+local held = redis.call('get', KEYS[1])
+if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then
+  return redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return false
+"""
 _EXTEND = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
 return 0
@@ -97,11 +104,18 @@ class PublishLedger:
                 self._redis.hdel(self._key, name)
 
     @contextmanager
-    def lock(self, target: str) -> Iterator[bool]:
-        """Yields True while this process alone may publish to `target`, else False."""
+    def lock(self, target: str, owner: str = "") -> Iterator[bool]:
+        """Yields True while this process alone may publish to `target`, else False.
+
+        `owner` names the job publishing (its RQ job id). A lock left by an earlier run of the
+        same job is taken over: RQ runs a job again only once its last run stopped beating
+        (`workers.recovery`), so that holder is dead, and its job's retry need not wait for
+        the lock to run out."""
         key = f"{PREFIX}lock:{self._base}:{target}"
-        token = secrets.token_hex(8)
+        token = f"{owner}|{secrets.token_hex(8)}"
         acquired = bool(self._redis.set(key, token, nx=True, ex=LOCK_SECONDS))
+        if not acquired and owner:
+            acquired = bool(self._redis.eval(_TAKE_OVER, 1, key, f"{owner}|", token, LOCK_SECONDS))
         if not acquired:
             yield False
             return

@@ -78,7 +78,7 @@ class PublishRun:
                 self._one(name, request)
 
     def _one(self, name: str, request: PublishRequest) -> None:
-        with self.ledger.lock(name) as mine:
+        with self.ledger.lock(name, owner=_job_id()) as mine:
             if not mine:
                 self.pending[name] = replies.PUBLISHING_ELSEWHERE
                 return
@@ -112,6 +112,12 @@ class PublishRun:
     def outcomes(self) -> dict[str, Outcome]:
         known = self.ledger.outcomes()
         return {name: known[name] for name in self.names if name in known}
+
+
+def _job_id() -> str:
+    """The running publish job's id (a lock it left behind in an earlier run is its own)."""
+    job = get_current_job()
+    return job.id if job is not None else ""
 
 
 def _attempt() -> tuple[bool, bool]:
