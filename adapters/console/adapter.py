@@ -3,6 +3,9 @@
 With `patient=True` (stdin is not a terminal) each line, and every job it started, finishes
 before the next line is read, so a piped script plays like a patient user. `/attach PATH`, or
 a line that is just a file's path, sends that file (`adapters.console.inbound`).
+
+While Redis is unreachable a line is answered `replies.CANNOT_SAVE` (by the core), and waiting
+for workers' output stops with one sentence instead of a traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from bot.actions import Action, AskApproval, Button, JobsStarted, Picture, Previ
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
 
 Dispatch = Callable[[Event], list[Action]]
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+LOST_REDIS = (
+    "I can't reach my store (Redis) right now, so I can't follow the work in the background; "
+    "your draft is kept. Try again in a moment."
+)
 DONE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
 _COMMAND = re.compile(r"^/([A-Za-z][\w-]{0,31})(?:\s+(.*))?$", re.DOTALL)
 
@@ -173,7 +181,16 @@ class ConsoleAdapter:
             self.show(action)
 
     def wait_for_jobs(self) -> None:
-        """Show worker output until every job started so far has finished one way or another."""
+        """Show worker output until every job started so far has finished one way or another
+        (or Redis is unreachable: then one sentence says so)."""
+        try:
+            self._wait_for_jobs()
+        except REDIS_DOWN:
+            if self._jobs:  # a line answered CANNOT_SAVE started none: nothing more to say
+                self._print(LOST_REDIS)
+            self._jobs.clear()
+
+    def _wait_for_jobs(self) -> None:
         deadline = time.monotonic() + self._job_timeout
         while self._jobs and time.monotonic() < deadline and self._workers_alive():
             self.pump(block_ms=200)
@@ -205,7 +222,10 @@ class _BackgroundPump:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._adapter.pump(block_ms=300)
+            try:
+                self._adapter.pump(block_ms=300)
+            except REDIS_DOWN:
+                self._stop.wait(1.0)  # the next line typed is answered CANNOT_SAVE meanwhile
 
     def stop(self) -> None:
         self._stop.set()
