@@ -2,10 +2,11 @@
 
 This is the only module that imports torch, and only when run (by `make setup`, or by
 `onnx_encoder.ensure_converted` in a child process). The BERT encoder is loaded from the packaged
-weights with transformers (offline) and traced with `torch.onnx.export` (the TorchScript
-exporter: the newer one needs onnxscript, which we do not ship); inputs and output have dynamic
-batch and sequence axes. Before the file is put in place, its vectors are checked against the
-torch model's on a few sentences, so a bad export never lands.
+weights with transformers (offline); its token-vector table is saved as a .npy file and the rest
+is traced with `torch.onnx.export` from token vectors (`inputs_embeds`) on (the TorchScript
+exporter: the newer one needs onnxscript, which we do not ship), with dynamic batch and sequence
+axes. Both are written into a temporary folder, checked against sentence-transformers' vectors on
+a few sentences, and only then renamed into place, so a bad or half-made export never lands.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -22,11 +24,13 @@ from typing import Any
 import numpy as np
 
 from pipeline.memory.onnx_encoder import (
+    ENCODER,
     INPUTS,
     OUTPUT,
+    WORDS,
     OnnxEncoder,
     conversion_lock,
-    model_file,
+    converted_dir,
     packaged_dir,
 )
 
@@ -51,21 +55,21 @@ def convert(target: Path) -> bool:
             return False
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        handle, name = tempfile.mkstemp(suffix=".onnx.part", dir=target.parent)
-        os.close(handle)
-        partial = Path(name)
+        partial = Path(tempfile.mkdtemp(prefix=f"{target.name}.", suffix=".part",
+                                        dir=target.parent))
         try:
             reference = _export(partial)
             _check(partial, reference)
-            partial.chmod(0o644)
-            partial.replace(target)
+            partial.chmod(0o755)
+            partial.rename(target)
         finally:
-            partial.unlink(missing_ok=True)
+            shutil.rmtree(partial, ignore_errors=True)
     return True
 
 
-def _export(path: Path) -> np.ndarray:
-    """Write the ONNX encoder to `path`; returns the torch model's vectors for `CHECK`."""
+def _export(folder: Path) -> np.ndarray:
+    """Write the token table and the ONNX encoder into `folder`; returns sentence-transformers'
+    vectors for `CHECK`."""
     import torch  # noqa: PLC0415  (set-up only: never in the bot or worker processes)
     from sentence_transformers import SentenceTransformer  # noqa: PLC0415
     from transformers import AutoModel  # noqa: PLC0415
@@ -73,43 +77,50 @@ def _export(path: Path) -> np.ndarray:
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-    folder = str(packaged_dir())
-    encoder = AutoModel.from_pretrained(folder, attn_implementation="eager").eval()
+    packaged = str(packaged_dir())
+    encoder = AutoModel.from_pretrained(packaged, attn_implementation="eager").eval()
+    table = encoder.embeddings.word_embeddings.weight.detach().numpy()
+    np.save(folder / WORDS, np.ascontiguousarray(table, dtype=np.float32))
     wrapped = _last_hidden(encoder, torch)
-    sample = {name: torch.ones((2, 8), dtype=torch.long) for name in INPUTS}
-    sample["token_type_ids"] = torch.zeros((2, 8), dtype=torch.long)
+    sample = {
+        "inputs_embeds": torch.zeros((2, 8, table.shape[1]), dtype=torch.float32),
+        "attention_mask": torch.ones((2, 8), dtype=torch.long),
+        "token_type_ids": torch.zeros((2, 8), dtype=torch.long),
+    }
     axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, OUTPUT)}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the tracer's notes on constant shapes it checked
         torch.onnx.export(
-            wrapped, tuple(sample[name] for name in INPUTS), str(path),
+            wrapped, tuple(sample[name] for name in INPUTS), str(folder / ENCODER),
             input_names=list(INPUTS), output_names=[OUTPUT], dynamic_axes=axes,
             opset_version=OPSET, dynamo=False,
         )
-        reference = SentenceTransformer(folder, device="cpu").encode(
+        reference = SentenceTransformer(packaged, device="cpu").encode(
             CHECK, normalize_embeddings=True, show_progress_bar=False
         )
     return np.asarray(reference, dtype=np.float32)
 
 
 def _last_hidden(encoder: Any, torch: Any) -> Any:
-    """The encoder with positional inputs and the token vectors as its one output."""
+    """The encoder from token vectors on (positions, token types, layers), with positional
+    inputs and the contextual token vectors as its one output."""
 
     class LastHidden(torch.nn.Module):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.encoder = encoder
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+        def forward(self, inputs_embeds: Any, attention_mask: Any, token_type_ids: Any) -> Any:
             return self.encoder(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
             ).last_hidden_state
 
     return LastHidden()
 
 
-def _check(path: Path, reference: np.ndarray) -> None:
-    vectors = OnnxEncoder(path).encode(CHECK)
+def _check(folder: Path, reference: np.ndarray) -> None:
+    vectors = OnnxEncoder(folder).encode(CHECK)
     worst = float(1.0 - (vectors * reference).sum(axis=1).min())
     if worst > TOLERANCE:
         raise RuntimeError(f"converted model disagrees with torch: 1 - cosine = {worst:.2e}")
@@ -121,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None, help="default: the model cache")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    target = args.output or model_file()
+    target = args.output or converted_dir()
     made = convert(target)
     print(f"{'converted' if made else 'already converted'}: {target}")
     return 0

@@ -16,7 +16,7 @@ import pytest
 
 from bot.intent_model import load_examples
 from pipeline.memory import embeddings
-from pipeline.memory.onnx_encoder import ensure_converted, model_file, packaged_dir
+from pipeline.memory.onnx_encoder import converted_dir, ensure_converted, packaged_dir
 
 EDGE_CASES = [
     "",
@@ -66,7 +66,7 @@ def test_a_missing_model_is_converted_on_first_use_once_under_a_lock(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="pipeline.memory.onnx_encoder")
-    target = model_file(tmp_path / "models")
+    target = converted_dir(tmp_path / "models")
     results: list[Path | BaseException] = []
 
     def first_use() -> None:
@@ -85,6 +85,7 @@ def test_a_missing_model_is_converted_on_first_use_once_under_a_lock(
     assert sum("is not converted yet" in line for line in said) == 2, said
     assert sum("model converted:" in line for line in said) == 1, said  # one child converted
     assert sum("model already converted:" in line for line in said) == 1, said  # one waited
-    assert sorted(p.suffix for p in target.parent.iterdir()) == [".lock", ".onnx"]
-    assert target.stat().st_size == model_file().stat().st_size
+    made = sorted(p.name for p in target.parent.iterdir())
+    assert made == sorted([target.name, f"{target.name}.lock"]), made  # no part left behind
+    assert sorted(p.name for p in target.iterdir()) == ["encoder.onnx", "word_embeddings.npy"]
     assert ensure_converted(target) == target  # made: nothing more to do

@@ -1,0 +1,167 @@
+"""The first burst after start: 200 concurrent conversations per platform against a fresh bot.
+
+Run `python bench/load_bench.py [--platforms telegram,slack,discord] [--conversations 200]
+[--warm-round]`. For each platform, a fresh `novacast bot` process (only that platform
+configured, long-term memory on, against the fakes in tests/fakes; Redis from REDIS_URL or an
+embedded one) is started; as soon as /readyz answers 200, every conversation sends its `/make`
+at once (Telegram: the webhook with its secret; Slack: the signed /slack/events slash command;
+Discord: INTERACTION_CREATE through the fake gateway), then every draft's button is pressed at
+once (Render on Telegram and Slack, Revise on Discord).
+
+It prints per platform: time to ready; ack latency p50/p99/max of the commands and of the button
+presses (Telegram and Slack: client send to HTTP 200; Discord: the fake's INTERACTION_CREATE to
+the interaction callback); Telegram's draft latency (burst start to the fake receiving the
+draft's sendMessage) and button answer latency; events lost (a conversation without its draft,
+progress or answer); the bot's RSS at ready and after the bursts; whether torch is mapped.
+Targets (issue 11): acks p99 < 200 ms; Telegram draft p99 <= 1 s. Exit status 1 if one is missed.
+`--warm-round` sends a 20-conversation round first (to compare the first burst with a later one).
+No worker runs: renders stay queued.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import acks_discord
+import acks_slack
+import acks_telegram
+import harness
+from aiohttp import ClientSession, TCPConnector
+from harness import line
+
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.slack import FakeSlack, SlackSigner
+from tests.fakes.telegram import FakeTelegram, user
+
+ACK_TARGET_MS = 200.0
+DRAFT_TARGET_MS = 1000.0
+
+
+@dataclass
+class Outcome:
+    platform: str
+    ready_s: float = 0.0
+    commands: list[float] = field(default_factory=list)
+    buttons: list[float] = field(default_factory=list)
+    drafts: list[float] = field(default_factory=list)
+    answers: list[float] = field(default_factory=list)
+    lost: int = 0
+    memory: list[tuple[str, harness.Memory]] = field(default_factory=list)
+    torch: bool = False
+
+    def missed(self) -> list[str]:
+        missed = [f"{name} p99" for name, values in (("command ack", self.commands),
+                                                      ("button ack", self.buttons))
+                  if harness.percentile(values, 0.99) * 1000 >= ACK_TARGET_MS]
+        if self.drafts and harness.percentile(self.drafts, 0.99) * 1000 > DRAFT_TARGET_MS:
+            missed.append("draft p99")
+        return missed + (["events lost"] if self.lost else [])
+
+
+Burst = Callable[[Any, str, int, str], Awaitable[Outcome]]
+
+
+async def telegram_burst(api: FakeTelegram, base: str, n: int, tag: str) -> Outcome:
+    first = 900_000 if tag == "W" else 100_000  # new people each round (rate limits are per person)
+    users = [user(first + i, f"U{i}") for i in range(n)]
+    result = await acks_telegram.run_round(api, f"{base}/telegram/webhook", users)
+    return Outcome("telegram", commands=result.command_acks, buttons=result.button_acks,
+                   drafts=result.draft_latency, answers=result.answer_latency, lost=result.lost)
+
+
+async def slack_burst(fake: FakeSlack, base: str, n: int, tag: str) -> Outcome:
+    signer = SlackSigner(harness.SLACK_SECRET, f"{base}/slack/events")
+    async with ClientSession(connector=TCPConnector(limit=0)) as session:
+        result = await acks_slack.run_round(tag, n, fake, signer, session)
+    bad = sum(1 for status in result.statuses if status != 200)
+    return Outcome("slack", commands=[ms / 1000 for ms in result.command_ms],
+                   buttons=[ms / 1000 for ms in result.button_ms],
+                   lost=result.lost_drafts + result.lost_progress + bad)
+
+
+async def discord_burst(fake: FakeDiscord, _base: str, n: int, tag: str) -> Outcome:
+    first = 0 if tag != "W" else 10_000
+    result = await acks_discord.one_round(fake, acks_discord.members(fake, n, first), first)
+    return Outcome("discord", commands=[ms / 1000 for ms in result["commands"]],
+                   buttons=[ms / 1000 for ms in result["buttons"]], lost=result["lost"])
+
+
+async def run_platform(platform: str, n: int, warm_round: bool, redis: str) -> Outcome:
+    with tempfile.TemporaryDirectory() as tmp:
+        fake: Any
+        if platform == "telegram":
+            fake, burst = FakeTelegram(), telegram_burst
+        elif platform == "slack":
+            fake, burst = FakeSlack(harness.SLACK_TOKEN), slack_burst
+        else:
+            fake, burst = FakeDiscord(harness.DISCORD_TOKEN), discord_burst
+        async with fake:
+            root = {"telegram": lambda: fake.url, "slack": lambda: fake.api_url,
+                    "discord": lambda: f"{fake.api_url} {fake.gateway_url}"}[platform]()
+            port = harness.free_port()
+            env = harness.bot_env(redis, Path(tmp) / "var", port, {platform: root})
+            log = Path(tmp) / "bot.log"
+            with harness.bot_process(env, log) as child:
+                ready = await harness.wait_ready(port, child)
+                at_ready = harness.memory(child.pid)
+                base = f"http://127.0.0.1:{port}"
+                if warm_round:
+                    await burst(fake, base, 20, "W")
+                started = time.monotonic()
+                outcome = await burst(fake, base, n, "F")
+                outcome.memory = [("at ready", at_ready),
+                                  (f"after the bursts ({time.monotonic() - started:.1f} s)",
+                                   harness.memory(child.pid))]
+                outcome.ready_s, outcome.torch = ready, harness.torch_mapped(child.pid)
+                errors = [t for t in log.read_text(errors="replace").splitlines()
+                          if "Traceback" in t]
+                if errors:
+                    print(f"  ({platform}: {len(errors)} tracebacks in the bot's log)")
+                return outcome
+
+
+def report(outcome: Outcome, n: int, warm_round: bool) -> None:
+    which = "after a 20-conversation warm-up round" if warm_round else "first burst after ready"
+    print(f"{outcome.platform}: {n} concurrent conversations, {which}; "
+          f"ready in {outcome.ready_s:.2f} s; torch mapped: {outcome.torch}")
+    print(line("command ack", outcome.commands, ACK_TARGET_MS))
+    print(line("button ack", outcome.buttons, ACK_TARGET_MS))
+    if outcome.drafts:
+        print(line("draft posted (sendMessage)", outcome.drafts, DRAFT_TARGET_MS))
+    if outcome.answers:
+        print(line("button answered (user)", outcome.answers))
+    print(f"  events lost: {outcome.lost}")
+    for label, reading in outcome.memory:
+        print(f"  bot {reading}  {label}")
+    missed = outcome.missed()
+    print(f"  targets: {'all met' if not missed else 'MISSED ' + ', '.join(missed)}")
+
+
+async def main(platforms: list[str], n: int, warm_round: bool) -> int:
+    failed = False
+    with harness.redis_url() as redis:
+        for platform in platforms:
+            outcome = await run_platform(platform, n, warm_round, redis)
+            report(outcome, n, warm_round)
+            failed |= bool(outcome.missed())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--platforms", default="telegram,slack,discord")
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--warm-round", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    chosen = [p.strip() for p in args.platforms.split(",") if p.strip()]
+    sys.exit(asyncio.run(main(chosen, args.conversations, args.warm_round)))
