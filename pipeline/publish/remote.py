@@ -62,8 +62,11 @@ class SealedCheckpoints:
     """Checkpoints whose named fields are sealed at rest (`pipeline.secrets`), the rest as is.
 
     A record read with one of those fields in clear text (saved by an older version) or sealed
-    with a key that is no longer first is saved again at once, sealed with the first key;
-    `durable` says how such a record is saved again (as its writer saved it).
+    with a key that is no longer first is saved again at once, sealed with the first key, as
+    its writer saved it (`durable`). `reseal=False` leaves that to the reader: for a record
+    other processes may replace between this read and that write (X's rotated token, which
+    the sign-in that follows every read saves anew), where writing back the value just read
+    could put a retired token over a fresh one.
     """
 
     def __init__(
@@ -72,9 +75,11 @@ class SealedCheckpoints:
         fields: tuple[str, ...],
         *,
         durable: bool = False,
+        reseal: bool = True,
         box: SecretBox | None = None,
     ) -> None:
-        self._inner, self._fields, self._durable, self._box = inner, fields, durable, box
+        self._inner, self._fields, self._box = inner, fields, box
+        self._durable, self._reseal = durable, reseal
 
     @property
     def box(self) -> SecretBox:
@@ -90,7 +95,7 @@ class SealedCheckpoints:
         for field in self._secret_fields(value):
             revealed = self.box.reveal(value[field])
             value[field], reseal = revealed.text, reseal or revealed.reseal
-        if reseal:
+        if reseal and self._reseal:
             self.save(key, value, durable=self._durable)
         return value
 

@@ -257,13 +257,17 @@ class RotatingRefresher:
     is saved under `x:refresh-token:<client_id>` at once and preferred over the configured
     one, unless the configured one changed since (an admin reconnected the account). Same
     face as `remote.OAuthRefresher`; separate because that one never sees the new token.
-    The saved token is sealed at rest (`pipeline.secrets`); one saved in clear text by an
-    older version is sealed the first time it is read.
+    The saved token is sealed at rest (`pipeline.secrets`). One saved in clear text by an
+    older version (or sealed with a key no longer first) is not written back when read: the
+    sign-in that follows every read saves the new token sealed, and writing back the old one
+    could race another worker's rotation.
     """
 
     def __init__(self, client: httpx.Client, config: XConfig, checkpoints: Checkpoints) -> None:
         self._client, self._config = client, config
-        self._checkpoints = SealedCheckpoints(checkpoints, ("refresh_token",), durable=True)
+        self._checkpoints = SealedCheckpoints(
+            checkpoints, ("refresh_token",), durable=True, reseal=False
+        )
         self.key = f"x:refresh-token:{config.client_id}"
         self._token: str | None = None
         self._expires_at = 0.0
