@@ -205,6 +205,8 @@ def test_an_interrupted_upload_resumes_from_the_saved_chunk(
     saved = checkpoints.load(CHECKPOINT)
     assert saved is not None
     assert (saved["state"], saved["bytes_done"]) == ("uploading", 2 * CHUNK)
+    assert saved["upload_url"].startswith("nc-sealed:v1:"), "the upload link is sealed at rest"
+    assert not [u.token for u in fake.uploads.values() if u.token in str(saved)]
     before = len(fake.puts())
     result = publisher_for(fake, checkpoints).publish(request_for(video))
     [upload] = fake.uploads.values()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import random
@@ -256,6 +257,10 @@ def test_an_outage_longer_than_the_call_resumes_on_the_next_try(
     assert fake.videos_created == 0
     assert "resuming" in caplog.text
     assert not [s for s in [*fake.tokens, *fake.sessions, CLIENT_SECRET] if s in caplog.text]
+    saved = checkpoints.load(KEY)
+    assert saved is not None
+    assert saved["session"].startswith("nc-sealed:v1:"), "the session URL is sealed at rest"
+    assert not [s for s in fake.sessions if s in json.dumps(saved)]
     fake.heal()
     before = len(fake.requests)
 
