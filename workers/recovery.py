@@ -14,13 +14,14 @@ What RQ leaves to us, and what `NovacastWorker` (`workers.worker`) sets here:
 - `SimpleWorker` runs the job in its own thread and sends no heartbeat until the job returns,
   so it scores the execution `job timeout + 60 s` ahead (16 min for a full render; a killed
   worker's render sat ~27 min at its last percentage). Here an execution lives
-  `EXECUTION_TTL` (30 s) and a `JobHeartbeat` thread calls RQ's own
-  `worker.maintain_heartbeats` every `HEARTBEAT_EVERY` (10 s) while the job runs, so a live
-  long ffmpeg run is never taken as abandoned and a dead one is, 30 s after its last beat.
-- Maintenance runs every `MAINTENANCE_EVERY` (10 s) instead of 10 min, and an idle worker
-  wakes from its blocking dequeue every `DEQUEUE_WAKE` s to do it. Its lock (RQ holds it
+  `EXECUTION_TTL` (20 s) and a `JobHeartbeat` thread calls RQ's own
+  `worker.maintain_heartbeats` every `HEARTBEAT_EVERY` (5 s) while the job runs, so a live
+  long ffmpeg run is never taken as abandoned and a dead one is, 20 s after its last beat.
+- Maintenance runs every `MAINTENANCE_EVERY` (5 s) instead of 10 min, and an idle worker
+  wakes from its blocking dequeue every `DEQUEUE_WAKE` (5 s) to do it. Its lock (RQ holds it
   899 s, and a worker that dies while cleaning leaves it) expires after `CLEANING_LOCK` s.
-  A step abandoned by a SIGKILL is thus re-run 30-55 s after the kill, by any live worker.
+  A step abandoned by a SIGKILL is thus re-run 20-35 s after the kill (plus the step's retry
+  interval, 2 s for a render), by any live worker: bench/crash_recovery.py measures it.
 - RQ's scheduler (what moves a delayed retry into its queue) runs as a thread of the worker
   (`ThreadedScheduler`), not a forked child: it dies with the worker (killing only the
   worker's Python process orphaned the child), and it rides out Redis outages with backoff
@@ -58,14 +59,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXECUTION_TTL = 30
+EXECUTION_TTL = 20
 """Seconds a running job's execution lives without a heartbeat before RQ takes it as
 abandoned."""
-HEARTBEAT_EVERY = 10
-"""Seconds between heartbeats of a running job (three chances before `EXECUTION_TTL`)."""
-MAINTENANCE_EVERY = 10
+HEARTBEAT_EVERY = 5
+"""Seconds between heartbeats of a running job (four chances before `EXECUTION_TTL`)."""
+MAINTENANCE_EVERY = 5
 """Seconds between a worker's maintenance passes (abandoned jobs, registries, its scheduler)."""
-WORKER_TTL = 25
+WORKER_TTL = 20
 """RQ's worker TTL; an idle worker blocks on the queues `WORKER_TTL - 15` s at a time."""
 DEQUEUE_WAKE = WORKER_TTL - 15
 CLEANING_LOCK = 60

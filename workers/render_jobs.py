@@ -100,7 +100,7 @@ class RenderStep:
         return workspace_key(self.project.conversation)
 
 
-PARTIAL_STALE_SECONDS = 20
+PARTIAL_STALE_SECONDS = 10
 """A temporary video unwritten this long belongs to a dead render (ffmpeg writes steadily)."""
 RESUMED_AT = {
     "voice": ("voice", 2),
