@@ -1,8 +1,9 @@
 """No secret at rest after a full flow: Slack and Telegram tokens, X's client secret and its
-rotating refresh tokens, API keys and the sealing key itself are looked for everywhere the
-product writes — every key and value of Redis (every type, compressed RQ payloads opened), the
-embedded Redis's append-only file, the logs of the bot (INFO) and of a real worker (`-v`), every
-file under the data dir, and the chat the fakes recorded — and none may appear.
+rotating refresh tokens, API keys, the sealing key and the media-link secret are looked for
+everywhere the product writes — every key and value of Redis (every type, compressed RQ
+payloads opened), the embedded Redis's append-only file, the logs of the bot (INFO) and of a
+real worker (`-v`), every file under the data dir, and the chat the fakes recorded — and none
+may appear.
 
 The flow: /make on Slack, Render by a real worker, Approve, published to the folder and to X
 (the fake rotates the refresh token at every sign-in), then a second video published the same
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from adapters.media_links import SECRET_FILE as LINK_SECRET_FILE
 from bot.actions import ButtonAction
 from novacast.embedded_redis import EmbeddedRedis
 from novacast.processes import stop
@@ -175,8 +177,8 @@ async def test_no_secret_is_found_at_rest_after_a_full_flow(
         secrets = [TOKEN, SECRET, X_SECRET, X_REFRESH, *x.issued_refresh_tokens,
                    *x.access_tokens, *CONFIGURED.values()]
         posts = [repr(t).encode() for t in x.tweets]
-    key_file = data_dir / KEY_FILE_NAME
-    secrets += key_file.read_text().split()
+    key_file, link_file = data_dir / KEY_FILE_NAME, data_dir / LINK_SECRET_FILE
+    secrets += [*key_file.read_text().split(), link_file.read_text().strip()]
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 
     places: dict[str, bytes] = {
@@ -187,7 +189,7 @@ async def test_no_secret_is_found_at_rest_after_a_full_flow(
         "the chat": b"\n".join(chat),
         "the posts on X": b"\n".join(posts),
         **{f"data dir: {name}": data for name, data in
-           files_under(data_dir, skip=(key_file,)).items()},
+           files_under(data_dir, skip=(key_file, link_file)).items()},
     }
     # the places are really read: each holds what the flow put there (so an absence means one)
     for where in ("redis", "the append-only file (every write since the start)", "the chat"):
