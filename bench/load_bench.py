@@ -15,6 +15,8 @@ draft's sendMessage) and button answer latency; events lost (a conversation with
 progress or answer); the bot's RSS at ready and after the bursts; whether torch is mapped.
 Targets (issue 11): acks p99 < 200 ms; Telegram draft p99 <= 1 s. Exit status 1 if one is missed.
 `--warm-round` sends a 20-conversation round first (to compare the first burst with a later one).
+`--py-spy PATH` samples the bot during the bursts with py-spy (`pip install py-spy`; PATH is its
+executable) and prints where its threads spent the time (collapsed stacks in bench-profile-*.txt).
 No worker runs: renders stay queued.
 """
 
@@ -22,11 +24,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,7 +123,8 @@ async def run_platform(platform: str, n: int, warm_round: bool, redis: str) -> O
                 if warm_round:
                     await burst(fake, base, 20, "W")
                 started = time.monotonic()
-                outcome = await burst(fake, base, n, "F")
+                with profiled(child.pid, platform):
+                    outcome = await burst(fake, base, n, "F")
                 outcome.memory = [("at ready", at_ready),
                                   (f"after the bursts ({time.monotonic() - started:.1f} s)",
                                    harness.memory(child.pid))]
@@ -127,6 +134,53 @@ async def run_platform(platform: str, n: int, warm_round: bool, redis: str) -> O
                 if errors:
                     print(f"  ({platform}: {len(errors)} tracebacks in the bot's log)")
                 return outcome
+
+
+PY_SPY: str | None = None
+
+
+@contextlib.contextmanager
+def profiled(pid: int, platform: str) -> Iterator[None]:
+    if PY_SPY is None:
+        yield
+        return
+    out = Path(f"bench-profile-{platform}.txt").resolve()
+    spy = subprocess.Popen([PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--rate",
+                            "250", "--threads", "--output", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the burst
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+        print(f"  profile: {out}")
+        summarize(out)
+
+
+def summarize(path: Path, top: int = 20) -> None:
+    """CPU samples per thread (by name), the functions most often on the stack (inclusive), and
+    the ones running (self)."""
+    threads: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    running: Counter[str] = Counter()
+    for text in path.read_text(errors="replace").splitlines():
+        stack, _, count = text.rpartition(" ")
+        frames, weight = stack.split(";"), int(count)
+        name = frames[0].partition(": ")[2].rstrip("0123456789_") or "(unnamed)"
+        threads[name] += weight
+        named = [f.split(" (")[0] + " " + f.rsplit("/", 1)[-1].rstrip(")") for f in frames[1:]]
+        for frame in set(named):
+            inclusive[frame] += weight
+        if named:
+            running[named[-1]] += weight
+    total = sum(threads.values()) or 1
+    print(f"  CPU samples ({total}) by thread: " + ", ".join(
+        f"{t} {c * 100 / total:.0f}%" for t, c in threads.most_common(8)))
+    for title, counter in (("on the stack", inclusive), ("running", running)):
+        print(f"  {title}:")
+        for frame, count in counter.most_common(top):
+            print(f"    {count * 100 / total:5.1f}%  {frame[:110]}")
 
 
 def report(outcome: Outcome, n: int, warm_round: bool) -> None:
@@ -161,7 +215,9 @@ if __name__ == "__main__":
     parser.add_argument("--platforms", default="telegram,slack,discord")
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--warm-round", action="store_true")
+    parser.add_argument("--py-spy", default=None)
     args = parser.parse_args()
+    PY_SPY = args.py_spy
     logging.basicConfig(level=logging.ERROR)
     chosen = [p.strip() for p in args.platforms.split(",") if p.strip()]
     sys.exit(asyncio.run(main(chosen, args.conversations, args.warm_round)))
