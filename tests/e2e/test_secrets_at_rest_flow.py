@@ -1,9 +1,9 @@
 """No secret at rest after a full flow: Slack and Telegram tokens, X's client secret and its
-rotating refresh tokens, API keys, the sealing key and the media-link secret are looked for
-everywhere the product writes — every key and value of Redis (every type, compressed RQ
-payloads opened), the embedded Redis's append-only file, the logs of the bot (INFO) and of a
-real worker (`-v`), every file under the data dir, and the chat the fakes recorded — and none
-may appear.
+rotating refresh tokens, API keys, the sealing key, the media-link secret and the embedded
+Redis's password are looked for everywhere the product writes — every key and value of Redis
+(every type, compressed RQ payloads opened), the embedded Redis's append-only file, the logs of
+the bot (INFO) and of a real worker (`-v`), every file under the data dir, and the chat the
+fakes recorded — and none may appear.
 
 The flow: /make on Slack, Render by a real worker, Approve, published to the folder and to X
 (the fake rotates the refresh token at every sign-in), then a second video published the same
@@ -27,7 +27,7 @@ import redis
 
 from adapters.media_links import SECRET_FILE as LINK_SECRET_FILE
 from bot.actions import ButtonAction
-from novacast.embedded_redis import EmbeddedRedis
+from novacast.embedded_redis import EmbeddedRedis, password_file
 from novacast.processes import stop
 from pipeline.secrets import KEY_FILE_NAME, KEYS_ENV, KEYS_FILE_ENV
 from tests.e2e.test_slack import (
@@ -174,8 +174,9 @@ async def test_no_secret_is_found_at_rest_after_a_full_flow(
         stored = redis_contents(connection)
         history = (tmp_path / "redis-home" / "redis" / "appendonly.aof").read_bytes()
         connection.close()
+        redis_password = password_file(tmp_path / "redis-home").read_text().strip()
         secrets = [TOKEN, SECRET, X_SECRET, X_REFRESH, *x.issued_refresh_tokens,
-                   *x.access_tokens, *CONFIGURED.values()]
+                   *x.access_tokens, *CONFIGURED.values(), redis_password]
         posts = [repr(t).encode() for t in x.tweets]
     key_file, link_file = data_dir / KEY_FILE_NAME, data_dir / LINK_SECRET_FILE
     secrets += [*key_file.read_text().split(), link_file.read_text().strip()]
