@@ -9,6 +9,7 @@ instead of posting the video twice.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -20,7 +21,9 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from pipeline.errors import PermanentError, TransientError
-from pipeline.secrets import SecretBox, secret_box
+from pipeline.secrets import SecretBox, SecretKeyError, secret_box
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -83,17 +86,29 @@ class SealedCheckpoints:
 
     @property
     def box(self) -> SecretBox:
+        """The process's keys; keys that are set but malformed stop the publish, in words."""
         if self._box is None:
-            self._box = secret_box()
+            try:
+                self._box = secret_box()
+            except SecretKeyError as error:
+                raise PermanentError(f"stored credentials cannot be sealed: {error}") from None
         return self._box
 
     def load(self, key: str) -> dict[str, Any] | None:
+        """The record with its fields opened; None when there is none, or when no configured
+        key opens it (a lost or dropped key: the record is treated as never saved — an upload
+        starts over, X signs in with the configured token)."""
         stored = self._inner.load(key)
         if stored is None:
             return None
         value, reseal = dict(stored), False
         for field in self._secret_fields(value):
-            revealed = self.box.reveal(value[field])
+            try:
+                revealed = self.box.reveal(value[field])
+            except SecretKeyError:
+                log.warning("the saved %s of %s was sealed with a key that is no longer "
+                            "configured; it is ignored", field, key)
+                return None
             value[field], reseal = revealed.text, reseal or revealed.reseal
         if reseal and self._reseal:
             self.save(key, value, durable=self._durable)

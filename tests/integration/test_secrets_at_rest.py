@@ -18,8 +18,9 @@ import redis
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from pipeline.errors import PermanentError
 from pipeline.publish import PublishRequest
-from pipeline.publish.remote import SealedCheckpoints
+from pipeline.publish.remote import MemoryCheckpoints, SealedCheckpoints
 from pipeline.publish.x import XConfig, XPublisher
 from pipeline.secrets import (
     KEY_FILE_NAME,
@@ -202,3 +203,46 @@ def test_x_uses_a_clear_token_left_by_an_older_version_then_keeps_only_sealed_on
         assert secret.encode() not in values
     saved = json.loads(redis_conn.get(f"nc:publish:checkpoint:x:{key}") or b"{}")
     assert secret_box().open(saved["refresh_token"]) == rotated
+
+
+def test_a_record_no_configured_key_opens_is_treated_as_never_saved(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    inner = MemoryCheckpoints()
+    lost = SecretBox([new_key()])
+    SealedCheckpoints(inner, ("upload_url",), box=lost).save(
+        "tiktok:p:v1", {"state": "uploading", "upload_url": "https://up.example/?t=lost-77"})
+    monkeypatch.setenv(KEYS_ENV, new_key().decode())
+    with caplog.at_level(logging.WARNING, logger="pipeline.publish.remote"):
+        assert SealedCheckpoints(inner, ("upload_url",)).load("tiktok:p:v1") is None
+    assert "no longer configured" in caplog.text
+    assert "lost-77" not in caplog.text
+
+
+def test_x_signs_in_with_a_reconnected_token_when_the_saved_one_cannot_be_opened(
+    redis_conn: redis.Redis, no_keys: Path, tmp_path: Path
+) -> None:
+    video = tmp_path / "final.mp4"
+    video.write_bytes(os.urandom(300_000))
+    reconnected = "x-refresh-token-after-reconnect-88"
+    with FakeX(CLIENT_ID, reconnected) as fake:
+        key = f"x:refresh-token:{CLIENT_ID}"
+        SealedCheckpoints(RedisCheckpoints(redis_conn, "x"), ("refresh_token",),
+                          box=SecretBox([new_key()])).save(
+            key, {"refresh_token": "sealed-with-a-lost-key", "seed": "0123456789abcdef"},
+            durable=True)
+        config = XConfig(client_id=CLIENT_ID, refresh_token=SecretStr(reconnected),
+                         api_url=fake.base_url, poll_seconds=0.002, max_poll_seconds=0.002)
+        XPublisher(config, RedisCheckpoints(redis_conn, "x"), segment_bytes=256 * 1024).publish(
+            _request(video, 1))
+        assert fake.posts_created == 1
+        rotated = fake.issued_refresh_tokens[-1]
+    saved = json.loads(redis_conn.get(f"nc:publish:checkpoint:x:{key}") or b"{}")
+    assert secret_box().open(saved["refresh_token"]) == rotated
+
+
+def test_malformed_keys_stop_a_publish_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEYS_ENV, "not-a-key")
+    store = SealedCheckpoints(MemoryCheckpoints(), ("upload_url",))
+    with pytest.raises(PermanentError, match=f"stored credentials cannot be sealed: .*{KEYS_ENV}"):
+        store.save("k", {"upload_url": "https://up.example/"})
