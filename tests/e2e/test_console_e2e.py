@@ -160,8 +160,8 @@ def test_up_runs_redis_worker_and_bot_and_chat_joins_them(tmp_path: Path) -> Non
     try:
         assert up.stdout is not None
         lines = _read_until(up.stdout, "[up] bot pid")
-        (redis_line,) = [line for line in lines if line.startswith("[up] redis ")]
-        url = redis_line.removeprefix("[up] redis ").strip()
+        assert [line for line in lines if line.startswith("[up] redis ")]
+        url = (tmp_path / "var" / "redis" / "url").read_text()  # 0600, with the password
         _read_until(up.stdout, "[bot] ")  # the bot says where it listens
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as health:
             assert health.status == 200
