@@ -13,6 +13,7 @@ alone loses nothing that was acknowledged (docs/operations.md, Redis).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -73,14 +74,21 @@ def write_private(path: Path, text: str) -> None:
 
 
 def stored_password(data_dir: Path) -> str:
-    """The embedded server's password for `data_dir`, generated (0600) the first time."""
+    """The embedded server's password for `data_dir`, generated (0600) the first time; two
+    processes starting at once agree (the file appears whole, by a hard link, or not at all)."""
     path = password_file(data_dir)
-    if path.exists():
-        password = path.read_text(encoding="utf-8").strip()
-        if password:
-            return password
-    password = secrets.token_urlsafe(32)
-    write_private(path, password + "\n")
+    if not path.exists():
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".password-")  # 0600
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(secrets.token_urlsafe(32) + "\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    password = path.read_text(encoding="utf-8").strip()
+    if not password:
+        raise RuntimeError(f"{path} is empty: delete it to have a new password made")
     return password
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from novacast.embedded_redis import EmbeddedRedis, password_file, running_server, url_file
+from novacast.embedded_redis import (
+    EmbeddedRedis,
+    password_file,
+    running_server,
+    stored_password,
+    url_file,
+)
 from novacast.wiring import redis_connection
 from pipeline.settings import Settings
 
@@ -117,3 +124,22 @@ def test_the_url_handed_to_child_processes_carries_the_password(
         assert redis.Redis.from_url(exported).ping()
         assert handle.connection.ping()
     assert "REDIS_URL" not in os.environ
+
+
+def test_processes_starting_together_agree_on_one_password(tmp_path: Path) -> None:
+    (tmp_path / "redis").mkdir()
+    start = threading.Barrier(8)
+    passwords: list[str] = []
+
+    def read() -> None:
+        start.wait()
+        passwords.append(stored_password(tmp_path))
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(passwords)) == 1
+    assert [p.name for p in (tmp_path / "redis").iterdir()] == ["password"]
+    assert mode(password_file(tmp_path)) == 0o600
