@@ -531,8 +531,9 @@ def test_the_loop_rides_out_a_redis_outage(
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()  # nothing listens there yet
-    db = redis_url.rsplit("/", 1)[1]
-    unreachable = redis.Redis.from_url(f"redis://127.0.0.1:{port}/{db}", socket_timeout=2)
+    db = int(redis_url.rsplit("/", 1)[1])
+    password = redis_conn.connection_pool.connection_kwargs.get("password")  # the embedded one's
+    unreachable = redis.Redis(port=port, db=db, password=password, socket_timeout=2)
     stop = threading.Event()
     thread = threading.Thread(target=Scheduler(unreachable, poll_seconds=0.1).run, args=(stop,))
     thread.start()
