@@ -47,13 +47,22 @@ class Chat:
         )
 
     def type(self, line: str) -> None:
+        """Type `line`, after showing what workers sent (their buttons become typeable)."""
+        self.adapter.pump()
         self.adapter.handle_line(line)
 
+    def transcript(self) -> str:
+        """Everything shown so far, workers' messages included."""
+        self.adapter.pump()
+        return self.out.getvalue()
+
     def sent(self) -> list[Sent]:
-        entries = self.redis.xrange(stream_key(self.workspace))
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = self.redis.xrange(  # type: ignore[assignment]
+            stream_key(self.workspace)
+        )
         return [
             Sent(int(entry_id.decode().split("-")[0]) / 1000, _ACTIONS.validate_json(f[b"action"]))
-            for entry_id, f in entries  # type: ignore[union-attr]
+            for entry_id, f in entries
         ]
 
     def progress(self) -> list[Sent]:

@@ -120,7 +120,7 @@ def test_redis_restarts_during_a_render_and_the_retry_still_runs(
     connection.close()
 
     project = chat.project()
-    assert project.state is ProjectState.PREVIEW, chat.out.getvalue() + log
+    assert project.state is ProjectState.PREVIEW, chat.transcript() + log
     last = chat.progress()[-1].action
     assert isinstance(last, Progress)
     assert (last.done, last.percent) == (True, 100)

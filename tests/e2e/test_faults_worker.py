@@ -49,7 +49,7 @@ def test_a_worker_killed_mid_render_is_resumed_by_a_new_worker(
         wait_for(chat.settled, 150, "the resumed render")
 
     project = chat.project()
-    assert project.state is ProjectState.PREVIEW, chat.out.getvalue()
+    assert project.state is ProjectState.PREVIEW, chat.transcript()
     key = progress_key(project.id, project.current)
     edits = [s for s in chat.progress() if isinstance(s.action, Progress) and s.action.key == key]
     resumed = [s for s in edits if s.at >= killed_at]

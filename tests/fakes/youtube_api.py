@@ -24,10 +24,12 @@ they arrived; each finished video keeps its bytes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
@@ -119,6 +121,10 @@ class FakeYouTube(ThreadedServer):
         self.failures: list[int] = []
         self.cuts: list[tuple[int, int | None]] = []
         self._valid_tokens: set[str] = set()
+        self.holds: list[int] = []
+        self.holding = threading.Event()
+        """Set once a chunk is held (`hold_at`): its uploader waits for an answer."""
+        self._released = threading.Event()
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/token", self._recorded(self._token))
@@ -148,6 +154,15 @@ class FakeYouTube(ThreadedServer):
         kept, then the connection drops (or, with `status`, the rest is read and refused).
         A cut at a chunk's end (or the file's) keeps it all and loses only the answer."""
         self.cuts.extend([(offset, status)] * times)
+
+    def hold_at(self, offset: int) -> None:
+        """The next chunk reaching byte `offset` keeps the bytes before it and then gets no
+        answer until `release()`: an uploader stuck mid-upload (to be killed there)."""
+        self.holds.append(offset)
+
+    def release(self) -> None:
+        """Held chunks are answered (503) at last; call before the fake stops."""
+        self._released.set()
 
     def expire_tokens(self) -> None:
         """Every access token issued so far answers 401 from now on."""
@@ -237,6 +252,8 @@ class FakeYouTube(ThreadedServer):
         if problem is not None:
             entry.body = await request.read()
             return problem
+        if self.holds and start <= self.holds[0] <= end + 1:
+            return await self._held(request, entry, session, self.holds.pop(0))
         cut = self._cut_in(start, end)
         if cut is not None:
             return await self._interrupted(request, entry, session, cut)
@@ -269,6 +286,17 @@ class FakeYouTube(ThreadedServer):
         assert request.transport is not None
         request.transport.close()
         return web.Response(status=503)
+
+    async def _held(
+        self, request: web.Request, entry: Recorded, session: Session, offset: int
+    ) -> web.StreamResponse:
+        keep = offset - len(session.received)
+        entry.body = await request.content.readexactly(keep) if keep > 0 else b""
+        session.received += entry.body
+        self.holding.set()
+        while not self._released.is_set():
+            await asyncio.sleep(0.05)
+        return google_error(503, "backendError", "Backend Error", "global")
 
     def _status(self, session: Session) -> web.Response:
         if session.video_id is not None:
