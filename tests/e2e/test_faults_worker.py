@@ -4,6 +4,9 @@ the console adapter's stream, read back with the time of every message."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 import redis
 
 from bot import replies
-from bot.actions import Progress
+from bot.actions import ButtonAction, Progress, Say
 from bot.project import ProjectState
 from pipeline.probe import probe
 from tests.e2e.faults_support import Chat, alive, children, kill_hard, wait_for
@@ -68,3 +71,42 @@ def test_a_worker_killed_mid_render_is_resumed_by_a_new_worker(
     assert (facts.width, facts.height) == (1080, 1920)
     assert 8 < facts.duration < 20
     assert not list(video.parent.glob(".video.*"))  # the killed run's partial file is gone
+
+
+def test_ffmpeg_killed_again_and_again_ends_in_one_clear_failure(
+    redis_url: str, redis_conn: redis.Redis, data_dir: Path
+) -> None:
+    """The worker lives; each ffmpeg it starts is SIGKILLed. RQ retries the step (2 s, 6 s),
+    then the user is told once, with Render to try again, and the message stops at the failure."""
+    chat = Chat(redis_conn)
+    killed: set[int] = set()
+
+    def kill_its_ffmpeg(worker: int) -> bool:
+        for pid in children(worker):
+            if pid not in killed:
+                killed.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        return chat.settled()
+
+    with worker_process(redis_url, data_dir) as worker:
+        chat.type("/make 10s on why leaves change colour")
+        chat.type("Render")
+        wait_for(lambda: kill_its_ffmpeg(worker.pid), 120, "the render to give up")
+        assert worker.poll() is None  # the worker itself lives on
+
+    project = chat.project()
+    assert project.state is ProjectState.DRAFT
+    assert len(killed) == 3  # the first run and RQ's two retries
+    failures = [
+        s.action for s in chat.sent()
+        if isinstance(s.action, Say) and s.action.text.startswith("Rendering failed")
+    ]
+    assert len(failures) == 1
+    assert failures[0].text == replies.render_failed(
+        "preview", "the video maker was stopped before it finished; try again"
+    )
+    assert failures[0].buttons[0].action is ButtonAction.RENDER
+    last = chat.progress()[-1].action
+    assert isinstance(last, Progress)
+    assert (last.stage, last.done) == (replies.failed_at("preview"), True)
