@@ -15,8 +15,11 @@ draft's sendMessage) and button answer latency; events lost (a conversation with
 progress or answer); the bot's RSS at ready and after the bursts; whether torch is mapped.
 Targets (issue 11): acks p99 < 200 ms; Telegram draft p99 <= 1 s. Exit status 1 if one is missed.
 `--warm-round` sends a 20-conversation round first (to compare the first burst with a later one).
-`--py-spy PATH` samples the bot during the bursts with py-spy (`pip install py-spy`; PATH is its
-executable) and prints where its threads spent the time (collapsed stacks in bench-profile-*.txt).
+`--floor` first sends the same 200 webhook posts to a null aiohttp server (a child process that
+only answers 200): the part of an ack latency that is this client, the kernel and aiohttp, not the
+bot. `--py-spy PATH` samples the bot during the bursts with py-spy (`pip install py-spy`; PATH is
+its executable) and prints where its threads spent the time (collapsed stacks in
+bench-profile-*.txt).
 No worker runs: renders stay queued.
 """
 
@@ -46,7 +49,7 @@ from harness import line
 
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack, SlackSigner
-from tests.fakes.telegram import FakeTelegram, user
+from tests.fakes.telegram import Call, FakeTelegram, private_chat, user
 
 ACK_TARGET_MS = 200.0
 DRAFT_TARGET_MS = 1000.0
@@ -77,11 +80,45 @@ Burst = Callable[[Any, str, int, str], Awaitable[Outcome]]
 
 
 async def telegram_burst(api: FakeTelegram, base: str, n: int, tag: str) -> Outcome:
+    """acks_telegram's round, with 200 connections at once (aiohttp's default pool holds 100:
+    the other 100 would wait in the client, not in the bot)."""
     first = 900_000 if tag == "W" else 100_000  # new people each round (rate limits are per person)
     users = [user(first + i, f"U{i}") for i in range(n)]
-    result = await acks_telegram.run_round(api, f"{base}/telegram/webhook", users)
-    return Outcome("telegram", commands=result.command_acks, buttons=result.button_acks,
-                   drafts=result.draft_latency, answers=result.answer_latency, lost=result.lost)
+    url, ids = f"{base}/telegram/webhook", {u["id"] for u in users}
+    outcome = Outcome("telegram")
+    async with ClientSession(connector=TCPConnector(limit=0)) as session:
+        started = time.monotonic()
+        idea = "/make 20s on why cats purr"
+        makes = [api.message_update(private_chat(u), u, idea) for u in users]
+        outcome.commands = await asyncio.gather(*(acks_telegram.post(session, url, m)
+                                                  for m in makes))
+
+        def is_draft(c: Call) -> bool:
+            return (c.method == "sendMessage" and c.at >= started
+                    and "Draft v1" in str(c.params.get("text")) and c.params.get("chat_id") in ids)
+
+        await acks_telegram.wait_all(api, is_draft, n, 60)
+        drafts = {c.params["chat_id"]: c for c in api.calls if is_draft(c)}
+        outcome.drafts = [d.at - started for d in drafts.values()]
+        presses = [api.callback_update(u, api.message(drafts[u["id"]]),
+                                       acks_telegram._render_data(drafts[u["id"]]))
+                   for u in users if u["id"] in drafts]
+        pressed = time.monotonic()
+        outcome.buttons = await asyncio.gather(*(acks_telegram.post(session, url, p)
+                                                 for p in presses))
+
+    def answered(c: Call) -> bool:
+        return c.method == "answerCallbackQuery" and c.at >= pressed
+
+    await acks_telegram.wait_all(api, answered, len(presses), 30)
+    await acks_telegram.wait_all(api, lambda c: acks_telegram._is_progress(c, ids, pressed),
+                                 len(presses), 60)
+    outcome.answers = [c.at - pressed for c in api.calls if answered(c)]
+    progress = {c.params["chat_id"] for c in api.calls
+                if acks_telegram._is_progress(c, ids, pressed)}
+    outcome.lost = (n - len(drafts)) + (len(presses) - len(progress))
+    outcome.lost += len(presses) - len(outcome.answers)
+    return outcome
 
 
 async def slack_burst(fake: FakeSlack, base: str, n: int, tag: str) -> Outcome:
@@ -183,6 +220,41 @@ def summarize(path: Path, top: int = 20) -> None:
             print(f"    {count * 100 / total:5.1f}%  {frame[:110]}")
 
 
+NULL_SERVER = """
+import sys
+from aiohttp import web
+async def ok(request):
+    await request.read()
+    return web.Response(text="ok")
+app = web.Application()
+app.router.add_post("/telegram/webhook", ok)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+async def floor(n: int) -> list[float]:
+    """Ack latencies of `n` simultaneous webhook posts to a server that does nothing."""
+    port = harness.free_port()
+    child = subprocess.Popen([sys.executable, "-c", NULL_SERVER, str(port)])
+    try:
+        url = f"http://127.0.0.1:{port}/telegram/webhook"
+        async with ClientSession(connector=TCPConnector(limit=0)) as session:
+            for _ in range(100):
+                with contextlib.suppress(OSError):
+                    async with session.get(url) as response:
+                        await response.read()
+                        break
+                await asyncio.sleep(0.1)
+            api = FakeTelegram()
+            people = [user(700_000 + i, f"N{i}") for i in range(n)]
+            bodies = [api.message_update(private_chat(u), u, "/make x") for u in people]
+            return list(await asyncio.gather(*(acks_telegram.post(session, url, b)
+                                               for b in bodies)))
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+
 def report(outcome: Outcome, n: int, warm_round: bool) -> None:
     which = "after a 20-conversation warm-up round" if warm_round else "first burst after ready"
     print(f"{outcome.platform}: {n} concurrent conversations, {which}; "
@@ -200,8 +272,11 @@ def report(outcome: Outcome, n: int, warm_round: bool) -> None:
     print(f"  targets: {'all met' if not missed else 'MISSED ' + ', '.join(missed)}")
 
 
-async def main(platforms: list[str], n: int, warm_round: bool) -> int:
+async def main(platforms: list[str], n: int, warm_round: bool, null: bool = False) -> int:
     failed = False
+    if null:
+        print("null server (this client's share of an ack):")
+        print(line("webhook ack", await floor(n)))
     with harness.redis_url() as redis:
         for platform in platforms:
             outcome = await run_platform(platform, n, warm_round, redis)
@@ -216,8 +291,9 @@ if __name__ == "__main__":
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--warm-round", action="store_true")
     parser.add_argument("--py-spy", default=None)
+    parser.add_argument("--floor", action="store_true")
     args = parser.parse_args()
     PY_SPY = args.py_spy
     logging.basicConfig(level=logging.ERROR)
     chosen = [p.strip() for p in args.platforms.split(",") if p.strip()]
-    sys.exit(asyncio.run(main(chosen, args.conversations, args.warm_round)))
+    sys.exit(asyncio.run(main(chosen, args.conversations, args.warm_round, args.floor)))
