@@ -9,6 +9,7 @@ them. An optional tie-breaker (e.g. an LLM call) settles near ties; it is never 
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,8 @@ import yaml
 
 from bot.intents import Intent, IntentKind, Kind, MemoryKind, classify
 from pipeline.memory import Embedder, embed
+
+log = logging.getLogger(__name__)
 
 EXAMPLES_PATH = Path(__file__).with_name("intent_examples.yaml")
 THRESHOLD = 0.5
@@ -88,13 +91,25 @@ class IntentModel:
         self._lock = threading.Lock()
         self._matrix: np.ndarray | None = None
         self._labels: list[Kind] = [k for k, texts in self._examples.items() for _ in texts]
+        self._said_unavailable = False
 
     def __call__(self, text: str) -> Intent:
         rules = classify(text)
         stripped = text.strip()
         if rules.kind not in UNSURE or not stripped or stripped.startswith("/"):
             return rules
-        return self._decide(stripped, rules, self.guesses(stripped))
+        try:
+            guesses = self.guesses(stripped)
+        except Exception as error:  # the model cannot load or run (e.g. no converted model and
+            self._unavailable(error)  # nowhere to convert it): the rules alone still answer
+            return rules
+        return self._decide(stripped, rules, guesses)
+
+    def _unavailable(self, error: Exception) -> None:
+        if not self._said_unavailable:
+            self._said_unavailable = True
+            log.error("the embedding model is unavailable (%s: %s): intents come from the rules "
+                      "alone", type(error).__name__, str(error)[:300])
 
     def warm(self) -> None:
         """Load the embedding model (ONNX Runtime) and embed the examples and one line now,
