@@ -29,11 +29,15 @@ What RQ leaves to us, and what `NovacastWorker` (`workers.worker`) sets here:
   for the next maintenance pass). Its queue locks expire after `SCHEDULER_LOCK` (10 s, RQ's
   61 s), so another worker's scheduler takes over a killed one's soon enough for a retry.
 
-**Redis outages** are absorbed by each connection's retry policy (`LoggedRetry`: exponential
-backoff up to `RETRY_CAP`, about `RETRY_BUDGET` s in all); each part logs "lost Redis" once
-when it starts failing and "Redis is back" once when it answers again (`OutageLog`). A longer
-outage ends RQ's work loop; `workers.worker.run_worker` then waits for Redis and starts a
-fresh worker, and the job that was running is found abandoned and re-run like a killed one.
+**Redis outages.** The worker's connection retries every command with exponential backoff
+(up to `RETRY_CAP` s apart) for as long as Redis is away (`resilient_connection`): a worker has
+nothing to do without Redis, so RQ's code never sees the outage — the job in flight pauses at
+its next Redis call (a progress edit) and goes on when Redis is back, its heartbeat resumes.
+RQ's scheduler thread retries briefly and backs off in its own loop. Each part logs "lost Redis"
+once when it starts failing and "Redis is back" once when it answers again (`OutageLog`, fed by
+`LoggedRetry`). Should RQ's work loop end anyway, `workers.worker.run_worker` starts a fresh
+worker once Redis answers, and a job left running is found abandoned and re-run like a killed
+one.
 """
 
 from __future__ import annotations
@@ -78,9 +82,10 @@ SCHEDULER_RETAKE_EVERY = 2.0
 
 RETRY_BASE = 0.1
 RETRY_CAP = 2.0
-RETRY_ATTEMPTS = 20
-RETRY_BUDGET = 34
-"""About how long (s) one Redis command keeps retrying before its error reaches the caller."""
+FOREVER = -1
+"""redis-py's retry count meaning "until it answers"."""
+BEAT_JOIN_SECONDS = 10.0
+"""How long a finishing job waits for a heartbeat in flight (a stuck one is a daemon thread)."""
 MAX_BACKOFF = 5.0
 """Longest pause between two reconnection attempts of a loop (schedulers, the worker)."""
 
@@ -137,7 +142,7 @@ class LoggedRetry(RedisRetry):
 
     Connections deep-copy their retry policy, so this holds the part's name, not its log."""
 
-    def __init__(self, who: str, attempts: int = RETRY_ATTEMPTS) -> None:
+    def __init__(self, who: str, attempts: int = FOREVER) -> None:
         super().__init__(ExponentialBackoff(cap=RETRY_CAP, base=RETRY_BASE), attempts)
         self.who = who
 
@@ -164,7 +169,7 @@ class LoggedRetry(RedisRetry):
 
 
 def resilient_connection(url: str, who: str) -> redis.Redis:
-    """A connection to `url` that rides out Redis restarts (see `LoggedRetry`)."""
+    """A connection to `url` whose commands wait out Redis restarts (see `LoggedRetry`)."""
     connection: redis.Redis = redis.Redis.from_url(
         url, retry=LoggedRetry(who), health_check_interval=15
     )
@@ -215,7 +220,7 @@ class JobHeartbeat:
         """No more beats (before RQ removes the execution, so none recreates its hash)."""
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=RETRY_BUDGET + 5)
+            self._thread.join(timeout=BEAT_JOIN_SECONDS)
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_EVERY):

@@ -24,6 +24,7 @@ from rq.worker import WorkerStatus
 from pipeline.voice import PiperTTS
 from workers import runtime
 from workers.catalog import QUEUES, SERIALIZER
+from workers.fairness import FairQueues
 from workers.publishers import unserved_kinds
 from workers.recovery import (
     CLEANING_LOCK,
@@ -44,7 +45,7 @@ RESTART_CALM = 60.0
 RESTART_MAX = 30.0
 
 
-class NovacastWorker(SimpleWorker):
+class NovacastWorker(FairQueues, SimpleWorker):
     """Runs jobs in-process (no fork per job), so the Piper voice is loaded once per worker.
 
     Jobs are functions of ids that re-read state from Redis, so in-process execution is safe;
@@ -60,6 +61,8 @@ class NovacastWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self._beat: JobHeartbeat | None = None
         self.outage = OutageLog.named("worker")
+        if not any(isinstance(f, _SaidOnce) for f in self.log.filters):
+            self.log.addFilter(_SaidOnce(self.outage))
 
     @property
     def stopping(self) -> bool:
@@ -145,6 +148,30 @@ class NovacastWorker(SimpleWorker):
             return
         self.outage.lost(exc)
         threading.Event().wait(2.0)
+
+
+class _SaidOnce(logging.Filter):
+    """RQ logs a Redis outage longer than the connection's own retries at every retry of its
+    dequeue loop, or with a traceback as it leaves its loop (`run_worker` starts it again):
+    either becomes the outage's one "lost Redis" line."""
+
+    def __init__(self, outage: OutageLog) -> None:
+        super().__init__()
+        self._outage = outage
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+            self._outage.lost(error)
+            return False
+        if "could not connect to Redis" in str(record.msg) or "Redis connection timeout" in str(
+            record.msg
+        ):
+            args = record.args if isinstance(record.args, tuple) else ()
+            found = next((a for a in args if isinstance(a, BaseException)), None)
+            self._outage.lost(found or ConnectionError(record.getMessage()))
+            return False
+        return True
 
 
 def run_worker(connection: redis.Redis, *, burst: bool = False, name: str | None = None) -> bool:

