@@ -7,7 +7,10 @@ them (tests/e2e/test_light_processes.py).
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -89,3 +92,24 @@ def test_a_missing_model_is_converted_on_first_use_once_under_a_lock(
     assert made == sorted([target.name, f"{target.name}.lock"]), made  # no part left behind
     assert sorted(p.name for p in target.iterdir()) == ["encoder.onnx", "word_embeddings.npy"]
     assert ensure_converted(target) == target  # made: nothing more to do
+
+
+HEAVY = ("torch", "transformers", "sentence_transformers", "optimum")
+PROBE = f"""
+import json, sys
+import novacast.server, novacast.wiring, workers.worker
+from bot.intent_model import IntentModel
+from pipeline.memory import embeddings
+IntentModel().warm()
+embeddings.warm_up()
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})))
+"""
+
+
+def test_the_bot_and_worker_code_embed_without_importing_torch() -> None:
+    """What the bot and a worker import, with the model loaded and run: no torch, no
+    transformers (tests/e2e/test_light_processes.py checks the real processes)."""
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
