@@ -91,20 +91,28 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> float:
     return time.monotonic() - started
 
 
-def children(pid: int) -> list[int]:
-    """Live processes whose parent is `pid` (from /proc)."""
+def children(pid: int, named: str = "") -> list[int]:
+    """Live processes whose parent is `pid` (from /proc); with `named`, only those whose
+    command line contains it."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
+        if int(fields[1]) == pid and fields[0] != "Z" and named in command:
             found.append(int(entry.name))
     return found
+
+
+def forks(pid: int) -> list[int]:
+    """Children of `pid` running its own command line (what a forked helper process is)."""
+    own = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return children(pid, named=own)
 
 
 def alive(pid: int) -> bool:

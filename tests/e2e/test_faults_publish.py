@@ -14,7 +14,7 @@ import redis
 
 from bot.actions import Say
 from bot.project import ProjectState
-from tests.e2e.faults_support import Chat, children, kill_hard, wait_for
+from tests.e2e.faults_support import Chat, forks, kill_hard, wait_for
 from tests.fakes.youtube_api import FakeYouTube
 from tests.workers_support import worker_process
 from workers.publish_ledger import PublishLedger
@@ -56,7 +56,7 @@ def test_a_worker_killed_mid_upload_is_resumed_and_publishes_once(
                 fake.hold_at(video.stat().st_size // 2)
                 chat.type("Approve & publish")
                 wait_for(fake.holding.is_set, 60, "the upload to reach halfway")
-                assert children(first.pid) == []
+                assert forks(first.pid) == []
                 kill_hard(first)
             assert chat.project().state is ProjectState.APPROVED  # not published, not failed
             with worker_process(redis_url, data_dir, _env(fake)):

@@ -17,7 +17,7 @@ from bot import replies
 from bot.actions import ButtonAction, Progress, Say
 from bot.project import ProjectState
 from pipeline.probe import probe
-from tests.e2e.faults_support import Chat, alive, children, kill_hard, wait_for
+from tests.e2e.faults_support import Chat, alive, children, forks, kill_hard, wait_for
 from tests.workers_support import worker_process
 from workers.runtime import progress_key
 
@@ -38,11 +38,12 @@ def test_a_worker_killed_mid_render_is_resumed_by_a_new_worker(
 ) -> None:
     chat = Chat(redis_conn)
     with worker_process(redis_url, data_dir) as first:
-        assert children(first.pid) == []  # RQ's scheduler is a thread: nothing to orphan
+        assert forks(first.pid) == []  # RQ's scheduler is a thread: no child to orphan
         chat.type("/make 12s on why octopuses have three hearts")
         chat.type("Render")
         wait_for(lambda: _full_render_running(chat), 120, "the full-quality render")
-        renderers = children(first.pid)  # its ffmpeg
+        renderers = children(first.pid, named="ffmpeg")
+        assert renderers  # the full-quality ffmpeg, which must not outlive its worker
         kill_hard(first)
         killed_at = time.time()
     wait_for(lambda: not any(alive(pid) for pid in renderers), 10, "the orphaned ffmpeg to end")
@@ -82,7 +83,7 @@ def test_ffmpeg_killed_again_and_again_ends_in_one_clear_failure(
     killed: set[int] = set()
 
     def kill_its_ffmpeg(worker: int) -> bool:
-        for pid in children(worker):
+        for pid in children(worker, named="ffmpeg"):
             if pid not in killed:
                 killed.add(pid)
                 with contextlib.suppress(ProcessLookupError):
