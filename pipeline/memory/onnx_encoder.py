@@ -125,6 +125,9 @@ class OnnxEncoder:
     """`encode(texts)`: one sentence vector per text (unit length when the model normalizes)."""
 
     def __init__(self, converted: Path, folder: Path | None = None, threads: int = 1) -> None:
+        # one line at a time needs no thread pool, and a process that has used one warns on
+        # every fork after (the worker's scheduler child, subprocesses)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         folder = folder or packaged_dir()
         self.config = SentenceConfig(folder)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
