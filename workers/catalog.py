@@ -9,6 +9,7 @@ modules that enqueue them.
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from typing import NamedTuple
 
 from rq import Retry
@@ -17,11 +18,24 @@ from rq.serializers import JSONSerializer
 from bot.schedule_store import ScheduleKind
 
 RENDER_QUEUE = "novacast-render"
+"""Short render-side jobs with no workspace lane: a scheduled show's drafting."""
 PUBLISH_QUEUE = "novacast-publish"
 MEDIA_QUEUE = "novacast-media"
-QUEUES = (PUBLISH_QUEUE, MEDIA_QUEUE, RENDER_QUEUE)
+LANES = 8
+"""Fairness lanes per class of render work; a workspace keeps one lane while it renders
+(`workers.fairness`), and workers take turns between the lanes of a class."""
+PREVIEW_LANES = tuple(f"novacast-preview-{lane}" for lane in range(LANES))
+"""Voice, captions and the quick preview: short, and what a person is waiting to see."""
+FULL_LANES = tuple(f"novacast-full-{lane}" for lane in range(LANES))
+"""The full-quality video and its checks."""
+FAIR_CLASSES = (PREVIEW_LANES, FULL_LANES)
+RENDER_LANES = (*PREVIEW_LANES, *FULL_LANES)
+"""Every queue a render's steps may be on."""
+QUEUES = (PUBLISH_QUEUE, MEDIA_QUEUE, *PREVIEW_LANES, RENDER_QUEUE, *FULL_LANES)
 """What a worker listens to, in priority order: publishing is short and waited on by a person;
-fetching a draft's pictures is short and is what a render would otherwise wait for."""
+fetching a draft's pictures is short and is what a render would otherwise wait for; every
+quick preview before any full-quality video. Within a class the worker takes the lanes in turn
+(`workers.fairness.FairQueues`), so no workspace's renders hold back another's."""
 
 SERIALIZER = JSONSerializer
 """How jobs, their metadata and their results are stored in Redis: JSON, never pickle, so a
@@ -35,21 +49,35 @@ RESULT_TTL = 24 * 3600
 
 
 class Step(NamedTuple):
-    """One render step: its name in job ids, its job function (dotted), its timeout (s)."""
+    """One render step: its name in job ids, its job function (dotted), its timeout (s), its
+    class of lanes, and whether it goes ahead of its lane's waiting work once the step before
+    it is done (so one render's preview follows its voice instead of every other voice)."""
 
     name: str
     function: str
     timeout: int
+    lanes: tuple[str, ...]
+    follows: bool = False
 
 
 RENDER_STEPS: tuple[Step, ...] = (
-    Step("voice", "workers.render_jobs.voice", 180),
-    Step("captions", "workers.render_jobs.captions", 60),
-    Step("preview", "workers.render_jobs.preview", 300),
-    Step("full", "workers.render_jobs.full", 900),
-    Step("checks", "workers.render_jobs.checks", 120),
+    Step("voice", "workers.render_jobs.voice", 180, PREVIEW_LANES),
+    Step("captions", "workers.render_jobs.captions", 60, PREVIEW_LANES, follows=True),
+    Step("preview", "workers.render_jobs.preview", 300, PREVIEW_LANES, follows=True),
+    Step("full", "workers.render_jobs.full", 900, FULL_LANES),
+    Step("checks", "workers.render_jobs.checks", 120, FULL_LANES, follows=True),
 )
-"""The render chain, in the order its steps run."""
+"""The render chain, in the order its steps run. Full videos of one lane go first come, first
+served (never `follows`: a later render's would overtake an earlier one's)."""
+
+
+def continues(function: str | None) -> bool:
+    """Whether the render step run by `function` is followed, in its class of lanes, by the
+    next step of the same render (the voice by its captions; the full video by its checks)."""
+    for step, after in pairwise(RENDER_STEPS):
+        if step.function == function:
+            return after.follows and after.lanes == step.lanes
+    return False
 RENDER_RETRY = Retry(max=2, interval=[2, 6])
 
 PUBLISH_FUNCTION = "workers.publishing.publish"

@@ -2,6 +2,8 @@
 
 Job functions and the failure callback are enqueued by name (`workers.catalog`), so this module
 imports no job code: a job that enqueues follow-on work reaches it through the same port.
+A render's steps go to its workspace's lane of the preview and full-quality classes
+(`workers.fairness`: previews first, and fair between workspaces).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Any
 import redis
 from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Dependency, Job, JobStatus
 
 from bot.events import ReplyTarget
+from bot.handlers import workspace_key
 from bot.project import ProjectStore
 from workers.catalog import (
     MEDIA_QUEUE,
@@ -25,13 +28,13 @@ from workers.catalog import (
     PUBLISH_FUNCTION,
     PUBLISH_QUEUE,
     PUBLISH_TIMEOUT,
-    RENDER_QUEUE,
     RENDER_RETRY,
     RENDER_STEPS,
     RESULT_TTL,
     SERIALIZER,
     publish_retry,
 )
+from workers.fairness import lane_for
 from workers.render_plan import render_fingerprint, voice_preference
 
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
@@ -42,7 +45,6 @@ class RQJobQueue:
 
     def __init__(self, connection: redis.Redis) -> None:
         self._redis = connection
-        self._render = Queue(RENDER_QUEUE, connection=connection, serializer=SERIALIZER)
         self._publish = Queue(PUBLISH_QUEUE, connection=connection, serializer=SERIALIZER)
         self._media = Queue(MEDIA_QUEUE, connection=connection, serializer=SERIALIZER)
 
@@ -57,16 +59,18 @@ class RQJobQueue:
             return ids
         args = (project_id, version, target.model_dump())
         frozen = {"preference": preference or ""}  # every step speaks with this voice
+        lane = lane_for(self._redis, workspace_key(project.conversation))
         previous: Job | None = None
         for job_id, step in zip(ids, RENDER_STEPS, strict=True):
             previous = self._enqueue(
-                self._render,
+                self._queue(step.lanes[lane]),
                 step.function,
                 job_id,
                 args,
                 timeout=step.timeout,
                 after=previous,
                 kwargs=frozen,
+                follows=step.follows,
             )
         return ids
 
@@ -105,6 +109,9 @@ class RQJobQueue:
         )
         return [job_id]
 
+    def _queue(self, name: str) -> Queue:
+        return Queue(name, connection=self._redis, serializer=SERIALIZER)
+
     def _any_active(self, ids: list[str]) -> bool:
         for job_id in ids:
             try:
@@ -127,6 +134,7 @@ class RQJobQueue:
         retry: Retry = RENDER_RETRY,
         kwargs: dict[str, Any] | None = None,
         on_failure: str | None = ON_FAILURE,
+        follows: bool = False,
     ) -> Job:
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(job_id, connection=self._redis, serializer=SERIALIZER).delete()
@@ -138,7 +146,7 @@ class RQJobQueue:
             timeout=timeout,
             result_ttl=RESULT_TTL,
             failure_ttl=RESULT_TTL,
-            depends_on=after,
+            depends_on=Dependency([after], enqueue_at_front=follows) if after else None,
             retry=retry,
             on_failure=Callback(on_failure) if on_failure else None,
         )

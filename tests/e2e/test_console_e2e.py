@@ -25,7 +25,7 @@ from bot.project import ProjectState, ProjectStore
 from novacast.wiring import build_engine
 from pipeline.probe import probe
 from tests.workers_support import worker_process
-from workers.catalog import RENDER_QUEUE, SERIALIZER
+from workers.catalog import RENDER_LANES, SERIALIZER
 
 pytestmark = pytest.mark.slow
 
@@ -170,9 +170,9 @@ def test_up_runs_redis_worker_and_bot_and_chat_joins_them(tmp_path: Path) -> Non
         assert "full quality" in done.stdout
         connection = redis.Redis.from_url(url)
         (up_worker,) = Worker.all(connection=connection)  # the chat added none of its own
-        queue = Queue(RENDER_QUEUE, connection=connection, serializer=SERIALIZER)
-        finished = queue.finished_job_registry
-        jobs = Job.fetch_many(finished.get_job_ids(), connection=connection, serializer=SERIALIZER)
+        lanes = [Queue(name, connection=connection, serializer=SERIALIZER) for name in RENDER_LANES]
+        finished = [i for lane in lanes for i in lane.finished_job_registry.get_job_ids()]
+        jobs = Job.fetch_many(finished, connection=connection, serializer=SERIALIZER)
         assert len(jobs) == 5
         assert {job.worker_name for job in jobs if job is not None} == {up_worker.name}
         connection.close()

@@ -24,7 +24,7 @@ from pipeline.settings import load_settings
 from pipeline.voice.piper_tts import PiperTTS
 from pipeline.writers import OfflineWriter
 from workers import render_jobs, render_plan
-from workers.catalog import RENDER_QUEUE, SERIALIZER
+from workers.catalog import QUEUES, RENDER_QUEUE, SERIALIZER
 from workers.queues import RQJobQueue
 
 CHAT = Conversation(adapter="console", workspace="local", channel="console", user="me")
@@ -153,9 +153,9 @@ def test_a_preference_changed_mid_render_does_not_split_the_chain(
     project = rendering(redis_conn, script)
     RQJobQueue(redis_conn).render(project.id, 1, TARGET)
     prefer(redis_conn, "calm")  # after Render, before the worker gets to it
-    queue = Queue(RENDER_QUEUE, connection=redis_conn, serializer=SERIALIZER)
+    queues = [Queue(name, connection=redis_conn, serializer=SERIALIZER) for name in QUEUES]
     install_worker_runtime(redis_conn)
-    SimpleWorker([queue], connection=redis_conn, serializer=SERIALIZER).work(burst=True)
+    SimpleWorker(queues, connection=redis_conn, serializer=SERIALIZER).work(burst=True)
     done = ProjectStore(redis_conn).get(project.id)
     assert done is not None
     assert done.state is ProjectState.PREVIEW, done.last_error

@@ -20,7 +20,7 @@ from bot.events import Conversation, ReplyTarget
 from bot.project import ProjectState, ProjectStore
 from bot.schedule_store import Schedule, ScheduleKind, ScheduleStore
 from novacast.wiring import install_worker_runtime
-from workers.catalog import RENDER_QUEUE, RENDER_STEPS, SERIALIZER
+from workers.catalog import RENDER_LANES, RENDER_QUEUE, RENDER_STEPS, SERIALIZER
 from workers.due_schedules import Scheduler, fire_job_id
 
 
@@ -51,8 +51,9 @@ def test_a_show_drafts_through_the_installed_core_and_queues_its_render(
     assert said[0].text.startswith(
         "It's time for your show (every year on 1 January at 00:00 (UTC)).\n\nDraft v1 · "
     )
+    lanes = [Queue(name, connection=redis_conn, serializer=SERIALIZER) for name in RENDER_LANES]
     queued = [Job.fetch(i, connection=redis_conn, serializer=SERIALIZER)
-              for i in queue.get_job_ids()]
-    deferred = queue.deferred_job_registry.get_job_ids()
+              for lane in lanes for i in lane.get_job_ids()]
+    deferred = [i for lane in lanes for i in lane.deferred_job_registry.get_job_ids()]
     assert [job.func_name for job in queued] == [RENDER_STEPS[0].function]
     assert len(deferred) == len(RENDER_STEPS) - 1
