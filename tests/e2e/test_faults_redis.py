@@ -29,7 +29,7 @@ from bot.project import ProjectState
 from tests.e2e.faults_support import Chat, wait_for
 from tests.workers_support import worker_process
 from workers.catalog import FIRE_FUNCTION, PUBLISH_QUEUE, SERIALIZER
-from workers.recovery import RETRY_CAP
+from workers.recovery import MAX_BACKOFF, RETRY_CAP
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -156,7 +156,11 @@ def test_an_idle_worker_outlives_a_long_outage_and_says_so_once(
         wait_for(lambda: job.get_status(refresh=True) == "finished", 90, "the job after it")
         assert job.return_value() == "schedule gone"
         assert worker.poll() is None
-        log = (data_dir / "logs" / "worker.log").read_text()
+        worker_log = data_dir / "logs" / "worker.log"
+        # the scheduler thread's next try comes after its backoff (at most MAX_BACKOFF s)
+        wait_for(lambda: "RQ scheduler: Redis is back" in worker_log.read_text(),
+                 MAX_BACKOFF + 15, "the RQ scheduler to be back")
+        log = worker_log.read_text()
         connection.close()
     assert log.count("worker lost Redis") == 1, log
     assert log.count("worker: Redis is back") == 1, log
