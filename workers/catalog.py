@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from itertools import pairwise
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from rq import Retry
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bot.schedule_store import ScheduleKind
@@ -113,3 +114,51 @@ def publish_retry() -> Retry:
         intervals = []
     intervals = intervals or [10, 60, 300]
     return Retry(max=len(intervals), interval=intervals)
+
+
+class UnknownJobError(Exception):
+    """A job in Redis names a function or callback that is not in this catalog."""
+
+
+class CatalogJob(Job):
+    """The job class of our workers: it runs only the functions and callbacks named here.
+
+    JSON keeps a payload from being code, but an RQ job also names the function to import and
+    call (and its callbacks): anyone who can write to Redis could name `os.system`. This job
+    refuses every other name; the job fails with `UnknownJobError` and no callback of its own
+    runs."""
+
+    @property
+    def func(self) -> Any:
+        if self.func_name not in job_functions():
+            raise UnknownJobError(f"{self.func_name!r} is not a NOVACAST job")
+        return super().func
+
+    @property
+    def success_callback(self) -> Any:
+        return super().success_callback if self._known(self._success_callback_name) else None
+
+    @property
+    def failure_callback(self) -> Any:
+        return super().failure_callback if self._known(self._failure_callback_name) else None
+
+    @property
+    def stopped_callback(self) -> Any:
+        return super().stopped_callback if self._known(self._stopped_callback_name) else None
+
+    def restore(self, raw_data: dict[bytes, bytes]) -> None:
+        super().restore(raw_data)
+        self.webhooks = []  # we set none; a planted one would post the job's data anywhere
+
+    @staticmethod
+    def _known(callback: str | None) -> bool:
+        return callback is None or callback in CALLBACKS
+
+
+CALLBACKS = frozenset({ON_FAILURE})
+
+
+def job_functions() -> frozenset[str]:
+    """Every function a worker may run, by its dotted name."""
+    steps = {step.function for step in RENDER_STEPS}
+    return frozenset({*steps, PUBLISH_FUNCTION, FIRE_FUNCTION, PREFETCH_FUNCTION})

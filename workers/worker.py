@@ -23,7 +23,7 @@ from rq.worker import WorkerStatus
 
 from pipeline.voice import PiperTTS
 from workers import runtime
-from workers.catalog import QUEUES, SERIALIZER
+from workers.catalog import QUEUES, SERIALIZER, CatalogJob
 from workers.fairness import FairQueues
 from workers.publishers import unserved_kinds
 from workers.recovery import (
@@ -53,6 +53,8 @@ class NovacastWorker(FairQueues, SimpleWorker):
     kept alive by a heartbeat thread, so one that stops beating (the worker was killed) is
     re-run by another worker within a minute (`workers.recovery`).
     """
+
+    job_class = CatalogJob  # runs only the catalog's functions and callbacks
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("worker_ttl", WORKER_TTL)
