@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.errors import PermanentError
+
+if TYPE_CHECKING:
+    import av
 
 FloatArray = npt.NDArray[np.float64]
 SILENCE_DB = -120.0
@@ -57,6 +60,7 @@ def probe(path: Path) -> MediaFacts:
 
 
 def _open(path: Path) -> av.container.InputContainer:
+    import av  # noqa: PLC0415 (PyAV, ~16 MB: imported when a file is read, not at start)
     try:
         return av.open(str(path))
     except (OSError, av.FFmpegError) as exc:
@@ -64,6 +68,7 @@ def _open(path: Path) -> av.container.InputContainer:
 
 
 def _stream_facts(container: av.container.InputContainer) -> dict[str, object]:
+    import av  # noqa: PLC0415
     video = container.streams.video[0] if container.streams.video else None
     audio = container.streams.audio[0] if container.streams.audio else None
     duration = container.duration / av.time_base if container.duration else 0.0

@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import av
 import numpy as np
 
 from pipeline.media.model import Candidate, MediaKind, MediaQuery
@@ -113,6 +112,7 @@ def is_background(candidate: Candidate) -> bool:
 
 def still(colors: tuple[str, str], into: Path, width: int = 180, height: int = 320) -> Path:
     """Write a diagonal two-colour gradient of `width`×`height` to `into` as PNG."""
+    import av  # noqa: PLC0415 (PyAV, ~16 MB: imported when a file is read, not at start)
     start, end = (np.array(_rgb(color), dtype=np.float32) for color in colors)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     mix = ((xs / max(width - 1, 1)) + (ys / max(height - 1, 1))) / 2

@@ -20,12 +20,14 @@ import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import av
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.media.model import MediaKind, MediaRefused
+
+if TYPE_CHECKING:
+    import av
 
 MB = 1024 * 1024
 
@@ -256,6 +258,7 @@ def _check_dimensions(width: int, height: int, limits: Limits) -> None:
 
 def _read(path: Path, demuxer: str, size: int, limits: Limits) -> MediaInfo:
     """Open with only `demuxer` and the file protocol; check streams, length, first frame."""
+    import av  # noqa: PLC0415 (PyAV, ~16 MB: imported when a file is read, not at start)
     options = {"protocol_whitelist": "file", "max_pixels": str(limits.max_pixels)}
     if demuxer == "mov":
         options["enable_drefs"] = "0"
@@ -283,6 +286,7 @@ def _read(path: Path, demuxer: str, size: int, limits: Limits) -> MediaInfo:
 
 def _picture_stream(container: av.container.InputContainer) -> av.VideoStream:
     """The first moving-picture stream: cover art on a song (an attached picture) is not one."""
+    import av  # noqa: PLC0415
     for stream in container.streams.video:
         if not int(stream.disposition) & int(av.stream.Disposition.attached_pic):
             return stream
@@ -306,6 +310,7 @@ def _kind_and_duration(
 
 def _gif_frames(container: av.container.InputContainer, stream: av.VideoStream) -> int:
     """How many frames a GIF has, counting at most two (demuxing only, no decoding)."""
+    import av  # noqa: PLC0415
     count = 0
     try:
         for packet in container.demux(stream):
@@ -320,6 +325,7 @@ def _gif_frames(container: av.container.InputContainer, stream: av.VideoStream) 
 
 
 def _duration(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
+    import av  # noqa: PLC0415
     if container.duration and container.duration > 0:
         return float(container.duration / av.time_base)
     if stream.duration and stream.time_base is not None:
@@ -329,6 +335,7 @@ def _duration(container: av.container.InputContainer, stream: av.VideoStream) ->
 
 def _first_frame(container: av.container.InputContainer, stream: av.VideoStream) -> tuple[int, int]:
     """Decode the first frame, proving the file is whole enough to use; its size."""
+    import av  # noqa: PLC0415
     try:
         for frame in container.decode(stream):
             return frame.width, frame.height

@@ -25,13 +25,10 @@ import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
-from elevenlabs.client import ElevenLabs
-from elevenlabs.core.api_error import ApiError
-from elevenlabs.types import VoiceSettings
 
 from pipeline.errors import PermanentError, PipelineError, TransientError
 from pipeline.narration import Cue, Narration
@@ -46,6 +43,10 @@ from pipeline.voice.piper_tts import (
     pauses_tag,
     write_wav,
 )
+
+if TYPE_CHECKING:  # the SDK (~14 MB, ~0.4 s) is imported by the first narration only
+    from elevenlabs.client import ElevenLabs
+    from elevenlabs.core.api_error import ApiError
 
 DEFAULT_MODEL = "eleven_multilingual_v2"
 DEFAULT_FORMAT = "pcm_24000"
@@ -106,6 +107,8 @@ class ElevenLabsTTS:
         """Synthesize `sentences` in order into the WAV file `out`; return it with exact cues."""
         texts = clean_sentences(sentences)
         batches = _batches(texts, self.max_request_chars, breaks=self.pauses.keys())
+        from elevenlabs.client import ElevenLabs  # noqa: PLC0415 (lazy: see TYPE_CHECKING)
+
         with httpx.Client(timeout=self._timeout, follow_redirects=True) as http:
             client = ElevenLabs(api_key=self._secret, base_url=self._base_url,
                                 timeout=self._timeout, httpx_client=http)
@@ -121,6 +124,9 @@ class ElevenLabsTTS:
         text = " ".join(batches[index])
         previous = " ".join(batches[index - 1]) if index else _OMIT
         following = " ".join(batches[index + 1]) if index + 1 < len(batches) else _OMIT
+        from elevenlabs.core.api_error import ApiError  # noqa: PLC0415
+        from elevenlabs.types import VoiceSettings  # noqa: PLC0415
+
         try:
             answer = client.text_to_speech.convert_with_timestamps(
                 self.voice_id, text=text, model_id=self.model_id,
