@@ -50,6 +50,8 @@ bench: setup
 	# (each exits 1 when a target of issue 11 is missed; make goes on)
 	-$(BIN)/python bench/process_memory.py
 	-$(BIN)/python bench/load_bench.py
+	# a worker SIGKILLed mid-render: time to the video from a new worker, stalest progress
+	-$(BIN)/python bench/crash_recovery.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
