@@ -8,6 +8,7 @@ other machines post progress and previews through it without a live gateway.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Protocol, Self
@@ -60,3 +61,13 @@ class ChatAdapter(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+def failure_origin(error: BaseException | None) -> str:
+    """`file:line` of the innermost frame where `error` was raised, for a one-line log entry
+    (never a traceback per request; never the payload, which may hold users' words)."""
+    frames = traceback.extract_tb(error.__traceback__) if error is not None else []
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"

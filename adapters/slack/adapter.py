@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import traceback
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -27,7 +26,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.base import Dispatch
+from adapters.base import Dispatch, failure_origin
 from adapters.media_links import MediaLinks
 from adapters.slack import files
 from adapters.slack.inbound import (
@@ -326,7 +325,7 @@ class SlackAdapter:
     async def _on_error(self, error: Exception) -> None:
         """A listener failed after its ack: one line (where, and what), not a traceback per
         request; the user was acked already."""
-        log.error("a Slack listener failed: %s at %s", type(error).__name__, _origin(error))
+        log.error("a Slack listener failed: %s at %s", type(error).__name__, failure_origin(error))
 
     @contextlib.asynccontextmanager
     async def _store_guard(
@@ -446,15 +445,6 @@ def _bad_request() -> web.Response:
 
 def _event_id(kind: str, trigger_id: str) -> str:
     return f"{kind}:{trigger_id}" if trigger_id else ""
-
-
-def _origin(error: BaseException) -> str:
-    """`file:line` of the innermost frame of `error`'s traceback (for a one-line log)."""
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
-        return "?"
-    last = frames[-1]
-    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
 
 
 def _reason(error: BaseException) -> str:

@@ -158,13 +158,23 @@ def as_command(text: str) -> tuple[str, str] | None:
     return (match["name"].lower(), match["args"].strip()) if match else None
 
 
-_OBJECT_FIELDS = ("team", "user", "container", "channel", "message", "enterprise", "view")
+_OBJECT_FIELDS = (
+    "container", "message", "enterprise", "view", "event", "item", "assistant_thread",
+    "previous_message", "function_data", "state", "bot_profile",
+)
+"""Fields Slack sends as objects; Bolt calls `.get` on them wherever they appear."""
+_ID_FIELDS = ("team", "user", "channel")
+"""An id, or an object with an `id` (interactions): Bolt reads either, nothing else."""
+_MATCHED_STRINGS = ("type", "command", "callback_id", "action_id", "block_id", "subtype")
+"""Fields Bolt's listener matchers compare with strings or regular expressions."""
+_NESTED = ("event", "message", "previous_message", "item", "assistant_thread")
 
 
 def well_formed(body: str) -> bool:
     """True when the body has the outline Bolt routes on (a JSON object, or form fields whose
-    `payload` is one), with objects and lists where Slack sends them. Field-level checks come
-    later, in the models above; this only keeps Bolt's own routing from tripping."""
+    `payload` is one), with objects and lists where Slack sends them and strings where Bolt's
+    matchers expect them. Field-level checks come later, in the models above; this only keeps
+    Bolt's own routing and middleware (which assume Slack's types) from tripping."""
     data = _parse(body)
     if data is None:
         return False
@@ -172,8 +182,35 @@ def well_formed(body: str) -> bool:
         return _interaction_outline(_parse_json(data["payload"]))
     if data.get("type") == "event_callback":
         event = data.get("event")
-        return isinstance(event, dict) and isinstance(event.get("type"), str)
-    return True
+        if not (isinstance(event, dict) and isinstance(event.get("type"), str)):
+            return False
+    return _outline(data)
+
+
+def _outline(data: dict[str, Any]) -> bool:
+    """Slack's types where Bolt relies on them, at the top and in the nested event objects."""
+    if not _typed(data):
+        return False
+    if any(isinstance(data.get(k), dict) and not _typed(data[k]) for k in _NESTED):
+        return False
+    authorizations = data.get("authorizations")
+    if authorizations is not None and not (
+        isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)
+    ):
+        return False
+    actions = data.get("actions", [])
+    return isinstance(actions, list) and all(
+        isinstance(a, dict) and _typed(a) for a in actions
+    )
+
+
+def _typed(data: dict[str, Any]) -> bool:
+    objects_ok = all(isinstance(data.get(k), dict | None) for k in _OBJECT_FIELDS)
+    ids_ok = all(isinstance(data.get(k), str | dict | None) for k in _ID_FIELDS)
+    strings_ok = all(isinstance(data.get(k), str | None) for k in _MATCHED_STRINGS)
+    shared_ok = isinstance(data.get("is_ext_shared_channel"), bool | None)
+    event_ok = "event" not in data or isinstance(data["event"], dict)  # `.get("event", {})`
+    return objects_ok and ids_ok and strings_ok and shared_ok and event_ok
 
 
 def _parse(body: str) -> dict[str, Any] | None:
@@ -200,7 +237,4 @@ def _parse_json(text: object) -> dict[str, Any] | None:
 def _interaction_outline(payload: dict[str, Any] | None) -> bool:
     if payload is None or not isinstance(payload.get("type"), str):
         return False
-    if any(not isinstance(payload.get(k, {}), dict | None) for k in _OBJECT_FIELDS):
-        return False
-    actions = payload.get("actions", [])
-    return isinstance(actions, list) and all(isinstance(a, dict) for a in actions)
+    return _outline(payload)

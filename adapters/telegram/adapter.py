@@ -25,12 +25,17 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
-from adapters.base import Dispatch
+from adapters.base import Dispatch, failure_origin
 from adapters.incoming import Fetcher
 from adapters.media_links import MediaLinks
 from adapters.telegram import inbound, media
 from adapters.telegram.outbound import DeliveryFailed, TelegramSender, retrying
-from adapters.telegram.receiving import PARSE_ERRORS, ChatOrderedProcessor, TolerantBot
+from adapters.telegram.receiving import (
+    PARSE_ERRORS,
+    ChatOrderedProcessor,
+    TolerantBot,
+    checked,
+)
 from bot.actions import Action, Say
 from bot.events import Event, MessageEvent, ReplyTarget, Speaker
 
@@ -220,7 +225,7 @@ class TelegramAdapter:
             payload = json.loads(body)
             if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
                 return None
-            return Update.de_json(payload, self._app.bot)
+            return checked(Update.de_json(payload, self._app.bot))
         except PARSE_ERRORS:
             return None
 
@@ -287,7 +292,8 @@ class TelegramAdapter:
             log.warning("Telegram is refusing messages; the user could not be told")
 
     async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("a Telegram update failed: %s", _name(context.error))
+        error = context.error
+        log.error("a Telegram update failed: %s at %s", _name(error), failure_origin(error))
 
     async def _with_files(self, event: MessageEvent, message: Message) -> MessageEvent:
         """The message's photo, video, animation or document, fetched (or refused) for the core."""

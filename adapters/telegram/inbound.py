@@ -112,7 +112,10 @@ def _file(file_id: str, name: str, mime: str | None, size: int | None) -> Telegr
 
 
 def conversation_of(message: Message, user_id: int, user_name: str) -> Conversation:
-    """workspace = channel = chat id; thread = forum topic id or ""; user = sender id."""
+    """workspace = channel = chat id; thread = forum topic id or ""; user = sender id.
+    Ids that are not integers (PTB checks no types) are a ValueError: the update is skipped."""
+    if not _is_id(message.chat.id) or not _is_id(user_id):
+        raise ValueError("a chat or user id that is not an integer")
     chat = str(message.chat.id)
     topic = message.message_thread_id if message.is_topic_message else None
     return Conversation(
@@ -123,6 +126,10 @@ def conversation_of(message: Message, user_id: int, user_name: str) -> Conversat
         user=str(user_id),
         user_name=user_name[:64],
     )
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_group(message: Message) -> bool:

@@ -95,7 +95,7 @@ class TolerantBot(ExtBot[None]):
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             return None
         try:
-            return Update.de_json(item, self)
+            return checked(Update.de_json(item, self))
         except Exception as error:  # any unreadable update is skipped, once
             log.warning(
                 "skipped Telegram update %s: it could not be read (%s)",
@@ -103,6 +103,16 @@ class TolerantBot(ExtBot[None]):
                 type(error).__name__,
             )
             return Update(update_id)
+
+
+def checked(update: Update) -> Update:
+    """`update` when the ids PTB itself relies on are integers (it keys dicts and sets by chat
+    and user id after every handler); else a ValueError. PTB checks no types on parsing."""
+    chat, person = update.effective_chat, update.effective_user
+    for value in (chat.id if chat else 0, person.id if person else 0):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("a chat or user id that is not an integer")
+    return update
 
 
 def chat_key(update: object) -> int | None:
