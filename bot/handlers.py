@@ -7,6 +7,7 @@ click or two replicas handling the same conversation never produce two transitio
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -121,10 +122,21 @@ class Handlers:
         self.recall = recall
         self.pictures = pictures
         self.assets = assets
+        self._drafting = 0  # drafts being made right now, by any thread
+        self._drafting_lock = threading.Lock()
 
     # --- a new project ------------------------------------------------------------------------
 
     def make(self, ctx: Context, idea: str) -> list[Action]:
+        with self._drafting_lock:
+            self._drafting += 1
+        try:
+            return self._make(ctx, idea)
+        finally:
+            with self._drafting_lock:
+                self._drafting -= 1
+
+    def _make(self, ctx: Context, idea: str) -> list[Action]:
         idea, lead = self._resolve(ctx, idea.strip())
         if not idea:
             return ctx.say(lead or replies.ASK_IDEA)
@@ -152,8 +164,8 @@ class Handlers:
         )
         project = self.store.create(started)
         self.store.set_active(ctx.conversation, project.id)
-        if self.recall is not None:
-            self.recall.created(project, idea, brief.topic)
+        if self.recall is not None:  # in a burst (another draft under way) once it is over
+            self.recall.created(project, idea, brief.topic, later=self._drafting > 1)
         fetching = self._prefetch(ctx, project)
         note = replies.joined(
             lead, replies.seconds_note(brief.seconds, seconds, self.policy.limits)

@@ -3,11 +3,20 @@
 Each workspace's projects are remembered by topic (scoped by adapter and workspace, so one
 workspace never sees another's). Memory is a convenience: when the store fails, the failure is
 logged and the conversation carries on as if nothing was remembered.
+
+Remembering a new project can wait: under a burst of `/make` the drafts go out first and the
+projects are written once the burst is over (`created(..., later=True)`; at most
+`LATER_MAX_SECONDS` later, and before the process exits). Nothing reads around a pending write:
+every read and write of a workspace first writes what that workspace has pending, in order.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.events import Conversation
@@ -22,6 +31,10 @@ log = logging.getLogger(__name__)
 SIMILAR_THRESHOLD = 0.6
 """Cosine similarity of two topics above which a new idea counts as already made here.
 Tuned on MiniLM: paraphrases of one topic score 0.65–0.85, different topics under 0.35."""
+LATER_QUIET_SECONDS = 0.3
+"""Postponed writes start once no new one has come for this long (the burst is over)..."""
+LATER_MAX_SECONDS = 5.0
+"""...or once the oldest has waited this long (a burst that does not end)."""
 
 
 def space(conversation: Conversation) -> str:
@@ -35,24 +48,30 @@ class Recall:
     def __init__(self, memory: VectorMemory, threshold: float = SIMILAR_THRESHOLD) -> None:
         self.memory = memory
         self.threshold = threshold
+        self._later = _Later()
 
     def last(self, conversation: Conversation) -> Hit | None:
+        workspace = space(conversation)
+        self._later.settle(workspace)
         try:
-            return self.memory.last_project(space(conversation), conversation.user)
+            return self.memory.last_project(workspace, conversation.user)
         except Exception:
             log.warning("vector memory: could not read the last project", exc_info=True)
             return None
 
     def similar(self, conversation: Conversation, topic: str) -> Hit | None:
         """The closest earlier project of this workspace, if it is close enough to mention."""
+        workspace = space(conversation)
+        self._later.settle(workspace)
         try:
-            hits = self.memory.similar(space(conversation), topic, limit=1)
+            hits = self.memory.similar(workspace, topic, limit=1)
         except Exception:
             log.warning("vector memory: could not search similar projects", exc_info=True)
             return None
         return hits[0] if hits and hits[0].score >= self.threshold else None
 
-    def created(self, project: Project, idea: str, topic: str) -> None:
+    def created(self, project: Project, idea: str, topic: str, *, later: bool = False) -> None:
+        """Remember a new project: now, or with `later` once the current burst is over."""
         record = ProjectRecord(
             workspace=space(project.conversation),
             user=project.requester,
@@ -63,17 +82,27 @@ class Recall:
             script="\n".join(project.script.narration),
             created_at=project.created_at,
         )
+        if later:
+            self._later.add(record.workspace, lambda: self._remember(record))
+        else:
+            self._later.settle(record.workspace)
+            self._remember(record)
+
+    def _remember(self, record: ProjectRecord) -> None:
         try:
             self.memory.remember_project(record)
         except Exception:
-            log.warning("vector memory: could not remember project %s", project.id, exc_info=True)
+            log.warning("vector memory: could not remember project %s", record.project_id,
+                        exc_info=True)
 
     def revised(self, project: Project) -> None:
         script = project.script
         moved = script.idea != project.versions[0].idea  # "make it about squid instead"
+        workspace = space(project.conversation)
+        self._later.settle(workspace)
         try:
             self.memory.remember_revision(
-                space(project.conversation),
+                workspace,
                 project.id,
                 title=script.title,
                 script="\n".join(script.narration),
@@ -81,3 +110,67 @@ class Recall:
             )
         except Exception:
             log.warning("vector memory: could not update project %s", project.id, exc_info=True)
+
+    def settle(self) -> None:
+        """Write everything postponed, now."""
+        self._later.settle_all()
+
+
+class _Later:
+    """Writes postponed per workspace, run in order by one daemon thread when things are quiet;
+    `settle(workspace)` runs a workspace's pending writes in the caller first."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, list[Callable[[], None]]] = {}
+        self._oldest = 0.0
+        self._newest = 0.0
+        self._changed = threading.Condition()
+        self._writing = threading.Lock()  # held while writes run: a reader waits for them
+        self._thread: threading.Thread | None = None
+
+    def add(self, workspace: str, write: Callable[[], None]) -> None:
+        with self._changed:
+            now = time.monotonic()
+            if not self._pending:
+                self._oldest = now
+            self._newest = now
+            self._pending.setdefault(workspace, []).append(write)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="recall-later",
+                                                daemon=True)
+                self._thread.start()
+                atexit.register(self.settle_all)
+            self._changed.notify()
+
+    def settle(self, workspace: str) -> None:
+        if not self._pending and not self._writing.locked():
+            return  # the usual case: nothing postponed, no lock taken
+        with self._writing:
+            with self._changed:
+                writes = self._pending.pop(workspace, [])
+            for write in writes:
+                write()
+
+    def settle_all(self) -> None:
+        while True:
+            with self._writing:
+                with self._changed:
+                    if not self._pending:
+                        return
+                    _, writes = self._pending.popitem()
+                for write in writes:
+                    write()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._pending:
+                    self._changed.wait()
+                while True:  # wait for a quiet moment, or until the oldest has waited enough
+                    now = time.monotonic()
+                    quiet = self._newest + LATER_QUIET_SECONDS - now
+                    due = self._oldest + LATER_MAX_SECONDS - now
+                    if min(quiet, due) <= 0:
+                        break
+                    self._changed.wait(min(quiet, due))
+            self.settle_all()

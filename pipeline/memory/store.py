@@ -50,6 +50,10 @@ class VectorMemory:
         self._lock = threading.Lock()
         self._client = _client(path, url)
         self._ensure_collection()
+        self._spaces = self._load_spaces() if self.local else None
+        """Local mode: the workspaces that have projects (this process is the only writer, the
+        directory being locked), so a workspace with none is answered without embedding or
+        scanning every point. None with a server, which other replicas write to."""
 
     def __enter__(self) -> VectorMemory:
         return self
@@ -72,6 +76,22 @@ class VectorMemory:
             return
         if not self.local:  # payload indexes have no effect (and warn) in local mode
             self._create_indexes()
+
+    def _load_spaces(self) -> set[str]:
+        spaces: set[str] = set()
+        offset: Any = None
+        while True:
+            points, offset = self._client.scroll(
+                self.collection, limit=1000, offset=offset, with_payload=["workspace"],
+                with_vectors=False,
+            )
+            spaces.update(str((p.payload or {}).get("workspace", "")) for p in points)
+            if offset is None:
+                return spaces
+
+    def _empty(self, workspace: str) -> bool:
+        """True when `workspace` is known to have no projects (local mode only)."""
+        return self._spaces is not None and workspace not in self._spaces
 
     def _create_indexes(self) -> None:
         for field in _KEYWORDS:
@@ -102,6 +122,8 @@ class VectorMemory:
         point = models.PointStruct(id=_point_id(record), vector=vector, payload=payload)
         with self._lock:
             self._client.upsert(self.collection, points=[point])
+            if self._spaces is not None:
+                self._spaces.add(record.workspace)
 
     def remember_revision(
         self, workspace: str, project_id: str, title: str, script: str, topic: str | None = None
@@ -109,6 +131,8 @@ class VectorMemory:
         """Update a remembered project's title and script; re-embed it when `topic` is given.
 
         False when the project was never remembered (nothing is written then)."""
+        if self._empty(workspace):
+            return False
         point_id = _point_key(workspace, project_id)
         vectors = [] if topic is None else self._embed([topic])
         payload: dict[str, Any] = {"title": title, "script": script}
@@ -131,6 +155,8 @@ class VectorMemory:
     def forget_workspace(self, workspace: str) -> None:
         with self._lock:
             self._client.delete(self.collection, models.FilterSelector(filter=_only(workspace)))
+            if self._spaces is not None:
+                self._spaces.discard(workspace)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -138,6 +164,8 @@ class VectorMemory:
         self, workspace: str, text: str, limit: int = 3, exclude: Sequence[str] = ()
     ) -> list[Hit]:
         """The workspace's projects nearest in meaning to `text`, best first."""
+        if self._empty(workspace):
+            return []
         (vector,) = self._embed([text])
         query = _only(workspace, exclude=exclude)
         with self._lock:
@@ -148,6 +176,8 @@ class VectorMemory:
 
     def last_project(self, workspace: str, user: str) -> Hit | None:
         """The most recent project `user` started in `workspace`, if any."""
+        if self._empty(workspace):
+            return None
         order = models.OrderBy(key="created_ts", direction=models.Direction.DESC)
         with self._lock:
             points, _ = self._client.scroll(
@@ -156,6 +186,8 @@ class VectorMemory:
         return _hit(1.0, points[0].payload) if points else None
 
     def count(self, workspace: str) -> int:
+        if self._empty(workspace):
+            return 0
         with self._lock:
             return self._client.count(self.collection, count_filter=_only(workspace)).count
 
