@@ -14,13 +14,13 @@ What RQ leaves to us, and what `NovacastWorker` (`workers.worker`) sets here:
 - `SimpleWorker` runs the job in its own thread and sends no heartbeat until the job returns,
   so it scores the execution `job timeout + 60 s` ahead (16 min for a full render; a killed
   worker's render sat ~27 min at its last percentage). Here an execution lives
-  `EXECUTION_TTL` (20 s) and a `JobHeartbeat` thread calls RQ's own
-  `worker.maintain_heartbeats` every `HEARTBEAT_EVERY` (5 s) while the job runs, so a live
-  long ffmpeg run is never taken as abandoned and a dead one is, 20 s after its last beat.
+  `EXECUTION_TTL` (15 s) and a `JobHeartbeat` thread calls RQ's own
+  `worker.maintain_heartbeats` every `HEARTBEAT_EVERY` (3 s) while the job runs, so a live
+  long ffmpeg run is never taken as abandoned and a dead one is, 15 s after its last beat.
 - Maintenance runs every `MAINTENANCE_EVERY` (5 s) instead of 10 min, and an idle worker
   wakes from its blocking dequeue every `DEQUEUE_WAKE` (5 s) to do it. Its lock (RQ holds it
   899 s, and a worker that dies while cleaning leaves it) expires after `CLEANING_LOCK` s.
-  A step abandoned by a SIGKILL is thus re-run 20-35 s after the kill (plus the step's retry
+  A step abandoned by a SIGKILL is thus re-run 15-25 s after the kill (plus the step's retry
   interval, 2 s for a render), by any live worker: bench/crash_recovery.py measures it.
 - RQ's scheduler (what moves a delayed retry into its queue) runs as a thread of the worker
   (`ThreadedScheduler`), not a forked child: it dies with the worker (killing only the
@@ -63,11 +63,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXECUTION_TTL = 20
+EXECUTION_TTL = 15
 """Seconds a running job's execution lives without a heartbeat before RQ takes it as
 abandoned."""
-HEARTBEAT_EVERY = 5
-"""Seconds between heartbeats of a running job (four chances before `EXECUTION_TTL`)."""
+HEARTBEAT_EVERY = 3
+"""Seconds between heartbeats of a running job (five chances before `EXECUTION_TTL`)."""
 MAINTENANCE_EVERY = 5
 """Seconds between a worker's maintenance passes (abandoned jobs, registries, its scheduler)."""
 WORKER_TTL = 20
