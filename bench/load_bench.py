@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -67,6 +68,9 @@ class Outcome:
     lost: int = 0
     memory: list[tuple[str, harness.Memory]] = field(default_factory=list)
     torch: bool = False
+    draft_cpu: dict[str, float] = field(default_factory=dict)
+    """The bot's CPU seconds by thread from the /make burst's start to its last draft: less
+    noisy than latencies on a shared machine, and it shows whose work the drafts wait for."""
 
     def missed(self) -> list[str]:
         missed = [f"{name} p99" for name, values in (("command ack", self.commands),
@@ -89,6 +93,7 @@ async def telegram_burst(api: FakeTelegram, base: str, n: int, tag: str) -> Outc
     url, ids = f"{base}/telegram/webhook", {u["id"] for u in users}
     outcome = Outcome("telegram")
     async with ClientSession(connector=TCPConnector(limit=0)) as session:
+        cpu = cpu_by_thread(BOT_PID)
         started = time.monotonic()
         idea = "/make 20s on why cats purr"
         makes = [api.message_update(private_chat(u), u, idea) for u in users]
@@ -100,6 +105,7 @@ async def telegram_burst(api: FakeTelegram, base: str, n: int, tag: str) -> Outc
                     and "Draft v1" in str(c.params.get("text")) and c.params.get("chat_id") in ids)
 
         await acks_telegram.wait_all(api, is_draft, n, 60)
+        outcome.draft_cpu = cpu_since(cpu, BOT_PID)
         drafts = {c.params["chat_id"]: c for c in api.calls if is_draft(c)}
         outcome.drafts = [d.at - started for d in drafts.values()]
         presses = [api.callback_update(u, api.message(drafts[u["id"]]),
@@ -170,6 +176,8 @@ async def run_platform(platform: str, n: int, warm_round: bool, redis: str) -> O
             env = harness.bot_env(redis, Path(tmp) / "var", port, {platform: root})
             log = Path(tmp) / "bot.log"
             with harness.bot_process(env, log) as child:
+                global BOT_PID  # noqa: PLW0603 (one bot at a time)
+                BOT_PID = child.pid
                 ready = await harness.wait_ready(port, child)
                 at_ready = harness.memory(child.pid)
                 base = f"http://127.0.0.1:{port}"
@@ -190,6 +198,29 @@ async def run_platform(platform: str, n: int, warm_round: bool, redis: str) -> O
 
 
 PY_SPY: str | None = None
+BOT_PID = 0
+"""The bot being measured (for `cpu_by_thread`)."""
+
+
+def cpu_by_thread(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each kind of thread of `pid` (names without
+    their numbers: core, storyboard, asyncio, ...; the event loop is the process's name)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended
+        name = stat[stat.index("(") + 1 : stat.rindex(")")].rstrip("0123456789_-")
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def cpu_since(before: dict[str, float], pid: int) -> dict[str, float]:
+    now = cpu_by_thread(pid)
+    return {k: now[k] - before.get(k, 0.0) for k in now if now[k] - before.get(k, 0.0) > 0.005}
 
 
 @contextlib.contextmanager
@@ -280,6 +311,10 @@ def report(outcome: Outcome, n: int, warm_round: bool) -> None:
     if outcome.drafts:
         target = DRAFT_TARGET_MS if outcome.platform == "telegram" else None
         print(line("draft posted", outcome.drafts, target))
+    if outcome.draft_cpu:
+        by = sorted(outcome.draft_cpu.items(), key=lambda kv: -kv[1])
+        print(f"  bot CPU until the last draft: {sum(outcome.draft_cpu.values()):.2f} s ("
+              + ", ".join(f"{name} {seconds:.2f}" for name, seconds in by) + ")")
     if outcome.answers:
         print(line("button answered (user)", outcome.answers))
     print(f"  events lost: {outcome.lost}")

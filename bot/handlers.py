@@ -28,6 +28,7 @@ from bot.actions import (
 from bot.events import ButtonEvent, CommandEvent, Conversation, MessageEvent, ReplyTarget
 from bot.intents import is_like_last
 from bot.job_queue import JobQueue
+from bot.later import Later
 from bot.moderation import Moderator, render_limited_reply
 from bot.preferences import Preferences, PreferenceStore, Verb, apply, read_statement
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal, new_project_id
@@ -124,6 +125,7 @@ class Handlers:
         self.assets = assets
         self._drafting = 0  # drafts being made right now, by any thread
         self._drafting_lock = threading.Lock()
+        self._later = Later("prefetch-later")  # by project id
 
     # --- a new project ------------------------------------------------------------------------
 
@@ -164,9 +166,10 @@ class Handlers:
         )
         project = self.store.create(started)
         self.store.set_active(ctx.conversation, project.id)
-        if self.recall is not None:  # in a burst (another draft under way) once it is over
-            self.recall.created(project, idea, brief.topic, later=self._drafting > 1)
-        fetching = self._prefetch(ctx, project)
+        burst = self._drafting > 1  # another draft under way: what it does not show can wait
+        if self.recall is not None:
+            self.recall.created(project, idea, brief.topic, later=burst)
+        fetching = self._prefetch(ctx, project, later=burst)
         note = replies.joined(
             lead, replies.seconds_note(brief.seconds, seconds, self.policy.limits)
         )
@@ -299,11 +302,16 @@ class Handlers:
             return Storyboarded(script=after, notes=[], changed=False)
         return self.storyboard(kept_shots(before, after), conversation)
 
-    def _prefetch(self, ctx: Context, project: Project) -> list[Action]:
+    def _prefetch(self, ctx: Context, project: Project, *, later: bool = False) -> list[Action]:
         """Ask for the version's pictures to be fetched now, so Render does not wait on them;
         the job is announced (a patient adapter waits for its contact sheet). Best effort: a
-        queue that is down only means the render fetches them itself."""
+        queue that is down only means the render fetches them itself. With `later` (a burst of
+        drafts) it is queued once the burst is over, or before the project's Render, and not
+        announced (a chat shows nothing for it; only the console waits, and has no bursts)."""
         if not any(scene.shots for scene in project.script.scenes):
+            return []
+        if later:
+            self._later.add(project.id, lambda: self._prefetch(ctx, project))
             return []
         try:
             job_ids = self.jobs.prefetch(project.id, project.current, ctx.target)
@@ -349,6 +357,7 @@ class Handlers:
             return self._repost_preview(ctx, project)
         if project.state is not ProjectState.DRAFT:
             return ctx.say(replies.refusal("render", project))
+        self._later.settle(project.id)  # its pictures are queued first, as without a burst
         rate = self.moderator.hit_render(ctx.conversation)
         if not rate.allowed:
             return ctx.say(render_limited_reply(rate))

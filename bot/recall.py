@@ -5,21 +5,18 @@ workspace never sees another's). Memory is a convenience: when the store fails, 
 logged and the conversation carries on as if nothing was remembered.
 
 Remembering a new project can wait: under a burst of `/make` the drafts go out first and the
-projects are written once the burst is over (`created(..., later=True)`; at most
-`LATER_MAX_SECONDS` later, and before the process exits). Nothing reads around a pending write:
-every read and write of a workspace first writes what that workspace has pending, in order.
+projects are written once the burst is over (`created(..., later=True)`; see `bot.later`).
+Nothing reads around a pending write: every read and write of a workspace first writes what
+that workspace has pending, in order.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import threading
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.events import Conversation
+from bot.later import Later
 from bot.project import Project
 from pipeline.memory import Hit, ProjectRecord
 
@@ -31,10 +28,6 @@ log = logging.getLogger(__name__)
 SIMILAR_THRESHOLD = 0.6
 """Cosine similarity of two topics above which a new idea counts as already made here.
 Tuned on MiniLM: paraphrases of one topic score 0.65–0.85, different topics under 0.35."""
-LATER_QUIET_SECONDS = 0.3
-"""Postponed writes start once no new one has come for this long (the burst is over)..."""
-LATER_MAX_SECONDS = 5.0
-"""...or once the oldest has waited this long (a burst that does not end)."""
 
 
 def space(conversation: Conversation) -> str:
@@ -48,7 +41,7 @@ class Recall:
     def __init__(self, memory: VectorMemory, threshold: float = SIMILAR_THRESHOLD) -> None:
         self.memory = memory
         self.threshold = threshold
-        self._later = _Later()
+        self._later = Later("recall-later")
 
     def last(self, conversation: Conversation) -> Hit | None:
         workspace = space(conversation)
@@ -114,63 +107,3 @@ class Recall:
     def settle(self) -> None:
         """Write everything postponed, now."""
         self._later.settle_all()
-
-
-class _Later:
-    """Writes postponed per workspace, run in order by one daemon thread when things are quiet;
-    `settle(workspace)` runs a workspace's pending writes in the caller first."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, list[Callable[[], None]]] = {}
-        self._oldest = 0.0
-        self._newest = 0.0
-        self._changed = threading.Condition()
-        self._writing = threading.Lock()  # held while writes run: a reader waits for them
-        self._thread: threading.Thread | None = None
-
-    def add(self, workspace: str, write: Callable[[], None]) -> None:
-        with self._changed:
-            now = time.monotonic()
-            if not self._pending:
-                self._oldest = now
-            self._newest = now
-            self._pending.setdefault(workspace, []).append(write)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="recall-later",
-                                                daemon=True)
-                self._thread.start()
-                atexit.register(self.settle_all)
-            self._changed.notify()
-
-    def settle(self, workspace: str) -> None:
-        if not self._pending and not self._writing.locked():
-            return  # the usual case: nothing postponed, no lock taken
-        with self._writing:
-            with self._changed:
-                writes = self._pending.pop(workspace, [])
-            for write in writes:
-                write()
-
-    def settle_all(self) -> None:
-        while True:
-            with self._writing:
-                with self._changed:
-                    if not self._pending:
-                        return
-                    _, writes = self._pending.popitem()
-                for write in writes:
-                    write()
-
-    def _run(self) -> None:
-        while True:
-            with self._changed:
-                while not self._pending:
-                    self._changed.wait()
-                while True:  # wait for a quiet moment, or until the oldest has waited enough
-                    now = time.monotonic()
-                    quiet = self._newest + LATER_QUIET_SECONDS - now
-                    due = self._oldest + LATER_MAX_SECONDS - now
-                    if min(quiet, due) <= 0:
-                        break
-                    self._changed.wait(min(quiet, due))
-            self.settle_all()
