@@ -50,7 +50,9 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=5000, help="Hypothesis cases per route")
     parser.add_argument("--routes", default=",".join(ROUTES))
     args = parser.parse_args()
-    logging.getLogger().setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)  # the report's trap sees INFO and up; nothing is printed
+    root.addHandler(logging.NullHandler())
     with bench_redis() as url, tempfile.TemporaryDirectory(prefix="novacast-fuzz-") as tmp:
         connection = redis.Redis.from_url(url)
         connection.flushdb()
@@ -65,6 +67,7 @@ def main() -> int:
     print(f"total {time.perf_counter() - started:.0f} s")
     ok = (
         report.server_errors == 0
+        and report.unanswered == 0
         and not report.tracebacks
         and not report.errors
         and report.alive_slack

@@ -110,21 +110,17 @@ def _replace(value: JSON, path: tuple[Any, ...], new: JSON) -> JSON:
     return copied
 
 
-def mutated(valid: st.SearchStrategy[JSON]) -> st.SearchStrategy[JSON]:
+@st.composite
+def mutated(draw: st.DrawFn, valid: st.SearchStrategy[JSON]) -> JSON:
     """A documented value with one to three places (a field, an element, the whole) replaced
-    by anything at all: a wrong type, a number out of range, deep nesting, odd text."""
-
-    def mutate(drawn: tuple[JSON, Any, list[JSON]]) -> JSON:
-        value, rng, replacements = drawn
-        for new in replacements:
-            paths = _paths(value)
-            deep_first = sorted(paths, key=len, reverse=True)[: max(1, len(paths) // 2)]
-            value = _replace(value, rng.choice(deep_first if rng.random() < 0.7 else paths), new)
-        return value
-
-    return st.tuples(valid, st.randoms(use_true_random=False), st.lists(
-        ANY_JSON, min_size=1, max_size=3
-    )).map(mutate)
+    by anything at all: a wrong type, a number out of range, deep nesting, odd text. Deeper
+    places come first, so the simplest draws hit single fields."""
+    value = draw(valid)
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        paths = sorted(_paths(value), key=len, reverse=True)
+        path = paths[draw(st.integers(min_value=0, max_value=len(paths) - 1))]
+        value = _replace(value, path, draw(ANY_JSON))
+    return value
 
 
 def documented_or_mutated(valid: st.SearchStrategy[JSON]) -> st.SearchStrategy[JSON]:

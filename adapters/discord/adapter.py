@@ -3,7 +3,7 @@
 Entering logs in over REST, syncs the app commands, and connects the gateway in a task;
 `connected` is True from `on_ready` until the gateway drops, and only while the gateway
 acknowledges our heartbeats (`stalled`: none acknowledged for two intervals plus
-`HEARTBEAT_GRACE_SECONDS`). Leaving closes the client.
+`heartbeat_grace`, `HEARTBEAT_GRACE_SECONDS` by default). Leaving closes the client.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class DiscordAdapter:
         self._links = links
         self._limit = upload_limit or upload_limit_from_env()
         self.client = NovacastClient(dispatch, self._sender, cdn_url)
+        self.heartbeat_grace = HEARTBEAT_GRACE_SECONDS
         self._task: asyncio.Task[None] | None = None
 
     def routes(self) -> list[web.RouteDef]:
@@ -71,7 +72,7 @@ class DiscordAdapter:
         last_ack = getattr(keep_alive, "_last_ack", None)
         if not isinstance(interval, int | float) or not isinstance(last_ack, float):
             return False
-        return time.perf_counter() - last_ack > 2 * interval + HEARTBEAT_GRACE_SECONDS
+        return time.perf_counter() - last_ack > 2 * interval + self.heartbeat_grace
 
     def _sender(self) -> ChannelSender:
         return ChannelSender(self.client.http, self._progress, self._links, self._limit)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.base import encodable
 from adapters.buttons import decode
 from bot.actions import Button
 
@@ -176,10 +177,11 @@ def well_formed(body: str) -> bool:
     matchers expect them. Field-level checks come later, in the models above; this only keeps
     Bolt's own routing and middleware (which assume Slack's types) from tripping."""
     data = _parse(body)
-    if data is None:
+    if data is None or not encodable(data):
         return False
     if "payload" in data:
-        return _interaction_outline(_parse_json(data["payload"]))
+        payload = _parse_json(data["payload"])
+        return payload is not None and encodable(payload) and _interaction_outline(payload)
     if data.get("type") == "event_callback":
         event = data.get("event")
         if not (isinstance(event, dict) and isinstance(event.get("type"), str)):

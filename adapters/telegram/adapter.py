@@ -25,7 +25,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
-from adapters.base import Dispatch, failure_origin
+from adapters.base import Dispatch, encodable, failure_origin
 from adapters.incoming import Fetcher
 from adapters.media_links import MediaLinks
 from adapters.telegram import inbound, media
@@ -224,6 +224,8 @@ class TelegramAdapter:
         try:
             payload = json.loads(body)
             if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+                return None
+            if not encodable(payload):
                 return None
             return checked(Update.de_json(payload, self._app.bot))
         except PARSE_ERRORS:

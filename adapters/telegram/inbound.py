@@ -101,14 +101,28 @@ def media_of(message: Message, max_bytes: int) -> list[TelegramFile]:
 
 
 def _photo_size(sizes: tuple[PhotoSize, ...], max_bytes: int) -> PhotoSize:
-    fitting = [s for s in sizes if s.file_size is None or s.file_size <= max_bytes]
+    fitting = [s for s in sizes if (_count(s.file_size) or 0) <= max_bytes]
     if not fitting:
-        return min(sizes, key=lambda s: s.file_size or 0)
-    return max(fitting, key=lambda s: (s.width * s.height, s.file_size or 0))
+        return min(sizes, key=lambda s: _count(s.file_size) or 0)
+    return max(
+        fitting,
+        key=lambda s: ((_count(s.width) or 0) * (_count(s.height) or 0), _count(s.file_size) or 0),
+    )
 
 
-def _file(file_id: str, name: str, mime: str | None, size: int | None) -> TelegramFile:
-    return TelegramFile(file_id, Offered(name=name, mime=mime or "", size=size))
+def _file(file_id: object, name: object, mime: object, size: object) -> TelegramFile:
+    """A file as declared; PTB checks no types, so what is not the documented type is absent."""
+    offered = Offered(name=_text(name), mime=_text(mime), size=_count(size))
+    return TelegramFile(_text(file_id), offered)
+
+
+def _count(value: object) -> int | None:
+    """A non-negative integer as declared, else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def conversation_of(message: Message, user_id: int, user_name: str) -> Conversation:

@@ -26,6 +26,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor, ExtBot
 
+from adapters.base import encodable
+
 TimePeriod = float | dt.timedelta
 _TIMEOUTS = ("write_timeout", "connect_timeout", "pool_timeout")
 
@@ -95,6 +97,8 @@ class TolerantBot(ExtBot[None]):
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             return None
         try:
+            if not encodable(item):
+                raise ValueError("text that cannot be encoded (a lone surrogate)")
             return checked(Update.de_json(item, self))
         except Exception as error:  # any unreadable update is skipped, once
             log.warning(

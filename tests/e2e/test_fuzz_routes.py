@@ -23,6 +23,8 @@ def test_no_route_answers_5xx_or_logs_a_traceback_and_the_bot_still_answers(
     report = fuzz(redis_url, data_dir, FUZZ_CASES)
     print("\n".join(report.lines()))
     assert report.server_errors == 0
+    assert report.unanswered == 0
+    assert report.wrong == []
     assert all(sum(seen.values()) == FUZZ_CASES for seen in report.statuses.values())
     assert report.tracebacks == []
     assert report.errors == []

@@ -132,6 +132,10 @@ class FakeDiscord:
         self.cdn_files: dict[str, bytes] = {}
         """CDN path -> bytes."""
         self.cdn_downloads: list[str] = []
+        self.heartbeat_interval_ms = 41250
+        """What HELLO tells the client (a test may shorten it)."""
+        self.acks_heartbeats = True
+        """False: heartbeats go unacknowledged, as from a gateway that stopped making progress."""
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -346,7 +350,8 @@ class FakeDiscord:
         session = _Session(ws, request.query.get("compress") == "zlib-stream")
         self._sockets.append(session)
         try:
-            await session.send({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+            hello = {"heartbeat_interval": self.heartbeat_interval_ms}
+            await session.send({"op": 10, "d": hello, "s": None, "t": None})
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
                     await self._gateway_op(session, json.loads(frame.data))
@@ -358,7 +363,8 @@ class FakeDiscord:
     async def _gateway_op(self, session: _Session, payload: dict[str, Any]) -> None:
         op = payload.get("op")
         if op == 1:
-            await session.send({"op": 11, "d": None, "s": None, "t": None})
+            if self.acks_heartbeats:
+                await session.send({"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:
             await self._identify(session, payload["d"])
         elif op == 6:

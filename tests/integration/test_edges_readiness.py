@@ -1,18 +1,28 @@
 """`/readyz` turns green only once the core is warm, and red while an adapter makes no progress
-(a Telegram poller whose getUpdates cycles stopped completing) — issue 11, items 4 and 6."""
+(a Telegram poller whose getUpdates cycles stopped completing, a Discord gateway that stopped
+acknowledging heartbeats) — issue 11, items 4 and 6."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from adapters.discord import DiscordAdapter, DiscordSettings
+from adapters.discord import from_settings as discord_adapter
+from adapters.media_links import MediaLinks
+from bot.actions import Action
+from bot.events import Event
 from novacast.server import Readiness, start_warming
 from novacast.wiring import build_engine
 from tests.edges_support import EdgeBot, edge_bot
+from tests.fakes.discord import FakeDiscord
+
+DISCORD_TOKEN = "dc-edges-token-77aa"
 
 
 async def _ready(bot: EdgeBot) -> tuple[int, dict[str, Any]]:
@@ -62,3 +72,40 @@ async def test_a_poller_that_stops_completing_getupdates_is_not_ready(
         assert body["adapters"] == {"slack": True, "telegram": False}
         assert body["redis"] is True
         await _until_status(bot, 200, timeout=30)  # polling completes cycles again
+
+
+def test_a_discord_gateway_that_stops_acknowledging_heartbeats_is_not_ready(
+    redis_conn: redis.Redis, data_dir: Path
+) -> None:
+    async def scenario() -> None:
+        async with FakeDiscord(DISCORD_TOKEN) as fake:
+            fake.heartbeat_interval_ms = 300
+            settings = DiscordSettings.model_validate({
+                "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
+                "DISCORD_API_URL": fake.api_url,
+                "DISCORD_GATEWAY_URL": fake.gateway_url,
+            })
+            links = MediaLinks(b"secret", "http://bot.example", data_dir)
+            adapter = discord_adapter(settings, _nobody, redis_conn, links)
+            assert isinstance(adapter, DiscordAdapter)
+            adapter.heartbeat_grace = 0.5
+            async with adapter:
+                await _until(lambda: adapter.connected, "connected")
+                await asyncio.sleep(1.5)  # heartbeats acknowledged: still ready
+                assert adapter.connected
+                fake.acks_heartbeats = False
+                await _until(lambda: not adapter.connected, "not ready")
+                assert adapter.stalled
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+
+
+async def _nobody(_event: Event) -> list[Action]:
+    return []
+
+
+async def _until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"never {what}"
+        await asyncio.sleep(0.05)
