@@ -27,11 +27,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import replies
 from bot.actions import Action, ButtonAction, Say
+from bot.availability import store_unavailable
 from bot.events import ButtonEvent, CommandEvent, Event, MessageEvent
 from bot.handlers import Context, Directors, Handlers
 from bot.intent_model import IntentModel
@@ -118,14 +117,14 @@ class Engine:
         """Answer one event. An unexpected failure is logged and becomes an apology."""
         try:
             return self._handle(event)
-        except (RedisConnectionError, RedisTimeoutError) as error:  # the store is away: say so
-            log.warning(
-                "Redis is unreachable (%s): a %s event was answered 'try again'",
-                type(error).__name__,
-                event.kind,
-            )
-            return Context(event).say(replies.CANNOT_SAVE)
-        except Exception:
+        except Exception as error:
+            if store_unavailable(error):  # Redis down or refusing writes: say so, one line
+                log.warning(
+                    "Redis is unavailable (%s): a %s event was answered 'try again'",
+                    type(error).__name__,
+                    event.kind,
+                )
+                return Context(event).say(replies.CANNOT_SAVE)
             log.exception(
                 "failed to handle a %s event (id %r) from %s",
                 event.kind,

@@ -40,6 +40,7 @@ from adapters.media_links import MediaLinks, links_for
 from adapters.registry import platforms
 from bot import replies
 from bot.actions import Action, Say
+from bot.availability import store_unavailable
 from bot.engine import Engine
 from bot.events import Event, ReplyTarget
 from novacast.wiring import build_engine, redis_connection
@@ -58,7 +59,6 @@ LINKS: web.AppKey[MediaLinks] = web.AppKey("links", MediaLinks)
 
 PING_SECONDS = 2.0
 """`/readyz` counts Redis as down when a PING takes longer than this."""
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
 class Readiness:
@@ -184,8 +184,10 @@ def make_dispatch(engine: Engine) -> Dispatch:
     async def dispatch(event: Event) -> list[Action]:
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, engine.handle, event)
-        except REDIS_DOWN as error:
-            log.warning("Redis is unreachable (%s); told the user to retry", type(error).__name__)
+        except redis.RedisError as error:
+            if not store_unavailable(error):
+                raise
+            log.warning("Redis is unavailable (%s); told the user to retry", type(error).__name__)
             target = ReplyTarget.of(event.conversation)
             return [Say(target=target, text=replies.CANNOT_SAVE)]
 

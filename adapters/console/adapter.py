@@ -25,10 +25,10 @@ from adapters.console.inbound import Inbox, attach_request
 from adapters.console.outbox import ConsoleOutbox
 from adapters.console.text import picture_text, preview_text, progress_text, say_text
 from bot.actions import Action, AskApproval, Button, JobsStarted, Picture, Preview, Progress, Say
+from bot.availability import store_unavailable
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event, MessageEvent
 
 Dispatch = Callable[[Event], list[Action]]
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 LOST_REDIS = (
     "I can't reach my store (Redis) right now, so I can't follow the work in the background; "
     "your draft is kept. Try again in a moment."
@@ -185,7 +185,9 @@ class ConsoleAdapter:
         (or Redis is unreachable: then one sentence says so)."""
         try:
             self._wait_for_jobs()
-        except REDIS_DOWN:
+        except redis.RedisError as error:
+            if not store_unavailable(error):
+                raise
             if self._jobs:  # a line answered CANNOT_SAVE started none: nothing more to say
                 self._print(LOST_REDIS)
             self._jobs.clear()
@@ -224,7 +226,9 @@ class _BackgroundPump:
         while not self._stop.is_set():
             try:
                 self._adapter.pump(block_ms=300)
-            except REDIS_DOWN:
+            except redis.RedisError as error:
+                if not store_unavailable(error):
+                    raise
                 self._stop.wait(1.0)  # the next line typed is answered CANNOT_SAVE meanwhile
 
     def stop(self) -> None:

@@ -43,6 +43,7 @@ from adapters.slack.outbound import ADAPTER, SlackSender
 from adapters.slack.workspace import Identities, Threads
 from bot import replies
 from bot.actions import Action
+from bot.availability import store_unavailable
 from bot.events import (
     Attachment,
     ButtonEvent,
@@ -60,7 +61,6 @@ SHUTDOWN_GRACE_SECONDS = 10
 ACK_HEADROOM_SECONDS = 0.05
 """Bolt looks for `ack()` every 10 ms; a listener steps aside this long after acking so that
 the HTTP answer goes out before the listener's own work competes with it for the loop."""
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 DELIVERY_ERRORS = (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError, OSError)
 CANNOT_POST = (
     "I couldn't post in this channel. Invite me first (`/invite @NOVACAST`), or message me "
@@ -331,12 +331,14 @@ class SlackAdapter:
     async def _store_guard(
         self, respond: AsyncRespond | None, channel: str, thread: str
     ) -> AsyncIterator[None]:
-        """Redis unreachable while an event is handled: the user hears CANNOT_SAVE (through
+        """Redis unavailable while an event is handled: the user hears CANNOT_SAVE (through
         the response_url when there is one, else in the conversation), never silence."""
         try:
             yield
-        except REDIS_DOWN as error:
-            log.warning("Redis is unreachable (%s): told the Slack user", type(error).__name__)
+        except redis.RedisError as error:
+            if not store_unavailable(error):
+                raise
+            log.warning("Redis is unavailable (%s): told the Slack user", type(error).__name__)
             if respond is not None:
                 await self._tell(respond, replies.CANNOT_SAVE)
                 return

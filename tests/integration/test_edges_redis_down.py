@@ -113,3 +113,18 @@ def test_the_console_says_it_cannot_save_while_redis_is_down(
     assert out.getvalue().count(CANNOT_SAVE) == 2
     assert logged_tracebacks(caplog) == []
     connection.close()
+
+
+def test_a_redis_that_refuses_writes_gets_the_same_answer(
+    private_redis: EmbeddedRedis, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """READONLY (a replica), like MISCONF on a full disk: up, but not taking our writes."""
+    connection = redis.Redis.from_url(private_redis.url, socket_timeout=2)
+    out = io.StringIO()
+    console = ConsoleAdapter(build_engine(connection).handle, connection, out)
+    connection.replicaof("127.0.0.1", "1")  # a master that does not exist: read-only from now
+    console.handle_line("/make 10s on read-only stores")
+    assert CANNOT_SAVE in out.getvalue()
+    assert logged_tracebacks(caplog) == []
+    connection.replicaof("NO", "ONE")
+    connection.close()
