@@ -70,6 +70,7 @@ class Scenario:
     plan: list[tuple[str, int]]
     """(workspace, renders) in the order their buttons are pressed."""
     renders: list[Render] = field(default_factory=list)
+    fairness: str = ""
 
 
 @contextlib.contextmanager
@@ -128,17 +129,40 @@ def press_and_watch(connection: redis.Redis, scenario: Scenario, limit: float) -
                     render.failed = action.text
 
 
-def trace(connection: redis.Redis, scenario: Scenario) -> None:
-    """Every job the scenario ran: when it started and ended (s after the first press), its
-    queue and its worker."""
-    start = min(r.pressed for r in scenario.renders)
-    wall = time.time() - (time.perf_counter() - start)
+def finished(connection: redis.Redis) -> list[Job]:
+    """Every finished job, in the order workers started them."""
     jobs = []
     for name in QUEUES:
         ids = Queue(name, connection=connection, serializer=SERIALIZER).finished_job_registry
         jobs += [j for j in Job.fetch_many(ids.get_job_ids(), connection=connection,
                                            serializer=SERIALIZER) if j is not None]
-    for job in sorted(jobs, key=lambda j: j.started_at or datetime.min.replace(tzinfo=UTC)):
+    return sorted(jobs, key=lambda j: j.started_at or datetime.min)
+
+
+def ahead(connection: redis.Redis, scenario: Scenario) -> str:
+    """How many previews and full videos of other workspaces started before the last
+    render's preview and before its full video: the fairness, whatever the machine's load."""
+    last = scenario.renders[-1]
+    others = {r.project.id for r in scenario.renders
+              if r.conversation.workspace != last.conversation.workspace}
+    steps = [(job.args[0], job.id.rsplit("-", 1)[-1]) for job in finished(connection)
+             if job.id.startswith("nc-") and not job.id.endswith("prefetch")]
+    counts = []
+    for mine in ("preview", "full"):
+        at = steps.index((last.project.id, mine)) if (last.project.id, mine) in steps else 0
+        before = steps[:at]
+        counts.append(sum(1 for p, step in before if p in others and step == "preview"))
+        counts.append(sum(1 for p, step in before if p in others and step == "full"))
+    return ("other workspaces' previews/fulls started before its preview: {}/{}, "
+            "before its full: {}/{}".format(*counts))
+
+
+def trace(connection: redis.Redis, scenario: Scenario) -> None:
+    """Every job the scenario ran: when it started and ended (s after the first press), its
+    queue and its worker."""
+    start = min(r.pressed for r in scenario.renders)
+    wall = time.time() - (time.perf_counter() - start)
+    for job in finished(connection):
         assert job.started_at is not None
         assert job.ended_at is not None
         began = job.started_at.replace(tzinfo=UTC).timestamp() - wall
@@ -159,6 +183,8 @@ def run(url: str, scenario: Scenario, worker_count: int, seconds: int,
             press_and_watch(connection, scenario, limit=60.0 * len(scenario.renders) + 120)
         if show:
             trace(connection, scenario)
+        if len({r.conversation.workspace for r in scenario.renders}) > 1:
+            scenario.fairness = ahead(connection, scenario)
     return scenario
 
 
@@ -177,6 +203,8 @@ def report(scenario: Scenario, worker_count: int, only: str | None = None) -> No
     print(f"{label:<22} {worker_count:>7} {len(renders):>7}   "
           f"{_stats([r.quick for r in renders])}   {_stats([r.full for r in renders])}"
           f"   {os.getloadavg()[0]:5.1f}" + (f"   {failed} failed" if failed else ""))
+    if only is not None and only == scenario.renders[-1].conversation.workspace:
+        print(f"{'':<22} {scenario.fairness}")
     sys.stdout.flush()
 
 

@@ -5,27 +5,34 @@ Render work comes in two classes of queues that every worker drains in order
 seconds each) before the full-quality class (the full video and its checks: tens of seconds).
 Each class has `LANES` lanes. A workspace (`bot.handlers.workspace_key`: `adapter:workspace`)
 keeps one lane while it renders, chosen when it starts as the lane fewest other workspaces
-hold (`lane_for`), and a worker takes the lanes of a class in turn (`FairQueues`): after a
-job from lane k, lane k+1 is looked at first. So a team that queues ten renders fills its own
-lane, and another team's preview waits at most for the preview-class jobs already running,
-and its full video for one full video per worker, never for the ten. Within a lane a render's
-captions and preview go ahead of the lane's waiting voices (`Step.follows`), so the first of
-ten renders shows its preview first instead of all ten at the end.
+hold (`lane_for`). A worker takes the lanes of a class in turn (`FairQueues`): once it has
+taken the last step a render has in that class (its preview; its checks), the next lane is
+looked at first; after a voice or captions (a full video) the lane stays first, and the next
+step goes to the front of its lane when the step before it ends (`Step.follows`), so a worker
+finishes a render's preview before the next lane's turn instead of speaking every queued
+voice first.
 
-Chosen over the alternatives after measuring (bench/queue_fairness.py, figures in the issue's
-note):
-- one queue, FIFO (before): four renders at once on two workers gave the fourth preview after
-  the first full videos; ten renders of one team put another team's preview behind all ten.
-- RQ's `round_robin` dequeue strategy rotates *all* queues, so publish and previews would no
-  longer go first; it is the right idea applied within a class, which `FairQueues` does.
+What a user waits for, then: a team that queues ten renders fills its own lane, and another
+team's quick preview waits for at most one preview chain per worker (those running when it
+arrives), never for the ten; its full video waits for one full video per worker and for the
+previews still queued, since previews of every workspace go first (short, and someone is
+waiting to see them). Checked by order, not time, in tests/integration/test_queue_fairness.py;
+measured in bench/queue_fairness.py (figures in the issue's note).
+
+Chosen over:
+- one queue, FIFO (before): the chain's next step joins the back of the queue, so four renders
+  on two workers showed the last previews after the first full videos, and a team's ten
+  renders put another team's preview behind all ten voices.
+- RQ's `round_robin` dequeue strategy: it rotates *all* queues, so publishing and previews
+  would no longer go first; the same idea within a class is what `FairQueues` does.
 - one RQ queue per workspace, discovered by the worker: exact, but every workspace adds a queue
   that RQ's scheduler (delayed retries), the started-job cleanup (abandoned jobs) and `rq info`
-  must learn about at run time, and a blocked worker only sees a new queue after its dequeue
-  timeout. Fixed lanes are known to all of them from the catalog.
-- a cap of running jobs per workspace: does nothing with one worker, where a queue of ten still
-  comes first.
-Lanes are exact while at most `LANES` workspaces render at once; beyond that two workspaces
-share a lane (least-held first), which is still fair between lanes.
+  would have to learn about at run time, and a worker blocked on its known queues only sees a
+  new one after its dequeue timeout. Fixed lanes are known to all of them from the catalog.
+- a cap of running jobs per workspace: does nothing with one worker, where a queue of ten
+  still comes first.
+Lanes are exact while at most `LANES` workspaces render at once; beyond that workspaces share
+lanes (least-held first), and fairness holds between lanes.
 """
 
 from __future__ import annotations
