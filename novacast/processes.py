@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TextIO
@@ -38,6 +40,24 @@ def wait_for_worker(
     return False
 
 
+def _stop_with_parent() -> Callable[[], None] | None:
+    """Linux: a `preexec_fn` giving the child SIGTERM (a warm stop) when the thread that started
+    it dies — even by SIGKILL — so `novacast up` killed hard leaves no worker, scheduler or bot
+    running on unsupervised (the bot would hold the port a restarted `up` needs). The libc
+    function is resolved here, before any fork (pipeline.ffmpeg does the same for ffmpeg)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, term = 1, int(signal.SIGTERM)
+    return lambda: prctl(pr_set_pdeathsig, term)
+
+
+_PREEXEC = _stop_with_parent()
+
+
 def _novacast(command: str) -> list[str]:
     return [sys.executable, "-m", "novacast", command]
 
@@ -56,7 +76,13 @@ def worker_process(
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / "worker.log").open("ab") as log:
-        child = subprocess.Popen(_novacast("worker"), stdout=log, stderr=log, env=_env(env))
+        child = subprocess.Popen(
+            _novacast("worker"),
+            stdout=log,
+            stderr=log,
+            env=_env(env),
+            preexec_fn=_PREEXEC,  # noqa: PLW1509 (one libc call, resolved before the fork)
+        )
     try:
         yield child
     finally:
@@ -69,7 +95,11 @@ def prefixed_process(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`novacast <command>` with every line it prints shown as `[command] line` on `out`."""
     child = subprocess.Popen(
-        _novacast(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(env)
+        _novacast(command),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(env),
+        preexec_fn=_PREEXEC,  # noqa: PLW1509 (one libc call, resolved before the fork)
     )
     assert child.stdout is not None
     relay = threading.Thread(target=_relay, args=(child.stdout, f"[{command}] ", out), daemon=True)

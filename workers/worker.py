@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 RESTART_CALM = 60.0
 """A worker loop that lasted this long (s) ended by accident; a shorter one backs off."""
 RESTART_MAX = 30.0
+PUBSUB_WAKE = 1.0
 
 
 class NovacastWorker(FairQueues, SimpleWorker):
@@ -142,6 +143,16 @@ class NovacastWorker(FairQueues, SimpleWorker):
         if isinstance(scheduler, ThreadedScheduler):
             scheduler.request_stop()
             scheduler.join(timeout=5)
+
+    def subscribe(self) -> None:
+        """RQ's command channel (`rq` stop/kill), its thread waking every `PUBSUB_WAKE` s
+        (RQ: 60 s, and stopping the worker waits for that thread: a SIGTERM'd idle worker
+        could take a minute to exit)."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=PUBSUB_WAKE, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
 
     def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
         """Commands (`rq` stop/kill) come over pub/sub; its thread waits out an outage."""
