@@ -7,12 +7,15 @@ Run `python bench/process_memory.py`. It starts (Redis from REDIS_URL, else an e
   run), then after a minute of 60 more such lines (flat or not);
 - a `novacast worker` (Piper voice loaded at start), its RSS once it has registered and is
   waiting for jobs.
+`--memory off` starts the bot with NOVACAST_MEMORY=off (no vector memory, no model) and asks
+"/help" instead (the rules answer it). `--no-worker` measures the bot only.
 For each: RSS (anonymous / file-backed), and whether torch's libraries are mapped (they are
 whenever a Python process has imported torch). Targets (issue 11): bot <= 250 MB, worker <= 400 MB.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -33,6 +36,10 @@ from tests.fakes.telegram import FakeTelegram, private_chat, user
 
 BOT_TARGET_MB = 250.0
 WORKER_TARGET_MB = 400.0
+
+
+MEMORY = "on"
+"""--memory: long-term memory on (the model answers) or off (the rules answer "/help")."""
 
 
 async def ask(api: FakeTelegram, port: int, person: int, text: str) -> float:
@@ -60,18 +67,22 @@ async def bot(redis_url: str, tmp: Path) -> bool:
         fakes = {"telegram": telegram.url, "slack": slack.api_url,
                  "discord": f"{discord.api_url} {discord.gateway_url}"}
         env = harness.bot_env(redis_url, tmp / "bot-data", port, fakes)
+        if MEMORY == "off":
+            env["NOVACAST_MEMORY"] = "off"
+        line = "list your commands" if MEMORY == "on" else "/help"
         with harness.bot_process(env, tmp / "bot.log") as child:
             ready = await harness.wait_ready(port, child)
             at_ready = harness.memory(child.pid)
-            first = await ask(telegram, port, 1, "list your commands")
+            first = await ask(telegram, port, 1, line)
             after_first = harness.memory(child.pid)
             for person in range(2, 62):
-                await ask(telegram, port, person, "list your commands")
+                await ask(telegram, port, person, line)
                 await asyncio.sleep(1)
             later = harness.memory(child.pid)
-            print(f"bot (telegram + slack + discord, memory on), ready in {ready:.1f} s:")
+            print(f"bot (telegram + slack + discord, memory {MEMORY}), ready in {ready:.1f} s:")
             print(f"  {at_ready}  when /readyz turned green")
-            print(f"  {after_first}  after its first answer by the model ({first * 1000:.0f} ms)")
+            by = "by the model" if MEMORY == "on" else "(/help)"
+            print(f"  {after_first}  after its first answer {by} ({first * 1000:.0f} ms)")
             print(f"  {later}  after 60 more, one a second")
             print(f"  torch mapped: {harness.torch_mapped(child.pid)}; target <= "
                   f"{BOT_TARGET_MB:.0f} MB: {'ok' if after_first.rss <= BOT_TARGET_MB else 'OVER'}")
@@ -98,9 +109,16 @@ def worker(redis_url: str, tmp: Path) -> bool:
 
 
 def main() -> int:
+    global MEMORY  # noqa: PLW0603 (set once from the command line)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--memory", choices=("on", "off"), default="on")
+    parser.add_argument("--no-worker", action="store_true")
+    args = parser.parse_args()
+    MEMORY = args.memory
     with tempfile.TemporaryDirectory() as tmp, harness.redis_url() as url:
         good = asyncio.run(bot(url, Path(tmp)))
-        good = worker(url, Path(tmp)) and good
+        if not args.no_worker:
+            good = worker(url, Path(tmp)) and good
     return 0 if good else 1
 
 
