@@ -142,11 +142,14 @@ class Engine:
         ctx = Context(event)
         text = _text_of(event)
         refusal = self.moderator.check_message(text) if text else None
-        self._remember("user", ctx, f"(refused: {refusal.rule})" if refusal else _turn(event, text))
-        actions = ctx.say(refusal.reason) if refusal else self._dispatch(ctx, text)
-        for action in actions:
-            if isinstance(action, Say):
-                self._remember("bot", ctx, action.text)
+        turns: list[tuple[Role, str]] = [
+            ("user", f"(refused: {refusal.rule})" if refusal else _turn(event, text))
+        ]
+        try:
+            actions = ctx.say(refusal.reason) if refusal else self._dispatch(ctx, text)
+            turns += [("bot", action.text) for action in actions if isinstance(action, Say)]
+        finally:  # the user's turn and the answer's, in one round trip
+            self.memory.add_turns(ctx.conversation.key, turns)
         return actions
 
     def _first_delivery(self, event: Event) -> bool:
@@ -156,9 +159,6 @@ class Engine:
         conversation = event.conversation
         key = f"{self.prefix}:seen:{conversation.adapter}:{conversation.workspace}:{event.event_id}"
         return bool(self.redis.set(key, 1, nx=True, ex=DEDUPE_SECONDS))
-
-    def _remember(self, role: Role, ctx: Context, text: str) -> None:
-        self.memory.add(ctx.conversation.key, role, text)
 
     def _dispatch(self, ctx: Context, text: str) -> list[Action]:
         event = ctx.event

@@ -40,10 +40,16 @@ class SessionMemory:
         return f"{self.prefix}:memory:{conv_key}"
 
     def add(self, conv_key: str, role: Role, text: str) -> None:
-        turn = Turn(role=role, text=text[: self.max_chars])
+        self.add_turns(conv_key, [(role, text)])
+
+    def add_turns(self, conv_key: str, turns: list[tuple[Role, str]]) -> None:
+        """Append several turns in order, in one round trip."""
+        if not turns:
+            return
         key = self._key(conv_key)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.rpush(key, turn.model_dump_json())
+        pipe.rpush(key, *(Turn(role=r, text=t[: self.max_chars]).model_dump_json()
+                          for r, t in turns))
         pipe.ltrim(key, -self.max_turns, -1)
         pipe.expire(key, self.ttl_seconds)
         pipe.execute()
