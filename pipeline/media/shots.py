@@ -353,10 +353,14 @@ class Chooser:
         for beat in beats:
             queries[beat.query] = min(queries.get(beat.query, beat.seconds), beat.seconds)
         found = _Round()
-        pool = ThreadPoolExecutor(max_workers=min(8, len(queries)), thread_name_prefix="search")
+        # a source that answers from this machine (the workspace's uploads) needs no thread
+        # per search and no deadline: it is asked in this thread
+        local = getattr(source, "in_process", False)
+        pool = None if local else ThreadPoolExecutor(max_workers=min(8, len(queries)),
+                                                     thread_name_prefix="search")
         try:
             futures = {
-                text: pool.submit(source.search, MediaQuery(
+                text: _ask_in(pool, source, MediaQuery(
                     text=text, orientation=orientation, min_seconds=round(seconds, 2),
                     limit=RESULTS_PER_QUERY))
                 for text, seconds in queries.items()
@@ -365,7 +369,8 @@ class Chooser:
             for text, future in futures.items():
                 found.down = found.down or _collect(source.name, text, future, deadline, found)
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
         return found
 
     def _place(self, name: str, results: Mapping[str, list[Candidate]], run: _Pass) -> None:
@@ -424,6 +429,19 @@ class Chooser:
         if not pool:
             return None
         return max(pool, key=lambda entry: entry[0])[2]
+
+
+def _ask_in(pool: ThreadPoolExecutor | None, source: MediaSource,
+            query: MediaQuery) -> Future[list[Candidate]]:
+    """`source.search(query)` on `pool`, or answered now in this thread without one."""
+    if pool is not None:
+        return pool.submit(source.search, query)
+    future: Future[list[Candidate]] = Future()
+    try:
+        future.set_result(source.search(query))
+    except Exception as error:  # reported by _collect, as from a thread
+        future.set_exception(error)
+    return future
 
 
 def _collect(name: str, text: str, future: Future[list[Candidate]], deadline: float,

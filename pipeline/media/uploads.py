@@ -18,6 +18,8 @@ class UploadSource:
     """The `MediaSource` over one workspace's assets."""
 
     name = "upload"
+    in_process = True
+    """Answers from Redis on this machine: the chooser asks it without a thread (shots.py)."""
 
     def __init__(self, store: AssetStore, workspace: str) -> None:
         self.store = store
