@@ -6,8 +6,8 @@ logged and the conversation carries on as if nothing was remembered.
 
 Remembering a new project can wait: under a burst of `/make` the drafts go out first and the
 projects are written once the burst is over (`created(..., later=True)`; see `bot.later`).
-Nothing reads around a pending write: every read and write of a workspace first writes what
-that workspace has pending, in order.
+Nothing reads around a pending write (but the heads-up, see `similar`): reading a user's last
+project and updating one first write what that workspace has pending, in order.
 """
 
 from __future__ import annotations
@@ -53,9 +53,11 @@ class Recall:
             return None
 
     def similar(self, conversation: Conversation, topic: str) -> Hit | None:
-        """The closest earlier project of this workspace, if it is close enough to mention."""
+        """The closest earlier project of this workspace, if it is close enough to mention.
+        The heads-up does not wait for projects still to be written: in a burst of drafts in
+        one workspace it may miss one made in the same second (drafts made at the same moment
+        never knew of each other anyway)."""
         workspace = space(conversation)
-        self._later.settle(workspace)
         try:
             hits = self.memory.similar(workspace, topic, limit=1)
         except Exception:
@@ -77,8 +79,7 @@ class Recall:
         )
         if later:
             self._later.add(record.workspace, lambda: self._remember(record))
-        else:
-            self._later.settle(record.workspace)
+        else:  # a new project: nothing pending can be about it
             self._remember(record)
 
     def _remember(self, record: ProjectRecord) -> None:
