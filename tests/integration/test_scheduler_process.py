@@ -184,7 +184,9 @@ def test_up_runs_a_scheduler_next_to_the_worker_and_the_bot(tmp_path: Path) -> N
         while not lines[-1].startswith("[up] bot pid") and len(lines) < 200:
             lines.append(up.stdout.readline())
         said = {line.split()[1]: line.split()[2:] for line in lines if line.startswith("[up] ")}
-        url, pid = said["redis"][0], int(said["scheduler"][1])
+        assert "***@" in said["redis"][0]  # printed without the embedded Redis's password
+        pid = int(said["scheduler"][1])
+        url = (tmp_path / "var" / "redis" / "url").read_text()  # 0600, with the password
         connection = redis.Redis.from_url(url)
         wait_for(lambda: any(f".{pid}." in n for n in live_schedulers(connection)), 20, "beat")
     finally:
