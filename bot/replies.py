@@ -478,6 +478,8 @@ UNEXPECTED = "something unexpected went wrong on our side (it is logged)"
 VIDEO_MISSING = "the rendered video is missing; press Render to make it again"
 WORKER_STOPPED = "the worker making it stopped before it finished"
 """Why a render step failed when its worker was killed and no retry was left."""
+DISK_FULL = "the server ran out of disk space (an operator has been told in the log)"
+"""Why a step failed when writing a file hit ENOSPC (ffmpeg's disk errors have their own)."""
 
 
 def resuming(stage: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import dataclass
 from types import TracebackType
@@ -32,6 +33,8 @@ def plain_reason(error: BaseException | None) -> str:
         return replies.TOOK_TOO_LONG
     if isinstance(error, AbandonedJobError):
         return replies.WORKER_STOPPED
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return replies.DISK_FULL
     return replies.UNEXPECTED
 
 
