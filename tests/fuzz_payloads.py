@@ -264,7 +264,9 @@ def slack_body(response_url: str) -> st.SearchStrategy[bytes]:
     interaction = documented_or_mutated(block_actions(response_url)).map(
         lambda p: urlencode({"payload": json.dumps(p)}).encode()
     )
-    command = slash_command(response_url).map(lambda f: urlencode(f).encode())
+    command = slash_command(response_url).map(
+        lambda f: urlencode(f, errors="surrogatepass").encode()  # a lone surrogate: bad UTF-8
+    )
     raw = st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode))
     odd_payload = ANY_JSON.map(lambda v: urlencode({"payload": json.dumps(v)}).encode())
     return weighted((4, as_json), (4, interaction), (3, command), (1, raw), (1, odd_payload))

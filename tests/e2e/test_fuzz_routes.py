@@ -31,4 +31,4 @@ def test_no_route_answers_5xx_or_logs_a_traceback_and_the_bot_still_answers(
     assert report.alive_slack
     assert report.alive_telegram
     assert any(200 in seen for seen in report.statuses.values())  # some reached the core
-    assert report.rss_after_mb < report.rss_before_mb + 150  # no leak per request (loose)
+    assert report.rss_after_mb < report.rss_half_mb + 100  # the second half adds no leak (loose)
