@@ -23,6 +23,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
@@ -106,7 +109,8 @@ class SlackAdapter:
         app = AsyncApp(
             client=self._client,
             signing_secret=secret.get_secret_value() if secret else "",
-            request_verification_enabled=not self._credentials.socket_mode,
+            # handle_http verifies the signature before Bolt sees a request: once is enough
+            request_verification_enabled=False,
             process_before_response=False,
             logger=logging.getLogger("slack_bolt.novacast"),
         )
@@ -139,8 +143,22 @@ class SlackAdapter:
                 self.app, app_token.get_secret_value(), web_client=self._client
             )
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        await self._authorize_once()
         self._open = True
         return self
+
+    async def _authorize_once(self) -> None:
+        """Bolt calls auth.test on the first request and keeps the answer; in a first burst every
+        request calls it at once and every ack waits for it (~300 ms for 200 commands). Ask once
+        here, before the adapter reports connected; if Slack does not answer, Bolt asks later."""
+        # Bolt offers no public handle on its middleware; the attribute it caches in is public.
+        for middleware in self.app._async_middleware_list:
+            if isinstance(middleware, AsyncSingleTeamAuthorization):
+                try:
+                    middleware.auth_test_result = await self._client.auth_test()
+                except (SlackClientError, ClientError, TimeoutError) as error:
+                    log.warning("slack: auth.test at start failed (%s); Bolt retries per request",
+                                type(error).__name__)
 
     async def __aexit__(
         self,
