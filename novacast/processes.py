@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TextIO
@@ -19,6 +17,7 @@ import redis
 from rq import Worker
 from rq.worker import BaseWorker
 
+from pipeline.parent_death import signal_on_parent_death
 from workers.catalog import QUEUES
 
 STOP_SECONDS = 15.0
@@ -40,22 +39,9 @@ def wait_for_worker(
     return False
 
 
-def _stop_with_parent() -> Callable[[], None] | None:
-    """Linux: a `preexec_fn` giving the child SIGTERM (a warm stop) when the thread that started
-    it dies — even by SIGKILL — so `novacast up` killed hard leaves no worker, scheduler or bot
-    running on unsupervised (the bot would hold the port a restarted `up` needs). The libc
-    function is resolved here, before any fork (pipeline.ffmpeg does the same for ffmpeg)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig, term = 1, int(signal.SIGTERM)
-    return lambda: prctl(pr_set_pdeathsig, term)
-
-
-_PREEXEC = _stop_with_parent()
+_PREEXEC = signal_on_parent_death(signal.SIGTERM)
+"""Children get SIGTERM (a warm stop) when `novacast up` dies, even by SIGKILL: none of its worker,
+scheduler or bot runs on unsupervised (the bot would hold the port a restarted `up` needs)."""
 
 
 def _novacast(command: str) -> list[str]:

@@ -16,14 +16,11 @@ and ffmpeg's last log lines) go to the log, never into the message.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -34,6 +31,7 @@ import imageio_ffmpeg
 
 from pipeline.errors import PermanentError, PipelineError, TransientError
 from pipeline.ffmpeg_check import ANY_FFMPEG, FfmpegNeeds, Verdict, judge
+from pipeline.parent_death import signal_on_parent_death
 
 log = logging.getLogger(__name__)
 
@@ -145,21 +143,9 @@ def run_ffmpeg(
         on_progress(1.0)
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """Linux: a `preexec_fn` making ffmpeg get SIGKILL when the thread that started it dies,
-    so a killed worker leaves no ffmpeg running on (it ignores SIGPIPE and would finish the
-    whole render for nobody). The libc function is resolved here, before any fork."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig, kill = 1, int(signal.SIGKILL)
-    return lambda: prctl(pr_set_pdeathsig, kill)
-
-
-_PREEXEC = _die_with_parent()
+_PREEXEC = signal_on_parent_death(signal.SIGKILL)
+"""ffmpeg gets SIGKILL when the thread that started it dies: it ignores SIGPIPE and would finish
+the whole render for nobody after its worker was killed."""
 
 
 def _run(
