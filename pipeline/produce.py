@@ -8,11 +8,13 @@ folder would hold one voice's narration for another's render.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from pipeline.captions import caption_cues, write_srt, write_vtt
@@ -68,20 +70,44 @@ def make_voice(script: Script, work: Workdir, voice: Voice) -> Narration:
     """Speak the script once; later calls read the cached narration.
 
     Versions that say the same words (a new title, new scene cards) reuse a sibling work
-    folder's narration instead of speaking it again.
+    folder's narration instead of speaking it again. Two processes speaking into one folder
+    (a render's voice step while the narration is spoken ahead of it) do not both speak:
+    the second waits for the first and reads what it made.
     """
+    made = _made_narration(work)
+    if made is not None:
+        return made
+    with _folder_lock(work.root / ".narration.lock"):
+        made = _made_narration(work)
+        if made is not None:
+            return made
+        spoken = _spoken_elsewhere(script, work, voice)
+        if spoken is not None:
+            shutil.copyfile(spoken.audio, work.narration_wav)
+            narration = spoken.model_copy(update={"audio": work.narration_wav})
+        else:
+            narration = voice.speak(script.narration, work.narration_wav)
+        _write_atomic(work.narration_json, narration.model_dump_json())
+        _write_atomic(work.narration_voice, voice.name)
+        _write_atomic(work.root / "narration.key", _voice_key(script, voice))
+        return narration
+
+
+def _made_narration(work: Workdir) -> Narration | None:
     if work.narration_json.exists() and work.narration_wav.exists():
         return Narration.model_validate_json(work.narration_json.read_text(encoding="utf-8"))
-    spoken = _spoken_elsewhere(script, work, voice)
-    if spoken is not None:
-        shutil.copyfile(spoken.audio, work.narration_wav)
-        narration = spoken.model_copy(update={"audio": work.narration_wav})
-    else:
-        narration = voice.speak(script.narration, work.narration_wav)
-    _write_atomic(work.narration_json, narration.model_dump_json())
-    _write_atomic(work.narration_voice, voice.name)
-    _write_atomic(work.root / "narration.key", _voice_key(script, voice))
-    return narration
+    return None
+
+
+@contextlib.contextmanager
+def _folder_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` between processes (the kernel drops it if one dies)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _voice_key(script: Script, voice: Voice) -> str:

@@ -22,6 +22,8 @@ RENDER_QUEUE = "novacast-render"
 """Short render-side jobs with no workspace lane: a scheduled show's drafting."""
 PUBLISH_QUEUE = "novacast-publish"
 MEDIA_QUEUE = "novacast-media"
+AHEAD_QUEUE = "novacast-ahead"
+"""Work done ahead of a person's click, on idle workers only: a draft's narration."""
 LANES = 8
 """Fairness lanes per class of render work; a workspace keeps one lane while it renders
 (`workers.fairness`), and workers take turns between the lanes of a class."""
@@ -32,11 +34,12 @@ FULL_LANES = tuple(f"novacast-full-{lane}" for lane in range(LANES))
 FAIR_CLASSES = (PREVIEW_LANES, FULL_LANES)
 RENDER_LANES = (*PREVIEW_LANES, *FULL_LANES)
 """Every queue a render's steps may be on."""
-QUEUES = (PUBLISH_QUEUE, MEDIA_QUEUE, *PREVIEW_LANES, RENDER_QUEUE, *FULL_LANES)
+QUEUES = (PUBLISH_QUEUE, MEDIA_QUEUE, *PREVIEW_LANES, RENDER_QUEUE, *FULL_LANES, AHEAD_QUEUE)
 """What a worker listens to, in priority order: publishing is short and waited on by a person;
 fetching a draft's pictures is short and is what a render would otherwise wait for; every
-quick preview before any full-quality video. Within a class the worker takes the lanes in turn
-(`workers.fairness.FairQueues`), so no workspace's renders hold back another's."""
+quick preview before any full-quality video; work ahead of a click only when nothing else
+waits. Within a class the worker takes the lanes in turn (`workers.fairness.FairQueues`), so
+no workspace's renders hold back another's."""
 
 SERIALIZER = JSONSerializer
 """How jobs, their metadata and their results are stored in Redis: JSON, never pickle, so a
@@ -101,6 +104,13 @@ it runs without the failure callback, which would take a rendering project back 
 PREFETCH_TIMEOUT = 300
 PREFETCH_RETRY = Retry(max=1, interval=[10])
 
+AHEAD_FUNCTION = "workers.voice_ahead.speak_ahead"
+"""`speak_ahead(project_id, version)`: a draft's narration, spoken while its author reads it,
+into the folder its render will use. Best effort (no retry, no failure callback); a job that
+waits longer than `AHEAD_WAIT` is dropped (its draft has likely moved on)."""
+AHEAD_TIMEOUT = 180
+AHEAD_WAIT = 600
+
 ON_FAILURE = "workers.failures.on_failure"
 """The failure callback of every job: retry transient errors, report the rest."""
 
@@ -161,4 +171,4 @@ CALLBACKS = frozenset({ON_FAILURE})
 def job_functions() -> frozenset[str]:
     """Every function a worker may run, by its dotted name."""
     steps = {step.function for step in RENDER_STEPS}
-    return frozenset({*steps, PUBLISH_FUNCTION, FIRE_FUNCTION, PREFETCH_FUNCTION})
+    return frozenset({*steps, PUBLISH_FUNCTION, FIRE_FUNCTION, PREFETCH_FUNCTION, AHEAD_FUNCTION})

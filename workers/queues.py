@@ -20,6 +20,10 @@ from bot.events import ReplyTarget
 from bot.handlers import workspace_key
 from bot.project import ProjectStore
 from workers.catalog import (
+    AHEAD_FUNCTION,
+    AHEAD_QUEUE,
+    AHEAD_TIMEOUT,
+    AHEAD_WAIT,
     MEDIA_QUEUE,
     ON_FAILURE,
     PREFETCH_FUNCTION,
@@ -36,6 +40,7 @@ from workers.catalog import (
 )
 from workers.fairness import lane_for
 from workers.render_plan import render_fingerprint, voice_preference
+from workers.voice_ahead import ahead_voice
 
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
@@ -47,6 +52,7 @@ class RQJobQueue:
         self._redis = connection
         self._publish = Queue(PUBLISH_QUEUE, connection=connection, serializer=SERIALIZER)
         self._media = Queue(MEDIA_QUEUE, connection=connection, serializer=SERIALIZER)
+        self._ahead = Queue(AHEAD_QUEUE, connection=connection, serializer=SERIALIZER)
 
     def render(self, project_id: str, version: int, target: ReplyTarget) -> list[str]:
         project = ProjectStore(self._redis).get(project_id)
@@ -92,22 +98,33 @@ class RQJobQueue:
         return [job_id]
 
     def prefetch(self, project_id: str, version: int, target: ReplyTarget) -> list[str]:
-        """Fetch the version's pictures into the media cache and post its storyboard: one job
-        per version while it runs; run again later, it finds the files cached and the
-        storyboard already posted."""
+        """Get the version ready for Render: its pictures fetched (and its storyboard posted)
+        when it has shots, and its narration spoken ahead on an idle worker when its voice is
+        the local one (`workers.voice_ahead`). Returns the picture job's id (what a chat may
+        wait for); the narration is never waited on. One job of each per version while it
+        runs; run again later, each finds its work done."""
+        project = ProjectStore(self._redis).get(project_id)
+        if project is None:
+            raise KeyError(project_id)
+        if ahead_voice(self._redis, project, version) is not None:
+            self._enqueue_once(self._ahead, AHEAD_FUNCTION, f"nc-{project_id}-v{version}-ahead",
+                               (project_id, version), timeout=AHEAD_TIMEOUT, retry=None,
+                               on_failure=None, wait=AHEAD_WAIT)
+        if not any(scene.shots for scene in project.versions[version - 1].scenes):
+            return []
         job_id = f"nc-{project_id}-v{version}-prefetch"
-        if self._any_active([job_id]):
-            return [job_id]
-        self._enqueue(
-            self._media,
-            PREFETCH_FUNCTION,
-            job_id,
-            (project_id, version, target.model_dump()),
-            timeout=PREFETCH_TIMEOUT,
-            retry=PREFETCH_RETRY,
-            on_failure=None,
-        )
+        self._enqueue_once(self._media, PREFETCH_FUNCTION, job_id,
+                           (project_id, version, target.model_dump()),
+                           timeout=PREFETCH_TIMEOUT, retry=PREFETCH_RETRY, on_failure=None)
         return [job_id]
+
+    def _enqueue_once(
+        self, queue: Queue, function: str, job_id: str, args: tuple[Any, ...], *,
+        timeout: int, retry: Retry | None, on_failure: str | None, wait: int | None = None,
+    ) -> None:
+        if not self._any_active([job_id]):
+            self._enqueue(queue, function, job_id, args, timeout=timeout, retry=retry,
+                          on_failure=on_failure, wait=wait)
 
     def _queue(self, name: str) -> Queue:
         return Queue(name, connection=self._redis, serializer=SERIALIZER)
@@ -131,10 +148,11 @@ class RQJobQueue:
         *,
         timeout: int,
         after: Job | None = None,
-        retry: Retry = RENDER_RETRY,
+        retry: Retry | None = RENDER_RETRY,
         kwargs: dict[str, Any] | None = None,
         on_failure: str | None = ON_FAILURE,
         follows: bool = False,
+        wait: int | None = None,
     ) -> Job:
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(job_id, connection=self._redis, serializer=SERIALIZER).delete()
@@ -149,5 +167,6 @@ class RQJobQueue:
             depends_on=Dependency([after], enqueue_at_front=follows) if after else None,
             retry=retry,
             on_failure=Callback(on_failure) if on_failure else None,
+            ttl=wait,
         )
         return job

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +73,23 @@ def test_new_words_are_spoken_again(tmp_path: Path) -> None:
     make_voice(script, Workdir(tmp_path / "p" / fingerprint(script)), voice)
     make_voice(shorter, Workdir(tmp_path / "p" / fingerprint(shorter)), voice)
     assert voice.calls == 2
+
+
+def test_two_speakers_of_one_folder_speak_once(tmp_path: Path) -> None:
+    """A render's voice step arriving while the narration is spoken ahead waits for it."""
+    script = OfflineWriter().script("why bread rises", 20)
+    voice = SlowToneVoice()
+    work = Workdir(tmp_path / "p" / fingerprint(script))
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: make_voice(script, work, voice), range(2))
+    assert voice.calls == 1
+    assert first == second
+
+
+class SlowToneVoice(ToneVoice):
+    """ToneVoice that takes a while, as a real synthesis does (the second caller arrives
+    while the first is still speaking)."""
+
+    def speak(self, sentences: list[str], out: Path) -> Narration:
+        time.sleep(0.3)
+        return super().speak(sentences, out)
