@@ -11,7 +11,13 @@ Scenarios:
 Prints, per scenario and worker count, seconds from the press to the quick preview and to the
 full video (p50 and max over the renders), and the load average, since the machine is shared.
 
+`--read S` waits S seconds between the drafts being posted (workers up) and the presses: the
+time people read a draft before pressing Render, in which idle workers speak the drafts'
+narrations ahead (`workers.voice_ahead`). With 0 (the default) every button is pressed the
+moment the workers are up, so nothing is ready ahead: the worst case.
+
     python bench/queue_fairness.py [--workers 1 2] [--renders 4 8] [--flood 10] [--seconds 30]
+                                   [--read 0]
 """
 
 from __future__ import annotations
@@ -172,7 +178,7 @@ def trace(connection: redis.Redis, scenario: Scenario) -> None:
 
 
 def run(url: str, scenario: Scenario, worker_count: int, seconds: int,
-        show: bool = False) -> Scenario:
+        show: bool = False, *, read: float = 0.0) -> Scenario:
     connection = redis.Redis.from_url(url)
     connection.flushdb()
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,6 +186,7 @@ def run(url: str, scenario: Scenario, worker_count: int, seconds: int,
         load_settings.cache_clear()  # the data dir just changed
         draft(connection, scenario, seconds)
         with workers(url, Path(tmp), worker_count):
+            time.sleep(read)
             press_and_watch(connection, scenario, limit=60.0 * len(scenario.renders) + 120)
         if show:
             trace(connection, scenario)
@@ -215,7 +222,10 @@ def main() -> None:
     parser.add_argument("--flood", type=int, default=10, help="0 skips the flood scenario")
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--trace", action="store_true", help="print every job's start and end")
+    parser.add_argument("--read", type=float, default=0.0,
+                        help="seconds between the drafts and the Render presses")
     args = parser.parse_args()
+    print(f"Render pressed {args.read:g} s after the drafts were posted")
     print(f"{'scenario':<22} {'workers':>7} {'renders':>7}   {'preview p50/max s':>13}"
           f"   {'full p50/max s':>13}   {'load1':>5}")
     with EmbeddedRedis() as server:
@@ -223,13 +233,14 @@ def main() -> None:
             for renders in args.renders:
                 plan = [(f"ws{i}", 1) for i in range(renders)]
                 report(run(server.url, Scenario(f"spread {renders}", plan), count, args.seconds,
-                           args.trace),
+                           args.trace, read=args.read),
                        count)
             if args.flood:
                 solo = Scenario("solo", [("B", 1)])
-                report(run(server.url, solo, count, args.seconds, args.trace), count)
+                solo = run(server.url, solo, count, args.seconds, args.trace, read=args.read)
+                report(solo, count)
                 flood = Scenario(f"flood {args.flood}+1", [("A", args.flood), ("B", 1)])
-                run(server.url, flood, count, args.seconds, args.trace)
+                run(server.url, flood, count, args.seconds, args.trace, read=args.read)
                 report(flood, count, only="A")
                 report(flood, count, only="B")
 
