@@ -8,17 +8,16 @@ folder would hold one voice's narration for another's render.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pipeline.captions import caption_cues, write_srt, write_vtt
 from pipeline.checks import CheckReport, check_video
+from pipeline.file_lock import file_lock
 from pipeline.narration import Narration, Voice
 from pipeline.render import Profile, render
 from pipeline.script import Script
@@ -77,7 +76,7 @@ def make_voice(script: Script, work: Workdir, voice: Voice) -> Narration:
     made = _made_narration(work)
     if made is not None:
         return made
-    with _folder_lock(work.root / ".narration.lock"):
+    with file_lock(work.root / ".narration.lock"):
         made = _made_narration(work)
         if made is not None:
             return made
@@ -97,17 +96,6 @@ def _made_narration(work: Workdir) -> Narration | None:
     if work.narration_json.exists() and work.narration_wav.exists():
         return Narration.model_validate_json(work.narration_json.read_text(encoding="utf-8"))
     return None
-
-
-@contextlib.contextmanager
-def _folder_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` between processes (the kernel drops it if one dies)."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _voice_key(script: Script, voice: Voice) -> str:

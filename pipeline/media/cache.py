@@ -18,7 +18,6 @@ it soon (the renderer fetches its shots right before it runs) or raise the cap.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -28,10 +27,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.file_lock import file_lock
 from pipeline.media.model import Candidate, MediaRefused, MediaSource
 from pipeline.media.vetting import DEFAULT_LIMITS, Limits, vet
 
@@ -89,7 +88,7 @@ class MediaCache:
         if found is not None:
             self._count(hit=True)
             return found
-        with self._locked(self._lock_path(candidate.key)):
+        with file_lock(self._lock_path(candidate.key)):
             found = self.get(candidate)
             if found is not None:
                 self._count(hit=True)
@@ -165,7 +164,7 @@ class MediaCache:
 
     def _evict(self, keep: Path) -> None:
         """Remove least recently used blobs until the total fits the cap (never `keep`)."""
-        with self._locked(self.root / "locks" / "evict.lock"):
+        with file_lock(self.root / "locks" / "evict.lock"):
             blobs = sorted([*self._blobs(), *self._proxies()], key=lambda item: item[2])
             total = sum(size for _, size, _ in blobs)
             for blob, size, _ in blobs:
@@ -199,15 +198,6 @@ class MediaCache:
 
     def _lock_path(self, key: str) -> Path:
         return self.root / "locks" / f"{_text_sha256(key)}.lock"
-
-    @contextmanager
-    def _locked(self, path: Path) -> Iterator[None]:
-        with path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _text_sha256(text: str) -> str:
