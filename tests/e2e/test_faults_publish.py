@@ -32,15 +32,6 @@ def _youtube_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOVACAST_PUBLISH_RETRY_SECONDS", "1,1")
 
 
-def _env(fake: FakeYouTube) -> dict[str, str]:
-    return {
-        "YOUTUBE_CLIENT_ID": CLIENT[0],
-        "YOUTUBE_CLIENT_SECRET": CLIENT[1],
-        "YOUTUBE_REFRESH_TOKEN": CLIENT[2],
-        "YOUTUBE_API_URL": fake.base_url,
-        "YOUTUBE_TOKEN_URL": fake.token_url,
-    }
-
 
 def test_a_worker_killed_mid_upload_is_resumed_and_publishes_once(
     redis_url: str, redis_conn: redis.Redis, data_dir: Path
@@ -48,7 +39,7 @@ def test_a_worker_killed_mid_upload_is_resumed_and_publishes_once(
     chat = Chat(redis_conn)
     with FakeYouTube(*CLIENT) as fake:
         try:
-            with worker_process(redis_url, data_dir, _env(fake)) as first:
+            with worker_process(redis_url, data_dir, fake.publisher_env()) as first:
                 chat.type("/make 10s on tides")
                 chat.type("Render")
                 wait_for(chat.settled, 180, "the render")
@@ -59,7 +50,7 @@ def test_a_worker_killed_mid_upload_is_resumed_and_publishes_once(
                 assert forks(first.pid) == []
                 kill_hard(first)
             assert chat.project().state is ProjectState.APPROVED  # not published, not failed
-            with worker_process(redis_url, data_dir, _env(fake)):
+            with worker_process(redis_url, data_dir, fake.publisher_env()):
                 wait_for(lambda: chat.project().state is not ProjectState.APPROVED, 120,
                          "the resumed publish")
         finally:

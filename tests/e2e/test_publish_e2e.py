@@ -37,15 +37,6 @@ def _policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(f"YOUTUBE_{name}", raising=False)
 
 
-def _youtube_env(fake: FakeYouTube) -> dict[str, str]:
-    return {
-        "YOUTUBE_CLIENT_ID": CLIENT[0],
-        "YOUTUBE_CLIENT_SECRET": CLIENT[1],
-        "YOUTUBE_REFRESH_TOKEN": CLIENT[2],
-        "YOUTUBE_API_URL": fake.base_url,
-        "YOUTUBE_TOKEN_URL": fake.token_url,
-    }
-
 
 def _run(redis_conn: redis.Redis, lines: list[str]) -> tuple[ConsoleAdapter, str]:
     out = io.StringIO()
@@ -76,7 +67,7 @@ def test_a_missing_target_is_reported_and_retry_publishes_only_what_is_missing(
     assert len(published) == 1
     first_copy = published[0].stat().st_mtime_ns
 
-    with FakeYouTube(*CLIENT) as fake, worker_process(redis_url, data_dir, _youtube_env(fake)):
+    with FakeYouTube(*CLIENT) as fake, worker_process(redis_url, data_dir, fake.publisher_env()):
         _, shown = _run(redis_conn, ["status", "Retry publishing"])
         assert fake.videos_created == 1, shown
         (video,) = fake.videos.values()
@@ -99,7 +90,7 @@ def test_a_missing_target_is_reported_and_retry_publishes_only_what_is_missing(
 def test_an_upload_cut_again_and_again_resumes_in_the_job_retry_as_one_video(
     redis_url: str, redis_conn: redis.Redis, data_dir: Path
 ) -> None:
-    with FakeYouTube(*CLIENT) as fake, worker_process(redis_url, data_dir, _youtube_env(fake)):
+    with FakeYouTube(*CLIENT) as fake, worker_process(redis_url, data_dir, fake.publisher_env()):
         adapter, _ = _run(redis_conn, ["/make 10s on tides", "Render"])
         project = ProjectStore(redis_conn).active(adapter.conversation)
         assert project is not None

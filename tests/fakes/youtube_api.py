@@ -135,6 +135,16 @@ class FakeYouTube(ThreadedServer):
     def token_url(self) -> str:
         return f"{self.base_url}/token"
 
+    def publisher_env(self) -> dict[str, str]:
+        """The environment that points NOVACAST's YouTube publisher at this fake."""
+        return {
+            "YOUTUBE_CLIENT_ID": self._client[0],
+            "YOUTUBE_CLIENT_SECRET": self._client[1],
+            "YOUTUBE_REFRESH_TOKEN": self.refresh_token,
+            "YOUTUBE_API_URL": self.base_url,
+            "YOUTUBE_TOKEN_URL": self.token_url,
+        }
+
     @property
     def videos_created(self) -> int:
         return len(self.videos)
