@@ -43,6 +43,7 @@ from bot.actions import Action, Say
 from bot.availability import store_unavailable
 from bot.engine import Engine
 from bot.events import Event, ReplyTarget
+from novacast.malloc import limit_arenas
 from novacast.wiring import build_engine, redis_connection
 from pipeline.media.sources import ranks_by_meaning
 from pipeline.memory import embeddings
@@ -266,4 +267,5 @@ def run_bot(settings: Settings) -> int:
 @click.command("bot")
 def command() -> None:
     """The chat bot: every adapter whose credentials are set, and the HTTP server."""
+    limit_arenas()  # before any thread starts (novacast.malloc)
     sys.exit(run_bot(load_settings()))
