@@ -52,8 +52,10 @@ bench: setup
 	-$(BIN)/python bench/load_bench.py
 	# a worker SIGKILLed mid-render: time to the video from a new worker, stalest progress
 	-$(BIN)/python bench/crash_recovery.py
-	# previews first and fair: 4 simultaneous renders on 2 workers, one workspace flooding another
+	# previews first and fair: 4 simultaneous renders on 2 workers, one workspace flooding another;
+	# then the same 4 pressed after 8 s of reading the drafts (their narrations spoken ahead)
 	-$(BIN)/python bench/queue_fairness.py --workers 2 --renders 4 --flood 10
+	-$(BIN)/python bench/queue_fairness.py --workers 2 --renders 4 --flood 0 --read 8
 	# hostile payloads: 5,000 Hypothesis cases per HTTP route (no 5xx, no traceback, memory)
 	-$(BIN)/python bench/fuzz_routes.py --cases 5000
 
