@@ -118,7 +118,7 @@ def build_engine(
     parts (`build_pictures`, unless given). Prompts, models.yaml and the policy are validated
     here, so broken files fail at start.
 
-    With `long_term_memory` (the bot), memory is on unless NOVACAST_MEMORY=off (Qdrant local
+    With `long_term_memory` (the bot), memory is on unless NOVACAST_MEMORY=off (local files
     under the data dir, or QDRANT_URL), its model loading in the background."""
     memory = memory_from_env() if long_term_memory else None
     pictures = pictures or build_pictures(connection)
@@ -144,7 +144,7 @@ def install_worker_runtime(connection: redis.Redis) -> runtime.Runtime:
     the core and the picture parts once and install them, with the RQ JobQueue, as this
     process's worker runtime.
 
-    A worker's core has no long-term memory. Local Qdrant allows one process per directory, and
+    A worker's core has no long-term memory. The local memory allows one process per folder, and
     the bot holds it (under `novacast up` the worker starts first and would take it from the
     bot); and a render worker need not import the embedding model (~7 s, hundreds of MB) for
     the rare scheduled show. Shows draft without long-term memory, as they always did."""

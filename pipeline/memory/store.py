@@ -1,16 +1,27 @@
-"""Long-term memory of projects: one vector per project in Qdrant, searchable per workspace.
+"""Long-term memory of projects: one vector per project, searchable per workspace.
 
-Local mode (files under `$NOVACAST_DATA_DIR/qdrant`) is the default; a Qdrant server is used when
-`QDRANT_URL` is set, with `QDRANT_API_KEY` as its api key when it has one. Every read filters on
-the workspace, so one workspace never sees another's projects. Local mode on disk locks its
-directory: hold ONE `VectorMemory` per path per process (`shared_memory()` hands out that one) and
-`close()` it before opening the path again.
+Local files under `$NOVACAST_DATA_DIR/memory` are the default (`pipeline.memory.points.
+LocalPoints`: SQLite, and the vectors in memory for search); a Qdrant server is used when
+`QDRANT_URL` is set, with `QDRANT_API_KEY` as its api key when it has one (`pipeline.memory.
+qdrant_points`). Every read filters on the workspace, so one workspace never sees another's
+projects. The local folder is locked: hold ONE `VectorMemory` per path per process
+(`shared_memory()` hands out that one) and `close()` it before opening the path again.
+
+Why not qdrant-client's local mode, as before: importing qdrant-client cost the bot ~38 MB of its
+250 MB budget (grpc and its protobuf stubs, ~500 pydantic models) for a store that, locally, is a
+brute-force search over a few thousand vectors kept in SQLite. qdrant-client is imported only
+with a server, or once, in a child process, to move an old local folder (`$NOVACAST_DATA_DIR/
+qdrant`) into the new one (`migrate_legacy`).
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Sequence
@@ -18,18 +29,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import UnexpectedResponse
-
-from pipeline.memory.embeddings import DIMENSIONS, Embedder, embed
+from pipeline.memory.embeddings import Embedder, embed
+from pipeline.memory.points import FILE, LocalPoints, Points
 from pipeline.memory.records import Hit, ProjectRecord
+
+log = logging.getLogger(__name__)
 
 COLLECTION = "novacast_projects"
 _ID_NAMESPACE = uuid.UUID("5b0c8f7e-3f4a-4d55-9a57-2f6f1d1c0a11")
-_KEYWORDS = ("workspace", "user", "project_id")
 
 
 def default_path() -> Path:
+    return Path(os.environ.get("NOVACAST_DATA_DIR", "./var")) / "memory"
+
+
+def legacy_path() -> Path:
+    """Where qdrant-client's local mode kept the memory before."""
     return Path(os.environ.get("NOVACAST_DATA_DIR", "./var")) / "qdrant"
 
 
@@ -48,12 +63,11 @@ class VectorMemory:
         self.collection = collection
         self._embed = embedder
         self._lock = threading.Lock()
-        self._client = _client(path, url)
-        self._ensure_collection()
-        self._spaces = self._load_spaces() if self.local else None
-        """Local mode: the workspaces that have projects (this process is the only writer, the
-        directory being locked), so a workspace with none is answered without embedding or
-        scanning every point. None with a server, which other replicas write to."""
+        self._points = _points(path, url, collection)
+        self._spaces = self._points.workspaces()
+        """Local: the workspaces that have projects (this process is the only writer, the
+        folder being locked), so a workspace with none is answered without embedding. None
+        with a server, which other replicas write to."""
 
     def __enter__(self) -> VectorMemory:
         return self
@@ -62,45 +76,11 @@ class VectorMemory:
         self.close()
 
     def close(self) -> None:
-        self._client.close()
-
-    def _ensure_collection(self) -> None:
-        if self._client.collection_exists(self.collection):
-            return
-        vectors = models.VectorParams(size=DIMENSIONS, distance=models.Distance.COSINE)
-        try:
-            self._client.create_collection(self.collection, vectors_config=vectors)
-        except UnexpectedResponse as error:
-            if error.status_code != 409:  # 409: another replica created it a moment ago
-                raise
-            return
-        if not self.local:  # payload indexes have no effect (and warn) in local mode
-            self._create_indexes()
-
-    def _load_spaces(self) -> set[str]:
-        spaces: set[str] = set()
-        offset: Any = None
-        while True:
-            points, offset = self._client.scroll(
-                self.collection, limit=1000, offset=offset, with_payload=["workspace"],
-                with_vectors=False,
-            )
-            spaces.update(str((p.payload or {}).get("workspace", "")) for p in points)
-            if offset is None:
-                return spaces
+        self._points.close()
 
     def _empty(self, workspace: str) -> bool:
         """True when `workspace` is known to have no projects (local mode only)."""
         return self._spaces is not None and workspace not in self._spaces
-
-    def _create_indexes(self) -> None:
-        for field in _KEYWORDS:
-            self._client.create_payload_index(
-                self.collection, field, models.PayloadSchemaType.KEYWORD
-            )
-        self._client.create_payload_index(
-            self.collection, "created_ts", models.PayloadSchemaType.FLOAT
-        )
 
     # --- writing --------------------------------------------------------------------------------
 
@@ -119,9 +99,8 @@ class VectorMemory:
             "created_ts": created.timestamp(),
         }
         (vector,) = self._embed([record.topic])
-        point = models.PointStruct(id=_point_id(record), vector=vector, payload=payload)
         with self._lock:
-            self._client.upsert(self.collection, points=[point])
+            self._points.upsert(_point_id(record), vector, payload)
             if self._spaces is not None:
                 self._spaces.add(record.workspace)
 
@@ -133,28 +112,22 @@ class VectorMemory:
         False when the project was never remembered (nothing is written then)."""
         if self._empty(workspace):
             return False
-        point_id = _point_key(workspace, project_id)
-        vectors = [] if topic is None else self._embed([topic])
+        point_id = point_key(workspace, project_id)
+        vector = None if topic is None else self._embed([topic])[0]
         payload: dict[str, Any] = {"title": title, "script": script}
+        if topic is not None:
+            payload["topic"] = topic
         with self._lock:
-            if not self._client.retrieve(self.collection, [point_id], with_payload=False):
-                return False
-            self._client.set_payload(self.collection, payload=payload, points=[point_id])
-            if topic is not None:
-                self._client.set_payload(self.collection, {"topic": topic}, points=[point_id])
-                point = models.PointVectors(id=point_id, vector=vectors[0])
-                self._client.update_vectors(self.collection, points=[point])
-        return True
+            return self._points.update(point_id, payload, vector)
 
     def get(self, workspace: str, project_id: str) -> dict[str, Any] | None:
         """The remembered payload of one project of `workspace`, or None."""
         with self._lock:
-            found = self._client.retrieve(self.collection, [_point_key(workspace, project_id)])
-        return dict(found[0].payload or {}) if found else None
+            return self._points.retrieve(point_key(workspace, project_id))
 
     def forget_workspace(self, workspace: str) -> None:
         with self._lock:
-            self._client.delete(self.collection, models.FilterSelector(filter=_only(workspace)))
+            self._points.delete_workspace(workspace)
             if self._spaces is not None:
                 self._spaces.discard(workspace)
 
@@ -167,29 +140,23 @@ class VectorMemory:
         if self._empty(workspace):
             return []
         (vector,) = self._embed([text])
-        query = _only(workspace, exclude=exclude)
         with self._lock:
-            found = self._client.query_points(
-                self.collection, query=vector, query_filter=query, limit=limit, with_payload=True
-            )
-        return [_hit(p.score, p.payload) for p in found.points]
+            found = self._points.search(workspace, vector, limit, exclude)
+        return [_hit(score, payload) for score, payload in found]
 
     def last_project(self, workspace: str, user: str) -> Hit | None:
         """The most recent project `user` started in `workspace`, if any."""
         if self._empty(workspace):
             return None
-        order = models.OrderBy(key="created_ts", direction=models.Direction.DESC)
         with self._lock:
-            points, _ = self._client.scroll(
-                self.collection, scroll_filter=_only(workspace, user), limit=1, order_by=order
-            )
-        return _hit(1.0, points[0].payload) if points else None
+            found = self._points.latest(workspace, user)
+        return _hit(1.0, found) if found is not None else None
 
     def count(self, workspace: str) -> int:
         if self._empty(workspace):
             return 0
         with self._lock:
-            return self._client.count(self.collection, count_filter=_only(workspace)).count
+            return self._points.count(workspace)
 
 
 _SHARED: dict[str, VectorMemory] = {}
@@ -206,33 +173,45 @@ def shared_memory(path: str | Path | None = None) -> VectorMemory:
         return _SHARED[key]
 
 
-def _client(path: str | Path | None, url: str | None) -> QdrantClient:
-    if url is not None:  # a server: QDRANT_API_KEY is its `api-key` (Qdrant Cloud needs one)
-        return QdrantClient(url=url, api_key=os.environ.get("QDRANT_API_KEY") or None)
-    location = str(path or default_path())
-    if location == ":memory:":
-        return QdrantClient(location=":memory:")
-    Path(location).mkdir(parents=True, exist_ok=True)
-    return QdrantClient(path=location)
+def _points(path: str | Path | None, url: str | None, collection: str) -> Points:
+    if url is not None:
+        from pipeline.memory.qdrant_points import QdrantPoints  # noqa: PLC0415 (servers only)
+
+        return QdrantPoints(url, collection)
+    if path is None:
+        migrate_legacy(legacy_path(), default_path(), collection)
+    return LocalPoints(path or default_path())
 
 
-def _only(workspace: str, user: str | None = None, exclude: Sequence[str] = ()) -> models.Filter:
-    must: list[models.Condition] = [_match("workspace", workspace)]
-    if user is not None:
-        must.append(_match("user", user))
-    must_not: list[models.Condition] = [_match("project_id", p) for p in exclude]
-    return models.Filter(must=must, must_not=must_not or None)
-
-
-def _match(key: str, value: str) -> models.FieldCondition:
-    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+def migrate_legacy(legacy: Path, target: Path, collection: str = COLLECTION) -> int | None:
+    """Move the projects qdrant-client's local mode kept in `legacy` into `target`, once: when
+    `target` has no store yet and `legacy` has one. Runs in a child process (qdrant-client stays
+    out of this one); `legacy` is left as it was (remove it once satisfied). Returns how many
+    points were moved, None when there was nothing to do."""
+    if (target / FILE).exists() or not (legacy / "collection" / collection).is_dir():
+        return None
+    partial = target.with_name(f"{target.name}.migrating")
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [sys.executable, "-m", "pipeline.memory.qdrant_points", str(legacy), str(partial),
+               collection]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"moving the memory out of {legacy} failed: {done.stderr[-2000:]}")
+    target.mkdir(parents=True, exist_ok=True)
+    (partial / FILE).replace(target / FILE)
+    shutil.rmtree(partial, ignore_errors=True)
+    moved = int(done.stdout.split()[1])
+    log.warning("long-term memory: moved %d projects from %s to %s (%s can be removed)",
+                moved, legacy, target, legacy)
+    return moved
 
 
 def _point_id(record: ProjectRecord) -> str:
-    return _point_key(record.workspace, record.project_id)
+    return point_key(record.workspace, record.project_id)
 
 
-def _point_key(workspace: str, project_id: str) -> str:
+def point_key(workspace: str, project_id: str) -> str:
+    """A project's point id: the same in every store, so a moved folder keeps its ids."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{workspace}\x00{project_id}"))
 
 
