@@ -11,12 +11,20 @@ Run `python bench/process_memory.py`. It starts (Redis from REDIS_URL, else an e
 "/help" instead (the rules answer it). `--no-worker` measures the bot only.
 For each: RSS (anonymous / file-backed), and whether torch's libraries are mapped (they are
 whenever a Python process has imported torch). Targets (issue 11): bot <= 250 MB, worker <= 400 MB.
+`--detail` adds where it is: the largest mappings of /proc/<pid>/smaps by resident size (the
+anonymous ones together, files by name) and how many malloc arenas threads were given.
+
+Where the bot's memory went (2026-12-06, this bench, 279 -> 220 MB; docs/operations.md):
+qdrant-client's import (~38 MB: grpc, protobuf stubs, pydantic models) -> local memory in SQLite;
+the model's token table made resident by read-ahead (~10 MB) -> rows read per pass; a malloc
+arena per thread (~5 MB) -> one arena (novacast.malloc).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import sys
 import tempfile
@@ -40,6 +48,27 @@ WORKER_TARGET_MB = 400.0
 
 MEMORY = "on"
 """--memory: long-term memory on (the model answers) or off (the rules answer "/help")."""
+DETAIL = False
+"""--detail: print the largest mappings too."""
+HEAP_MAX = 64 * 1024 * 1024
+"""glibc reserves each thread arena's heap as 64 MB aligned on 64 MB (64-bit)."""
+
+
+def detail(pid: int, top: int = 12) -> None:
+    """The largest mappings by resident size, anonymous ones together; thread arenas."""
+    sizes: collections.Counter[str] = collections.Counter()
+    name, arenas = "", 0
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if "-" in fields[0] and len(fields) >= 5:
+            start = int(fields[0].split("-")[0], 16)
+            name = Path(fields[5]).name if len(fields) > 5 else "[anonymous]"
+            arenas += name == "[anonymous]" and start % HEAP_MAX == 0 and fields[1][:2] == "rw"
+        elif fields[0] == "Rss:":
+            sizes[name] += int(fields[1])
+    for mapped, kb in sizes.most_common(top):
+        print(f"    {kb / 1024:6.1f} MB  {mapped}")
+    print(f"    malloc arenas of threads: {arenas} (64 MB-aligned anonymous heaps)")
 
 
 async def ask(api: FakeTelegram, port: int, person: int, text: str) -> float:
@@ -86,6 +115,8 @@ async def bot(redis_url: str, tmp: Path) -> bool:
             print(f"  {later}  after 60 more, one a second")
             print(f"  torch mapped: {harness.torch_mapped(child.pid)}; target <= "
                   f"{BOT_TARGET_MB:.0f} MB: {'ok' if after_first.rss <= BOT_TARGET_MB else 'OVER'}")
+            if DETAIL:
+                detail(child.pid)
             return after_first.rss <= BOT_TARGET_MB and not harness.torch_mapped(child.pid)
 
 
@@ -105,16 +136,19 @@ def worker(redis_url: str, tmp: Path) -> bool:
         print(f"  {reading}  waiting for jobs")
         print(f"  torch mapped: {harness.torch_mapped(child.pid)}; target <= "
               f"{WORKER_TARGET_MB:.0f} MB: {'ok' if reading.rss <= WORKER_TARGET_MB else 'OVER'}")
+        if DETAIL:
+            detail(child.pid)
         return reading.rss <= WORKER_TARGET_MB and not harness.torch_mapped(child.pid)
 
 
 def main() -> int:
-    global MEMORY  # noqa: PLW0603 (set once from the command line)
+    global MEMORY, DETAIL
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--memory", choices=("on", "off"), default="on")
     parser.add_argument("--no-worker", action="store_true")
+    parser.add_argument("--detail", action="store_true", help="the largest mappings too")
     args = parser.parse_args()
-    MEMORY = args.memory
+    MEMORY, DETAIL = args.memory, args.detail
     with tempfile.TemporaryDirectory() as tmp, harness.redis_url() as url:
         good = asyncio.run(bot(url, Path(tmp)))
         if not args.no_worker:

@@ -1,0 +1,111 @@
+"""What keeps the bot light is in force in a real `novacast bot`, seen from outside.
+
+A real bot (Telegram against the fake Bot API, long-term memory on) answers a line only the
+embedding model understands, so the model has loaded (on the warm-up thread) and run (on a core
+thread). Then, in /proc/<pid>/maps:
+- glibc made no arena for a thread: every thread allocates from the main one (novacast.malloc);
+- the token table of the model is not mapped (its rows are read from the file as needed);
+- neither qdrant-client's grpc nor anything else of qdrant-client is loaded: the local memory is
+  SQLite and numpy (pipeline.memory.points).
+How much memory that saves is bench/process_memory.py's (no size is asserted here).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bot import replies
+from tests.fakes.telegram import TOKEN, FakeTelegram, private_chat, user
+
+pytestmark = pytest.mark.slow
+
+ADA = user(4243, "Ada", "ada")
+HEAP_MAX = 64 * 1024 * 1024
+"""glibc reserves each thread arena's heap as 64 MB aligned on 64 MB (HEAP_MAX_SIZE, 64-bit)."""
+
+
+def mappings(maps: str) -> list[tuple[int, int, str, str]]:
+    """(start, end, permissions, path or "") of each line of a /proc/<pid>/maps text."""
+    found = []
+    for line in maps.splitlines():
+        fields = line.split(maxsplit=5)
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        found.append((start, end, fields[1], fields[5] if len(fields) > 5 else ""))
+    return found
+
+
+def thread_arenas(maps: str) -> int:
+    """Heaps of non-main arenas: anonymous, starting on a 64 MB boundary, read-write then
+    reserved (---p, anonymous) up to exactly 64 MB."""
+    spans = mappings(maps)
+    count = 0
+    for n, (start, end, perms, path) in enumerate(spans):
+        if path or start % HEAP_MAX or not perms.startswith("rw"):
+            continue
+        after = spans[n + 1] if n + 1 < len(spans) else None
+        reserved = after is not None and after[0] == end and after[2].startswith("---")
+        count += (after[1] if reserved and after else end) - start == HEAP_MAX
+    return count
+
+
+def proc_maps(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text(encoding="utf-8")
+
+
+@asynccontextmanager
+async def bot_process(redis_url: str, data_dir: Path, api: FakeTelegram) -> AsyncIterator[int]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "SLACK_", "DISCORD_", "QDRANT_"))}
+    env.pop("MALLOC_ARENA_MAX", None)  # the bot's own setting, not an inherited one
+    env |= {"REDIS_URL": redis_url, "NOVACAST_DATA_DIR": str(data_dir), "NOVACAST_MEMORY": "on",
+            "NOVACAST_HTTP_PORT": "0", "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": api.url}
+    with (data_dir / "bot.log").open("wb") as log:
+        child = subprocess.Popen([sys.executable, "-m", "novacast", "bot"], env=env,
+                                 stdout=log, stderr=log)
+    try:
+        yield child.pid
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+async def test_the_bot_shares_one_arena_reads_the_table_and_has_no_qdrant_client(
+    redis_url: str, redis_conn: object, data_dir: Path
+) -> None:
+    async with FakeTelegram() as api, bot_process(redis_url, data_dir, api) as pid:
+        api.push_update(api.message_update(private_chat(ADA), ADA, "list your commands"))
+        answer = (await api.wait_for("sendMessage", 1, timeout=90))[0]
+        log = (data_dir / "bot.log").read_text(encoding="utf-8", errors="replace")
+        assert answer.params["text"] == replies.HELP, log[-3000:]
+        maps = proc_maps(pid)
+        paths = {path for *_, path in mappings(maps) if path}
+        assert any("onnxruntime" in p for p in paths), "the model ran"
+        assert thread_arenas(maps) == 0
+        assert not [p for p in paths if p.endswith("word_embeddings.npy")]
+        assert not [p for p in paths if "/grpc/" in p or "/qdrant_client/" in p]
+        assert (data_dir / "memory" / "projects.sqlite").exists()
+
+
+def test_threads_get_arenas_of_their_own_without_the_limit(tmp_path: Path) -> None:
+    """The count above can tell: with glibc's default, a thread that allocates gets an arena."""
+    script = (
+        "import pathlib, sys, threading\n"
+        "def allocate():\n"
+        "    kept = [bytearray(1000) for _ in range(1000)]\n"
+        "    pathlib.Path(sys.argv[1]).write_text(pathlib.Path('/proc/self/maps').read_text())\n"
+        "thread = threading.Thread(target=allocate)\n"
+        "thread.start()\n"
+        "thread.join()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    out = tmp_path / "maps"
+    subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True, timeout=60)
+    assert thread_arenas(out.read_text(encoding="utf-8")) == 1
