@@ -23,7 +23,6 @@ from aiohttp import web
 from telegram import BotCommand, CallbackQuery, ChatMember, Message, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import HTTPXRequest
 
 from adapters.base import Dispatch, encodable, failure_origin
 from adapters.incoming import Fetcher
@@ -36,6 +35,7 @@ from adapters.telegram.receiving import (
     TolerantBot,
     checked,
 )
+from adapters.telegram.transport import AiohttpRequest
 from bot.actions import Action, Say
 from bot.events import Event, MessageEvent, ReplyTarget, Speaker
 
@@ -47,6 +47,8 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 ADMIN_CACHE_SECONDS = 60
 MAX_CONCURRENT = 256
+SEND_CONNECTIONS = 64
+"""Kept-alive connections to the Bot API; more calls at once wait for one (aiohttp's pool)."""
 CORE_SLOTS = 2
 """Events in the core at once: the core is CPU-bound Python in threads, and more threads only
 starve the event loop that acknowledges webhooks and answers button presses."""
@@ -94,8 +96,8 @@ def build_application(config: TelegramConfig) -> App:
         config.token,
         base_url=config.base_url,
         base_file_url=config.base_file_url,
-        request=HTTPXRequest(connection_pool_size=256, write_timeout=60),
-        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        request=AiohttpRequest(SEND_CONNECTIONS, write_timeout=60),
+        get_updates_request=AiohttpRequest(1),
     )
     builder = ApplicationBuilder().bot(bot).concurrent_updates(ChatOrderedProcessor(MAX_CONCURRENT))
     if config.webhook_url:

@@ -19,12 +19,12 @@ from typing import TypeVar
 import redis
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
 
 from adapters import buttons
 from adapters.media_links import MediaLinks, links_for
 from adapters.progress import ProgressMessages
 from adapters.telegram.settings import TelegramSettings
+from adapters.telegram.transport import AiohttpRequest
 from bot.actions import (
     Action,
     AskApproval,
@@ -73,8 +73,8 @@ async def rest_bot(settings: TelegramSettings) -> AsyncIterator[Bot]:
     if token is None:
         raise DeliveryFailed("TELEGRAM_BOT_TOKEN is not set")
     base, files = api_roots(settings)
-    request = HTTPXRequest(write_timeout=60, read_timeout=30)
-    updates = HTTPXRequest(connection_pool_size=1)
+    request = AiohttpRequest(write_timeout=60, read_timeout=30)
+    updates = AiohttpRequest(1)
     try:
         yield Bot(
             token.get_secret_value(),
