@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -28,7 +29,7 @@ from bot.actions import (
 from bot.events import ButtonEvent, CommandEvent, Conversation, MessageEvent, ReplyTarget
 from bot.intents import is_like_last
 from bot.job_queue import JobQueue
-from bot.later import Later
+from bot.later import QUIET_SECONDS, Later
 from bot.moderation import Moderator, render_limited_reply
 from bot.preferences import Preferences, PreferenceStore, Verb, apply, read_statement
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal, new_project_id
@@ -125,6 +126,7 @@ class Handlers:
         self.assets = assets
         self._drafting = 0  # drafts being made right now, by any thread
         self._drafting_lock = threading.Lock()
+        self._burst_at = -QUIET_SECONDS  # when a draft was last found to be in a burst
         self._later = Later("prefetch-later")  # by project id
 
     # --- a new project ------------------------------------------------------------------------
@@ -132,13 +134,16 @@ class Handlers:
     def make(self, ctx: Context, idea: str) -> list[Action]:
         with self._drafting_lock:
             self._drafting += 1
+            # a draft that starts moments after one made in a burst is still in that burst
+            # (two core threads do not always overlap in `_draft`, even with events queued)
+            carried = time.monotonic() - self._burst_at < QUIET_SECONDS
         try:
-            return self._make(ctx, idea)
+            return self._make(ctx, idea, in_burst=carried)
         finally:
             with self._drafting_lock:
                 self._drafting -= 1
 
-    def _make(self, ctx: Context, idea: str) -> list[Action]:
+    def _make(self, ctx: Context, idea: str, *, in_burst: bool = False) -> list[Action]:
         idea, lead = self._resolve(ctx, idea.strip())
         if not idea:
             return ctx.say(lead or replies.ASK_IDEA)
@@ -149,9 +154,12 @@ class Handlers:
         if not brief.topic:
             return ctx.say(replies.ASK_IDEA)
         lead = lead or self._heads_up(ctx, brief.topic)
-        return self._draft(ctx, idea, brief, replies.joined(lead, replies.using_preferences(used)))
+        lead = replies.joined(lead, replies.using_preferences(used))
+        return self._draft(ctx, idea, brief, lead, in_burst=in_burst)
 
-    def _draft(self, ctx: Context, idea: str, brief: Brief, lead: str) -> list[Action]:
+    def _draft(
+        self, ctx: Context, idea: str, brief: Brief, lead: str, *, in_burst: bool = False
+    ) -> list[Action]:
         """Write, store and post the first draft of `brief`; `lead` goes above it."""
         seconds = self.policy.limits.clamp_seconds(brief.seconds)
         project_id = new_project_id()
@@ -166,7 +174,9 @@ class Handlers:
         )
         project = self.store.create(started)
         self.store.set_active(ctx.conversation, project.id)
-        burst = self._drafting > 1  # another draft under way: what it does not show can wait
+        burst = in_burst or self._drafting > 1  # what a draft in a burst does not show waits
+        if burst:
+            self._burst_at = time.monotonic()
         if self.recall is not None:
             self.recall.created(project, idea, brief.topic, later=burst)
         fetching = self._prefetch(ctx, project, later=burst)

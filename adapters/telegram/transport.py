@@ -4,8 +4,8 @@ Under a burst of 200 `/make` the bot's CPU is what the drafts wait for, and PTB'
 transport (httpx over httpcore) spent ~2-3 ms of it per call here: request and response
 objects, anyio cancel scopes, and a scan of every pooled connection (`has_expired`, a
 `getpeername` each) per request. aiohttp, already the bot's HTTP server, sends the same
-form-encoded (or multipart) request for ~0.25 ms (bench/load_bench.py, see the module's
-docstring there).
+form-encoded (or multipart) request for ~0.25 ms (200 concurrent sendMessage calls to a local
+server, measured in the client's process).
 
 `AiohttpRequest` is a `telegram.request.BaseRequest`: PTB keeps parsing answers and raising its
 errors; this only moves bytes. Connections are kept alive and pooled (`connection_pool_size`).
