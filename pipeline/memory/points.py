@@ -22,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 
@@ -89,7 +89,7 @@ class LocalPoints:
 
     def __init__(self, folder: str | Path) -> None:
         self._lock = threading.Lock()
-        self._lock_file = None
+        self._lock_file: TextIO | None = None
         if str(folder) == ":memory:":
             target = ":memory:"
         else:
@@ -191,7 +191,7 @@ def _entry(unit: np.ndarray, payload: dict[str, Any]) -> _Entry:
     )
 
 
-def _locked(path: Path) -> Any:
+def _locked(path: Path) -> TextIO:
     """`path` opened and exclusively locked, or RuntimeError when another process holds it."""
     handle = open(path, "a")  # noqa: SIM115 (held open while the store is: the lock lives on it)
     try:
