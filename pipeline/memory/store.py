@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.file_lock import file_lock
 from pipeline.memory.embeddings import Embedder, embed
 from pipeline.memory.points import FILE, LocalPoints, Points
 from pipeline.memory.records import Hit, ProjectRecord
@@ -190,6 +191,17 @@ def migrate_legacy(legacy: Path, target: Path, collection: str = COLLECTION) -> 
     points were moved, None when there was nothing to do."""
     if (target / FILE).exists() or not (legacy / "collection" / collection).is_dir():
         return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(target.with_name(f"{target.name}.migrating.lock")):  # one mover at a time
+        if (target / FILE).exists():
+            return None
+        moved = _move(legacy, target, collection)
+    log.warning("long-term memory: moved %d projects from %s to %s (%s can be removed)",
+                moved, legacy, target, legacy)
+    return moved
+
+
+def _move(legacy: Path, target: Path, collection: str) -> int:
     partial = target.with_name(f"{target.name}.migrating")
     shutil.rmtree(partial, ignore_errors=True)
     command = [sys.executable, "-m", "pipeline.memory.qdrant_points", str(legacy), str(partial),
@@ -200,10 +212,7 @@ def migrate_legacy(legacy: Path, target: Path, collection: str = COLLECTION) -> 
     target.mkdir(parents=True, exist_ok=True)
     (partial / FILE).replace(target / FILE)
     shutil.rmtree(partial, ignore_errors=True)
-    moved = int(done.stdout.split()[1])
-    log.warning("long-term memory: moved %d projects from %s to %s (%s can be removed)",
-                moved, legacy, target, legacy)
-    return moved
+    return int(done.stdout.split()[1])
 
 
 def _point_id(record: ProjectRecord) -> str:
