@@ -1,11 +1,12 @@
 """Memory benchmark: model load, embedding and search cost, and what memory adds per message.
 
 Run `python bench/memory_bench.py [--conversations N]`. It loads the bundled MiniLM model
-(timed), embeds a few hundred distinct chat lines one at a time, searches a Qdrant local-mode
-store on disk holding a few hundred projects, then drives the same stream of messages through
-two engines on an embedded Redis: memory off (rules only) and memory on (vector memory + the
-embedding intent fallback). The writer is the offline template writer, so no LLM time is in any
-figure. Every message and idea is distinct, so the embedding cache never helps.
+(timed), embeds a few hundred distinct chat lines one at a time, searches the local memory store
+(SQLite, `pipeline.memory.points`) on disk holding a few hundred projects, then drives the same
+stream of messages through two engines on an embedded Redis: memory off (rules only) and memory
+on (vector memory + the embedding intent fallback). The writer is the offline template writer,
+so no LLM time is in any figure. Every message and idea is distinct, so the embedding cache
+never helps.
 """
 
 from __future__ import annotations

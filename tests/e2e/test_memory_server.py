@@ -112,7 +112,8 @@ def test_qdrant_url_puts_the_memory_on_the_server(qdrant: FakeQdrant, data_dir: 
     assert point["payload"]["project_id"] == "aaaa0001"
     assert all(r.headers.get("api-key") == API_KEY for r in qdrant.requests)
     assert qdrant.failures() == []
-    assert not (data_dir / "qdrant").exists(), "nothing was written to a local folder"
+    for local in ("memory", "qdrant"):  # the local store's folder, and the old one's
+        assert not (data_dir / local).exists(), "nothing was written to a local folder"
 
 
 def test_a_restart_recalls_projects_from_the_server(qdrant: FakeQdrant) -> None:

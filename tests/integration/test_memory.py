@@ -1,7 +1,8 @@
-"""Long-term memory end to end: the real MiniLM model, real Qdrant local mode, real Redis.
+"""Long-term memory end to end: the real MiniLM model, the real local store
+(SQLite, pipeline.memory.points), real Redis.
 
 The engine is the real one with the offline writer; only the job queue is the recording test
-adapter from test_engine. Each test gets its own Qdrant directory under tmp_path.
+adapter from test_engine. Each test gets its own store directory under tmp_path.
 """
 
 from __future__ import annotations
