@@ -44,6 +44,7 @@ from bot.actions import Action, Say
 from bot.availability import store_unavailable
 from bot.engine import Engine
 from bot.events import Event, ReplyTarget
+from novacast.cpu import one_cpu
 from novacast.malloc import limit_arenas
 from novacast.wiring import build_engine, redis_connection
 from pipeline.media.sources import ranks_by_meaning
@@ -279,4 +280,5 @@ def run_bot(settings: Settings) -> int:
 def command() -> None:
     """The chat bot: every adapter whose credentials are set, and the HTTP server."""
     limit_arenas()  # before any thread starts (novacast.malloc)
+    one_cpu()  # before any thread starts: threads inherit it (novacast.cpu)
     sys.exit(run_bot(load_settings()))
