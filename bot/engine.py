@@ -149,7 +149,8 @@ class Engine:
             actions = ctx.say(refusal.reason) if refusal else self._dispatch(ctx, text)
             turns += [("bot", action.text) for action in actions if isinstance(action, Say)]
         finally:  # the user's turn and the answer's, in one round trip
-            self.memory.add_turns(ctx.conversation.key, turns)
+            later = self.handlers.bursting()  # in a burst: written once it is over
+            self.memory.add_turns(ctx.conversation.key, turns, later=later)
         return actions
 
     def _first_delivery(self, event: Event) -> bool:

@@ -136,12 +136,17 @@ class Handlers:
             self._drafting += 1
             # a draft that starts moments after one made in a burst is still in that burst
             # (two core threads do not always overlap in `_draft`, even with events queued)
-            carried = time.monotonic() - self._burst_at < QUIET_SECONDS
+            carried = self.bursting()
         try:
             return self._make(ctx, idea, in_burst=carried)
         finally:
             with self._drafting_lock:
                 self._drafting -= 1
+
+    def bursting(self) -> bool:
+        """A draft was made in a burst moments ago (within `QUIET_SECONDS`): what an event
+        does that nobody reads on the way to its answer can wait (`bot.later`)."""
+        return time.monotonic() - self._burst_at < QUIET_SECONDS
 
     def _make(self, ctx: Context, idea: str, *, in_burst: bool = False) -> list[Action]:
         idea, lead = self._resolve(ctx, idea.strip())

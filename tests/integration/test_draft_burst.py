@@ -1,5 +1,6 @@
 """A burst of drafts: what a draft does not show (remembering the project, queueing its picture
-prefetch) waits for the burst to end, and nothing reads or renders around it.
+prefetch, its turns in session memory) waits for the burst to end, and nothing reads or renders
+around it.
 
 The burst is made deterministic with a writer that holds the first draft until told: while it
 is held, a second `/make` is a draft made during another one.
@@ -98,6 +99,11 @@ def test_a_draft_made_during_another_is_remembered_and_prefetched_after_it(
         assert not [a for a in actions if isinstance(a, JobsStarted)]
         assert memory.get(space(second), project.id) is None, "not remembered yet"
         assert jobs.order == [], "its prefetch is not queued yet"
+        turns = f"novacast:memory:{second.key}"
+        assert redis_conn.llen(turns) == 0, "its turns are not written yet"
+        assert [t.role for t in engine.memory.recent(second.key)] == ["user", "bot"], (
+            "a read of them writes them first"
+        )
         # a read of that workspace writes what it has pending first
         hit = engine.recall.last(second) if engine.recall else None
         assert hit is not None
