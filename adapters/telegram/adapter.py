@@ -32,6 +32,7 @@ from adapters.telegram.outbound import DeliveryFailed, TelegramSender, retrying
 from adapters.telegram.receiving import (
     PARSE_ERRORS,
     ChatOrderedProcessor,
+    Payloads,
     TolerantBot,
     checked,
 )
@@ -117,6 +118,7 @@ class TelegramAdapter:
         self._dispatch = dispatch
         self._redis = connection
         self._app = build_application(config)
+        self._payloads: Payloads = self._app.bot.payloads
         self._app.add_handler(TypeHandler(Update, self._on_update))
         self._app.add_error_handler(self._on_error)
         self._sender = TelegramSender(self._app.bot, connection, links)
@@ -229,17 +231,20 @@ class TelegramAdapter:
                 return None
             if not encodable(payload):
                 return None
-            return checked(Update.de_json(payload, self._app.bot))
+            update = checked(Update.de_json(payload, self._app.bot))
         except PARSE_ERRORS:
             return None
+        self._payloads.keep(update.update_id, payload)
+        return update
 
     # --- one update ---------------------------------------------------------------------------
 
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert self._me is not None
         query = update.callback_query
+        raw = self._payloads.take(update.update_id)
         try:
-            event = inbound.to_event(update, self._me)
+            event = inbound.to_event(update, self._me, raw)
         except PARSE_ERRORS as error:  # a payload our events refuse, or wrong types PTB let by
             log.info("skipped Telegram update %s: %s", update.update_id, type(error).__name__)
             event = None

@@ -45,28 +45,32 @@ def event_id(update: Update) -> str:
     return f"tg:{update.update_id}"
 
 
-def to_event(update: Update, me: BotIdentity) -> Event | None:
-    """The core event an update stands for, or None when it is not for the bot."""
+def to_event(update: Update, me: BotIdentity, raw: dict[str, Any] | None = None) -> Event | None:
+    """The core event an update stands for, or None when it is not for the bot. `raw`: the
+    JSON the update arrived as (else the update serialized back)."""
+    raw = raw if raw is not None else update.to_dict()
     if not isinstance(update.update_id, int):
         return None
     if update.callback_query is not None:
-        return _button(update, update.callback_query)
+        return _button(update, update.callback_query, raw)
     message = update.message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
     if has_media(message):
         caption = message.caption if isinstance(message.caption, str) else ""
-        return _message(update, message, caption, me)
-    return _typed(update, message, me)
+        return _message(update, message, caption, me, raw)
+    return _typed(update, message, me, raw)
 
 
-def _typed(update: Update, message: Message, me: BotIdentity) -> Event | None:
+def _typed(
+    update: Update, message: Message, me: BotIdentity, raw: dict[str, Any]
+) -> Event | None:
     text = message.text
     if not isinstance(text, str) or not text.strip():
         return None
     if text.startswith("/"):
-        return _command(update, message, text, me)
-    return _message(update, message, text, me)
+        return _command(update, message, text, me, raw)
+    return _message(update, message, text, me, raw)
 
 
 @dataclass(frozen=True)
@@ -150,19 +154,15 @@ def is_group(message: Message) -> bool:
     return message.chat.type != Chat.PRIVATE
 
 
-def _raw(update: Update) -> dict[str, Any]:
-    """The update as Telegram sent it (the core reads who is speaking from `speaker`)."""
-    raw: dict[str, Any] = update.to_dict()
-    return raw
-
-
 def _sender(message: Message) -> Conversation:
     user = message.from_user
     assert user is not None
     return conversation_of(message, user.id, user.full_name or user.username or "")
 
 
-def _command(update: Update, message: Message, text: str, me: BotIdentity) -> Event | None:
+def _command(
+    update: Update, message: Message, text: str, me: BotIdentity, raw: dict[str, Any]
+) -> Event | None:
     match = _COMMAND.match(text)
     if match is None:
         return None
@@ -175,13 +175,15 @@ def _command(update: Update, message: Message, text: str, me: BotIdentity) -> Ev
     return CommandEvent(
         conversation=_sender(message),
         event_id=event_id(update),
-        raw=_raw(update),
+        raw=raw,
         name=COMMAND_ALIASES.get(name, name),
         args=(match["args"] or "").strip(),
     )
 
 
-def _message(update: Update, message: Message, text: str, me: BotIdentity) -> Event | None:
+def _message(
+    update: Update, message: Message, text: str, me: BotIdentity, raw: dict[str, Any]
+) -> Event | None:
     if is_group(message):
         mentioned = _mentions(message, me)
         if not (mentioned or _replies_to_bot(message, me)):
@@ -190,7 +192,7 @@ def _message(update: Update, message: Message, text: str, me: BotIdentity) -> Ev
         if not text and not has_media(message):
             return None
     return MessageEvent(
-        conversation=_sender(message), event_id=event_id(update), raw=_raw(update), text=text
+        conversation=_sender(message), event_id=event_id(update), raw=raw, text=text
     )
 
 
@@ -215,7 +217,7 @@ def _strip_mention(text: str, me: BotIdentity) -> str:
     return pattern.sub("", text).strip()
 
 
-def _button(update: Update, query: CallbackQuery) -> Event | None:
+def _button(update: Update, query: CallbackQuery, raw: dict[str, Any]) -> Event | None:
     pressed = buttons.decode(query.data if isinstance(query.data, str) else "")
     message = query.message
     if pressed is None or not isinstance(message, Message):
@@ -224,7 +226,7 @@ def _button(update: Update, query: CallbackQuery) -> Event | None:
     return ButtonEvent(
         conversation=conversation_of(message, user.id, user.full_name or user.username or ""),
         event_id=event_id(update),
-        raw=_raw(update),
+        raw=raw,
         action=pressed.action.value,
         project_id=pressed.project_id,
     )

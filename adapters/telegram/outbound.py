@@ -156,16 +156,21 @@ class TelegramSender:
         elif not isinstance(action, JobsStarted):
             raise TypeError(f"the Telegram adapter cannot render {type(action).__name__}")
 
-    async def say(self, target: ReplyTarget, text: str, items: Sequence[Button] = ()) -> Message:
-        return await retrying(
-            "sendMessage",
-            lambda: self._bot.send_message(
-                int(target.channel),
-                _clip(text, MAX_TEXT) or "…",
-                reply_markup=keyboard(items),
-                message_thread_id=_thread(target),
-            ),
-        )
+    async def say(self, target: ReplyTarget, text: str, items: Sequence[Button] = ()) -> int:
+        """sendMessage; the new message's id. The same request `Bot.send_message` makes, but
+        the answer is not read into a `Message` (~0.12 ms of the bot's CPU per draft in a
+        burst, for the one field used): PTB's `_post` still maps errors and retries stay ours."""
+        params = {
+            "chat_id": int(target.channel),
+            "text": _clip(text, MAX_TEXT) or "…",
+            "reply_markup": keyboard(items),
+            "message_thread_id": _thread(target),
+        }
+        sent = {name: value for name, value in params.items() if value is not None}
+        result = await retrying("sendMessage", lambda: self._bot._post("sendMessage", sent))
+        if not isinstance(result, dict) or not isinstance(result.get("message_id"), int):
+            raise DeliveryFailed("sendMessage: an answer without a message id")
+        return int(result["message_id"])
 
     # --- progress: one message per render, edited in place by every process ------------------
 
@@ -176,9 +181,9 @@ class TelegramSender:
         )
         message_id = None if claimed else await self._progress_message_id(target, action.key)
         if message_id is None:  # ours to send (or whoever claimed it never finished)
-            message = await self.say(target, text)
+            message_id = await self.say(target, text)
             await asyncio.to_thread(
-                self._progress.set, ADAPTER, target.channel, action.key, str(message.message_id)
+                self._progress.set, ADAPTER, target.channel, action.key, str(message_id)
             )
             return
         await self._edit(target, message_id, text)
