@@ -6,7 +6,9 @@ the time from sending INTERACTION_CREATE to receiving the interaction callback P
 Discord wants within 3 s), p50/p99 for commands and buttons; "lost" counts interactions that
 got no ack or no followup answer. RSS is this process's (bot and fake share it; the fake
 forgets its records after each round), after each round, to show memory stays flat. The core
-is the real engine (offline writer) on an embedded Redis.
+is the real engine (offline writer) on an embedded Redis, warmed and its start-up objects frozen
+as `novacast bot` does before /readyz turns green (a full garbage collection over them had fallen
+inside the first burst, ~80-110 ms that every ack waited for).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from adapters.discord import DiscordSettings, from_settings  # noqa: E402
 from bot.actions import Action  # noqa: E402
 from bot.events import Event  # noqa: E402
 from novacast.embedded_redis import EmbeddedRedis  # noqa: E402
-from novacast.server import media_links  # noqa: E402
+from novacast.server import freeze_start_up_objects, media_links, warm_up  # noqa: E402
 from novacast.wiring import build_engine  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from tests.fakes.discord import FakeDiscord  # noqa: E402
@@ -100,6 +102,8 @@ def report(label: str, values: list[float]) -> str:
 
 async def main(users: int, rounds: int, data_dir: Path, connection: redis.Redis) -> int:
     engine = build_engine(connection)
+    warm_up(engine)
+    freeze_start_up_objects()  # as `novacast bot` does once warm (novacast.server)
 
     async def dispatch(event: Event) -> list[Action]:
         return await asyncio.to_thread(engine.handle, event)
