@@ -19,8 +19,9 @@ Targets (issue 11): acks p99 < 200 ms; Telegram draft p99 <= 1 s. Exit status 1 
 `--floor` first sends the same 200 webhook posts to a null aiohttp server (a child process that
 only answers 200): the part of an ack latency that is this client, the kernel and aiohttp, not the
 bot. `--py-spy PATH` samples the bot during the bursts with py-spy (`pip install py-spy`; PATH is
-its executable) and prints where its threads spent the time (collapsed stacks in
-bench-profile-*.txt).
+its executable) and prints where its threads spent the time holding the GIL (collapsed stacks in
+bench-profile-*.txt): the bot's Python runs one thread at a time, and without `--gil` a thread
+waiting on a socket (Redis, a thread pool's queue) was counted as running.
 No worker runs: renders stay queued.
 """
 
@@ -203,8 +204,9 @@ BOT_PID = 0
 
 
 def cpu_by_thread(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each kind of thread of `pid` (names without
-    their numbers: core, storyboard, asyncio, ...; the event loop is the process's name)."""
+    """CPU seconds (user + system) used so far by `pid`'s event loop (its main thread) and by
+    its other threads together (Python 3.11 gives its threads no OS names: they all show the
+    process's name in /proc, so they are told apart by id only)."""
     tick = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -212,7 +214,7 @@ def cpu_by_thread(pid: int) -> dict[str, float]:
             stat = (task / "stat").read_text()
         except OSError:
             continue  # the thread ended
-        name = stat[stat.index("(") + 1 : stat.rindex(")")].rstrip("0123456789_-")
+        name = "event loop" if task.name == str(pid) else "other threads"
         fields = stat[stat.rindex(")") + 2 :].split()
         used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return used
@@ -230,7 +232,7 @@ def profiled(pid: int, platform: str) -> Iterator[None]:
         return
     out = Path(f"bench-profile-{platform}.txt").resolve()
     spy = subprocess.Popen([PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--rate",
-                            "250", "--threads", "--output", str(out)],
+                            "250", "--threads", "--gil", "--output", str(out)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached before the burst
     try:
