@@ -105,7 +105,9 @@ class AiohttpRequest(BaseRequest):
         return float(value) if isinstance(value, int | float) else None
 
     @staticmethod
-    def _timeout(read: Seconds, write: Seconds, connect: Seconds, pool: Seconds) -> Any:
+    def _timeout(
+        read: Seconds, write: Seconds, connect: Seconds, pool: Seconds
+    ) -> aiohttp.ClientTimeout:
         """aiohttp has no write timeout: the whole call is bounded by the sum of the phases'
         (unbounded when one of them is); a wait for a pooled connection counts as connecting."""
         parts = (read, write, connect, pool)
