@@ -20,7 +20,6 @@ import json
 import sqlite3
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -65,15 +64,63 @@ class Points(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass
-class _Entry:
-    """What search, ordering and filtering need of a point; the payload stays in SQLite."""
+class _Workspace:
+    """One workspace's points for searching: their vectors as rows of one float32 matrix (no
+    copy per search, ~1.5 KB a point) beside the few fields that filter and order them; the
+    payloads stay in SQLite."""
 
-    workspace: str
-    user: str
-    project_id: str
-    created_ts: float
-    vector: np.ndarray
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.users: list[str] = []
+        self.projects: list[str] = []
+        self.created: list[float] = []
+        self.rows: dict[str, int] = {}
+        self._matrix = np.zeros((0, 0), dtype=np.float32)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._matrix[: len(self.ids)]
+
+    def put(self, point_id: str, unit: np.ndarray, payload: dict[str, Any]) -> None:
+        row = self.rows.get(point_id)
+        if row is None:
+            row = len(self.ids)
+            self.rows[point_id] = row
+            self.ids.append(point_id)
+            self.users.append("")
+            self.projects.append("")
+            self.created.append(0.0)
+            self._room(row + 1, unit.size)
+        self._matrix[row] = unit
+        self.users[row] = str(payload.get("user", ""))
+        self.projects[row] = str(payload.get("project_id", ""))
+        self.created[row] = float(payload.get("created_ts", 0.0))
+
+    def vector(self, point_id: str) -> np.ndarray:
+        return np.array(self._matrix[self.rows[point_id]])
+
+    def remove(self, point_id: str) -> None:
+        """Take a point out (the last row moves into its place)."""
+        row, last = self.rows.pop(point_id), len(self.ids) - 1
+        if row != last:
+            moved = self.ids[last]
+            self.rows[moved] = row
+            self._matrix[row] = self._matrix[last]
+            self.ids[row], self.users[row] = moved, self.users[last]
+            self.projects[row], self.created[row] = self.projects[last], self.created[last]
+        for column in (self.ids, self.users, self.projects):
+            column.pop()
+        self.created.pop()
+
+    def _room(self, rows: int, width: int) -> None:
+        if rows > 1 and self._matrix.shape[1] != width:
+            raise ValueError(f"a vector of {width} dimensions among vectors of "
+                             f"{self._matrix.shape[1]}")
+        if self._matrix.shape[0] < rows or self._matrix.shape[1] != width:
+            grown = np.zeros((max(rows, 2 * self._matrix.shape[0], 16), width), np.float32)
+            if rows > 1:
+                grown[: rows - 1] = self._matrix[: rows - 1]
+            self._matrix = grown
 
 
 def _unit(vector: Sequence[float]) -> np.ndarray:
@@ -102,10 +149,10 @@ class LocalPoints:
             "CREATE TABLE IF NOT EXISTS points "
             "(id TEXT PRIMARY KEY, vector BLOB NOT NULL, payload TEXT NOT NULL)"
         )
-        self._entries: dict[str, _Entry] = {}
+        self._spaces: dict[str, _Workspace] = {}
+        self._space_of: dict[str, str] = {}  # point id -> its workspace
         for point_id, blob, payload in self._db.execute("SELECT id, vector, payload FROM points"):
-            self._entries[point_id] = _entry(np.frombuffer(blob, dtype=np.float32),
-                                             json.loads(payload))
+            self._index(point_id, np.frombuffer(blob, dtype=np.float32), json.loads(payload))
 
     def upsert(self, point_id: str, vector: Sequence[float], payload: dict[str, Any]) -> None:
         unit = _unit(vector)
@@ -117,7 +164,15 @@ class LocalPoints:
             "INSERT OR REPLACE INTO points VALUES (?, ?, ?)",
             (point_id, unit.tobytes(), json.dumps(payload, ensure_ascii=False)),
         )
-        self._entries[point_id] = _entry(unit, payload)
+        self._index(point_id, unit, payload)
+
+    def _index(self, point_id: str, unit: np.ndarray, payload: dict[str, Any]) -> None:
+        workspace = str(payload.get("workspace", ""))
+        before = self._space_of.get(point_id)
+        if before is not None and before != workspace:
+            self._spaces[before].remove(point_id)
+        self._space_of[point_id] = workspace
+        self._spaces.setdefault(workspace, _Workspace()).put(point_id, unit, payload)
 
     def update(
         self, point_id: str, payload: dict[str, Any], vector: Sequence[float] | None = None
@@ -126,7 +181,8 @@ class LocalPoints:
             current = self._payload(point_id)
             if current is None:
                 return False
-            unit = self._entries[point_id].vector if vector is None else _unit(vector)
+            space = self._spaces[self._space_of[point_id]]
+            unit = space.vector(point_id) if vector is None else _unit(vector)
             self._write(point_id, unit, {**current, **payload})
             return True
 
@@ -143,35 +199,42 @@ class LocalPoints:
     ) -> list[tuple[float, dict[str, Any]]]:
         query = _unit(vector)
         with self._lock:
-            ids = [i for i, e in self._entries.items()
-                   if e.workspace == workspace and e.project_id not in exclude]
-            if not ids or limit <= 0:
+            space = self._spaces.get(workspace)
+            if space is None or not space.ids or limit <= 0:
                 return []
-            scores = np.stack([self._entries[i].vector for i in ids]) @ query
-            best = np.argsort(-scores, kind="stable")[:limit]
-            found = [(float(scores[n]), self._payload(ids[n])) for n in best]
+            scores = space.vectors @ query
+            if exclude:
+                left_out = set(exclude)
+                scores[[n for n, p in enumerate(space.projects) if p in left_out]] = -np.inf
+            best = [n for n in np.argsort(-scores, kind="stable")[:limit]
+                    if scores[n] != -np.inf]
+            found = [(float(scores[n]), self._payload(space.ids[n])) for n in best]
         return [(score, payload) for score, payload in found if payload is not None]
 
     def latest(self, workspace: str, user: str) -> dict[str, Any] | None:
         with self._lock:
-            mine = [(e.created_ts, i) for i, e in self._entries.items()
-                    if e.workspace == workspace and e.user == user]
+            space = self._spaces.get(workspace)
+            mine = [] if space is None else [
+                (created, point_id) for point_id, who, created
+                in zip(space.ids, space.users, space.created, strict=True) if who == user]
             return self._payload(max(mine)[1]) if mine else None
 
     def count(self, workspace: str) -> int:
         with self._lock:
-            return sum(1 for e in self._entries.values() if e.workspace == workspace)
+            space = self._spaces.get(workspace)
+            return 0 if space is None else len(space.ids)
 
     def delete_workspace(self, workspace: str) -> None:
         with self._lock:
-            gone = [i for i, e in self._entries.items() if e.workspace == workspace]
+            space = self._spaces.pop(workspace, None)
+            gone = [] if space is None else space.ids
             self._db.executemany("DELETE FROM points WHERE id = ?", [(i,) for i in gone])
             for point_id in gone:
-                del self._entries[point_id]
+                del self._space_of[point_id]
 
     def workspaces(self) -> set[str] | None:
         with self._lock:
-            return {e.workspace for e in self._entries.values()}
+            return {name for name, space in self._spaces.items() if space.ids}
 
     def close(self) -> None:
         with self._lock:
@@ -179,16 +242,6 @@ class LocalPoints:
             if self._lock_file is not None:
                 self._lock_file.close()  # closing the file releases its flock
                 self._lock_file = None
-
-
-def _entry(unit: np.ndarray, payload: dict[str, Any]) -> _Entry:
-    return _Entry(
-        workspace=str(payload.get("workspace", "")),
-        user=str(payload.get("user", "")),
-        project_id=str(payload.get("project_id", "")),
-        created_ts=float(payload.get("created_ts", 0.0)),
-        vector=unit,
-    )
 
 
 def _locked(path: Path) -> TextIO:

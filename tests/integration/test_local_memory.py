@@ -70,33 +70,61 @@ def test_searches_filters_and_order_agree_with_qdrant_local_mode(tmp_path: Path)
     local = LocalPoints(tmp_path / "memory")
     for point_id, vector, payload in points:
         local.upsert(point_id, vector, payload)
-    rng = random.Random(5)
     try:
-        for workspace in WORKSPACES:
-            assert local.count(workspace) == qdrant.count(
-                COLLECTION, count_filter=_only(workspace)).count
-            for exclude in ((), ("p0", "p3", "p4")):
-                query = _vector(rng)
-                theirs = qdrant.query_points(COLLECTION, query=query, limit=5, with_payload=True,
-                                             query_filter=_only(workspace, exclude=exclude)).points
-                ours = local.search(workspace, query, 5, exclude)
-                assert [p["project_id"] for _, p in ours] == [
-                    (t.payload or {})["project_id"] for t in theirs]
-                for (score, _), their in zip(ours, theirs, strict=True):
-                    assert math.isclose(score, their.score, abs_tol=1e-5)
-            for person in USERS:
-                order = models.OrderBy(key="created_ts", direction=models.Direction.DESC)
-                theirs_last, _ = qdrant.scroll(COLLECTION, scroll_filter=_only(workspace, person),
-                                               limit=1, order_by=order)
-                ours_last = local.latest(workspace, person)
-                if not theirs_last:
-                    assert ours_last is None
-                    continue
-                assert ours_last is not None
-                assert ours_last["created_ts"] == (theirs_last[0].payload or {})["created_ts"]
+        _agree(local, qdrant)
     finally:
         local.close()
         qdrant.close()
+
+
+def test_points_that_change_workspace_are_searched_in_their_new_one(tmp_path: Path) -> None:
+    """A re-upserted point whose payload names another workspace leaves the old one (the last
+    row of that workspace's matrix takes its place)."""
+    points = _points(60)
+    moved = [(i, v, {**p, "workspace": "discord:7", "created_ts": 5000.0 + n})
+             for n, (i, v, p) in enumerate(points[:7])]
+    qdrant = _qdrant_with(points + moved)
+    local = LocalPoints(tmp_path / "memory")
+    for point_id, vector, payload in points + moved:
+        local.upsert(point_id, vector, payload)
+    try:
+        _agree(local, qdrant)
+    finally:
+        local.close()
+        qdrant.close()
+    reopened = LocalPoints(tmp_path / "memory")  # rebuilt from SQLite: the same answers
+    try:
+        assert {w: reopened.count(w) for w in WORKSPACES} == {
+            w: sum(1 for p in {i: p for i, _, p in points + moved}.values()
+                   if p["workspace"] == w) for w in WORKSPACES}
+    finally:
+        reopened.close()
+
+
+def _agree(local: LocalPoints, qdrant: QdrantClient) -> None:
+    rng = random.Random(5)
+    for workspace in WORKSPACES:
+        assert local.count(workspace) == qdrant.count(
+            COLLECTION, count_filter=_only(workspace)).count
+        for exclude in ((), ("p0", "p3", "p4")):
+            query = _vector(rng)
+            theirs = qdrant.query_points(COLLECTION, query=query, limit=5, with_payload=True,
+                                         query_filter=_only(workspace, exclude=exclude)).points
+            ours = local.search(workspace, query, 5, exclude)
+            assert [p["project_id"] for _, p in ours] == [
+                (t.payload or {})["project_id"] for t in theirs]
+            for (score, _), their in zip(ours, theirs, strict=True):
+                assert math.isclose(score, their.score, abs_tol=1e-5)
+        for person in USERS:
+            order = models.OrderBy(key="created_ts", direction=models.Direction.DESC)
+            theirs_last, _ = qdrant.scroll(COLLECTION, scroll_filter=_only(workspace, person),
+                                           limit=1, order_by=order)
+            ours_last = local.latest(workspace, person)
+            if not theirs_last:
+                assert ours_last is None
+                continue
+            assert ours_last is not None
+            assert ours_last["created_ts"] == (theirs_last[0].payload or {})["created_ts"]
 
 
 def test_the_store_survives_a_reopen_and_one_process_holds_a_folder(tmp_path: Path) -> None:
