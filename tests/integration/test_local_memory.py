@@ -65,16 +65,7 @@ def _only(workspace: str, user: str | None = None, exclude: tuple[str, ...] = ()
 
 
 def test_searches_filters_and_order_agree_with_qdrant_local_mode(tmp_path: Path) -> None:
-    points = _points(60)
-    qdrant = _qdrant_with(points)
-    local = LocalPoints(tmp_path / "memory")
-    for point_id, vector, payload in points:
-        local.upsert(point_id, vector, payload)
-    try:
-        _agree(local, qdrant)
-    finally:
-        local.close()
-        qdrant.close()
+    _upsert_both_and_agree(_points(60), tmp_path / "memory")
 
 
 def test_points_that_change_workspace_are_searched_in_their_new_one(tmp_path: Path) -> None:
@@ -83,15 +74,7 @@ def test_points_that_change_workspace_are_searched_in_their_new_one(tmp_path: Pa
     points = _points(60)
     moved = [(i, v, {**p, "workspace": "discord:7", "created_ts": 5000.0 + n})
              for n, (i, v, p) in enumerate(points[:7])]
-    qdrant = _qdrant_with(points + moved)
-    local = LocalPoints(tmp_path / "memory")
-    for point_id, vector, payload in points + moved:
-        local.upsert(point_id, vector, payload)
-    try:
-        _agree(local, qdrant)
-    finally:
-        local.close()
-        qdrant.close()
+    _upsert_both_and_agree(points + moved, tmp_path / "memory")
     reopened = LocalPoints(tmp_path / "memory")  # rebuilt from SQLite: the same answers
     try:
         assert {w: reopened.count(w) for w in WORKSPACES} == {
@@ -99,6 +82,22 @@ def test_points_that_change_workspace_are_searched_in_their_new_one(tmp_path: Pa
                    if p["workspace"] == w) for w in WORKSPACES}
     finally:
         reopened.close()
+
+
+def _upsert_both_and_agree(
+    points: list[tuple[str, list[float], dict[str, object]]], folder: Path
+) -> None:
+    """The points, in order, into qdrant-client's local mode and into `LocalPoints` at `folder`;
+    then every search, count and latest must agree."""
+    qdrant = _qdrant_with(points)
+    local = LocalPoints(folder)
+    for point_id, vector, payload in points:
+        local.upsert(point_id, vector, payload)
+    try:
+        _agree(local, qdrant)
+    finally:
+        local.close()
+        qdrant.close()
 
 
 def _agree(local: LocalPoints, qdrant: QdrantClient) -> None:
