@@ -258,6 +258,7 @@ def approval_permission(policy: Policy, adapter: str, workspace: str) -> Permiss
     if groups:
         checks.append(InGroup(frozenset(groups)))
         who.append("members of the approver roles or groups in the policy")
+    checks.append(InGroup(policy.role_groups("approve")))
     return Permission(*checks, refusal=_approval_refusal(who))
 
 
@@ -295,6 +296,7 @@ def edit_permission(policy: Policy, adapter: str, workspace: str) -> Permission[
     if rules.admins_may_edit:
         checks.append(is_workspace_admin)
         who.append("workspace admins")
+    checks.append(InGroup(policy.role_groups("edit")))
     return Permission(*checks, refusal=_edit_refusal(who))
 
 

@@ -205,6 +205,30 @@ class Schedules(_Strict):
         return workspace in self.auto_publish.get(adapter, [])
 
 
+RoleName = Literal["editor", "approver", "admin"]
+"""NOVACAST's own roles, for people and programs without a chat platform account: the web
+studio's sign-ins (`novacast invite --role`) and the HTTP API's keys (`novacast keys create
+--role`)."""
+ROLE_NAMES: tuple[RoleName, ...] = get_args(RoleName)
+
+RoleRight = Literal["view", "edit", "approve", "schedule", "admin"]
+"""What a role may do in its workspace: see its projects; make and change drafts and render;
+approve and publish (and reject); schedule and cancel schedules; manage keys, prompts and model
+routing."""
+
+ROLE_GROUP_PREFIX = "novacast-role:"
+"""A speaker whose role is R carries the group `novacast-role:R` (set by the web adapter only:
+no chat platform's group or role id has this form)."""
+
+
+def _default_roles() -> dict[RoleName, list[RoleRight]]:
+    return {
+        "editor": ["view", "edit"],
+        "approver": ["view", "edit", "approve", "schedule"],
+        "admin": ["view", "edit", "approve", "schedule", "admin"],
+    }
+
+
 class Policy(_Strict):
     moderation: Moderation = Field(default_factory=Moderation)
     limits: Limits = Field(default_factory=Limits)
@@ -213,6 +237,17 @@ class Policy(_Strict):
     editors: Editors = Field(default_factory=Editors)
     publish: Publish = Field(default_factory=Publish)
     schedules: Schedules = Field(default_factory=Schedules)
+    roles: dict[RoleName, list[RoleRight]] = Field(default_factory=_default_roles)
+    """What each of NOVACAST's own roles may do; a role left out may do nothing."""
+
+    def role_may(self, role: str, right: RoleRight) -> bool:
+        """Whether `role` (a `RoleName`) has `right`; an unknown role has none."""
+        return any(name == role and right in rights for name, rights in self.roles.items())
+
+    def role_groups(self, right: RoleRight) -> frozenset[str]:
+        """The speaker groups (`novacast-role:R`) of every role that has `right`."""
+        having = (role for role, rights in self.roles.items() if right in rights)
+        return frozenset(ROLE_GROUP_PREFIX + role for role in having)
 
     def publish_targets(self, adapter: str, workspace: str) -> list[str]:
         """Where an approved video of this workspace goes."""
