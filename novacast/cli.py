@@ -23,6 +23,8 @@ COMMANDS = {
     "bot": "novacast.server:command",
     "worker": "novacast.background:worker_command",
     "scheduler": "novacast.background:scheduler_command",
+    "invite": "novacast.invite:command",
+    "keys": "novacast.keys:command",
 }
 """Command name -> "module:attribute" of its click command."""
 
