@@ -7,6 +7,7 @@ renumbered: a rendered or published version number always means the same script.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
@@ -143,8 +144,30 @@ class StateRefusal(Exception):
         self.wanted = wanted
 
 
+INDEX_MARKER_VERSION = "1"
+"""Bumped when the index's shape changes: `backfill_index` runs again once."""
+
+
+class ProjectPage(BaseModel):
+    """One page of a workspace's projects, newest first; `next_cursor` fetches the next."""
+
+    model_config = ConfigDict(frozen=True)
+
+    projects: list[Project]
+    next_cursor: str | None = None
+
+
 class ProjectStore:
-    """Projects as JSON in Redis, plus which project each conversation is working on."""
+    """Projects as JSON in Redis, plus which project each conversation is working on, plus a
+    per-workspace index for listing.
+
+    The index is one sorted set per adapter and workspace (`<prefix>:projects:<adapter>:
+    <workspace>`), every member scored 0 and named `<created, microseconds, 16 digits>:<id>`, so
+    members sort by creation time and a page is one ZREVRANGEBYLEX from an exclusive cursor (the
+    last member seen): exact under concurrent inserts, O(log n + page) at any depth. It is
+    written with the project on `create` and `save` (a project's adapter, workspace and creation
+    time never change, so `update` needs no write).
+    """
 
     def __init__(self, redis: Redis, prefix: str = "novacast", retries: int = 50) -> None:
         self.redis = redis
@@ -157,11 +180,75 @@ class ProjectStore:
     def _active_key(self, conversation: Conversation) -> str:
         return f"{self.prefix}:active:{conversation.key}"
 
+    def _index_key(self, adapter: str, workspace: str) -> str:
+        return f"{self.prefix}:projects:{adapter}:{workspace}"
+
+    def _index(self, project: Project) -> tuple[str, str]:
+        """(the index this project is listed in, its member there)."""
+        key = self._index_key(project.conversation.adapter, project.workspace)
+        return key, index_member(project)
+
     def create(self, project: Project) -> Project:
         """Store a new project; refuses to overwrite an existing id."""
         if not self.redis.set(self._key(project.id), project.model_dump_json(), nx=True):
             raise ValueError(f"project {project.id} already exists")
+        self.redis.zadd(*self._index_entry(project))
         return project
+
+    def _index_entry(self, project: Project) -> tuple[str, dict[str, float]]:
+        key, member = self._index(project)
+        return key, {member: 0.0}
+
+    def page(
+        self, adapter: str, workspace: str, *, limit: int = 50, cursor: str | None = None
+    ) -> ProjectPage:
+        """Up to `limit` projects of the workspace, newest first, after `cursor` (a page's
+        `next_cursor`; None starts at the newest). A cursor that is not one of ours is a
+        ValueError. Index entries whose project is gone are skipped (and dropped)."""
+        if cursor is not None and not _CURSOR.match(cursor):
+            raise ValueError("not a cursor of this list")
+        key = self._index_key(adapter, workspace)
+        top = f"({cursor}" if cursor else "+"
+        members = [_text(m) for m in self.redis.zrevrangebylex(key, top, "-", 0, limit)]
+        if not members:
+            return ProjectPage(projects=[])
+        found = self.redis.mget([self._key(m.split(":", 1)[1]) for m in members])
+        projects = [Project.model_validate_json(raw) for raw in found if raw is not None]
+        gone = [m for m, raw in zip(members, found, strict=True) if raw is None]
+        if gone:
+            self.redis.zrem(key, *gone)
+        more = len(members) == limit
+        return ProjectPage(projects=projects, next_cursor=members[-1] if more else None)
+
+    def count(self, adapter: str, workspace: str) -> int:
+        """How many projects the workspace's index lists."""
+        return int(self.redis.zcard(self._index_key(adapter, workspace)))
+
+    def backfill_index(self, batch: int = 500) -> int:
+        """List every stored project in its workspace's index (projects stored before the index
+        existed); once per index version, marked in Redis. Returns how many it added."""
+        marker = f"{self.prefix}:projects-indexed"
+        if _text(self.redis.get(marker) or b"") == INDEX_MARKER_VERSION:
+            return 0
+        added = 0
+        keys: list[bytes] = []
+        for key in self.redis.scan_iter(match=f"{self.prefix}:project:*", count=batch):
+            keys.append(key)
+            if len(keys) >= batch:
+                added += self._index_stored(keys)
+                keys = []
+        added += self._index_stored(keys)
+        self.redis.set(marker, INDEX_MARKER_VERSION)
+        return added
+
+    def _index_stored(self, keys: list[bytes]) -> int:
+        if not keys:
+            return 0
+        with self.redis.pipeline(transaction=False) as pipe:
+            for raw in self.redis.mget(keys):
+                if raw is not None:
+                    pipe.zadd(*self._index_entry(Project.model_validate_json(raw)))
+            return sum(int(n) for n in pipe.execute())
 
     def get(self, project_id: str) -> Project | None:
         raw = self.redis.get(self._key(project_id))
@@ -180,7 +267,10 @@ class ProjectStore:
 
     def save(self, project: Project) -> Project:
         """Overwrite unconditionally; prefer `update` or `transition` for changes."""
-        self.redis.set(self._key(project.id), project.model_dump_json())
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._key(project.id), project.model_dump_json())
+            pipe.zadd(*self._index_entry(project))
+            pipe.execute()
         return project
 
     def update(self, project_id: str, fn: Callable[[Project], Project]) -> Project:
@@ -235,6 +325,15 @@ class ProjectStore:
 
     def set_active(self, conversation: Conversation, project_id: str) -> None:
         self.redis.set(self._active_key(conversation), project_id)
+
+
+_CURSOR = re.compile(r"^\d{16}:[0-9a-f]{6,32}$")
+
+
+def index_member(project: Project) -> str:
+    """A project's member in its workspace's index: sorts by creation time, then id."""
+    micros = int(project.created_at.timestamp() * 1_000_000)
+    return f"{micros:016d}:{project.id}"
 
 
 def _text(value: bytes | str) -> str:

@@ -1,0 +1,55 @@
+"""The HTTP API under /api/v1: JSON in and out, each endpoint declared once in a route table
+(`adapters.web.api.table`) with its pydantic models, its right and whether it is audited; the
+OpenAPI document at /api/v1/openapi.json is built from that table.
+
+`api_routes(deps)` is what the web adapter mounts. Who calls is `deps.authenticate` (an API key,
+`adapters.web.api.keys.ApiKeys.principal`, else a studio session); changes go through the core
+(`deps.dispatch`), reads come from the stores the core owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from adapters.web.api import projects
+from adapters.web.api.audit import AuditLog
+from adapters.web.api.keys import ApiKeys
+from adapters.web.api.openapi import document
+from adapters.web.api.table import PREFIX, Endpoint, error_response, route_defs
+from adapters.web.deps import WebDeps
+
+__all__ = ["ApiKeys", "api_routes", "endpoints"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+TABLES = (projects.table,)
+"""Every module's route table; an endpoint is added by declaring it in its module."""
+
+
+def endpoints() -> list[Endpoint]:
+    return [e for t in TABLES for e in t.endpoints]
+
+
+def _openapi_handler(deps: WebDeps, doc: dict[str, Any]) -> Handler:
+    """The document, to anyone signed in (like everything else: nothing without a key or a
+    session)."""
+
+    async def openapi(request: web.Request) -> web.Response:
+        if deps.authenticate(request) is None:
+            return error_response(401, "Sign in, or send a valid API key.")
+        return web.json_response(doc)
+
+    return openapi
+
+
+def api_routes(deps: WebDeps) -> list[web.RouteDef]:
+    """The /api/v1 routes and the OpenAPI document."""
+    listed = endpoints()
+    audit = AuditLog(deps.connection)
+    return [
+        web.get(PREFIX + "/openapi.json", _openapi_handler(deps, document(listed))),
+        *route_defs(listed, deps, audit),
+    ]

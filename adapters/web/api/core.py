@@ -1,0 +1,75 @@
+"""How the API changes things: as core events, like a chat message or a button press would.
+
+Every action that changes a project or a schedule is an event built for the principal (the
+core's conversation and typed speaker, `adapters.web.access`) and handed to `deps.dispatch`;
+the API then reads the result back from the stores. The core answers in chat words; when the
+change did not happen, those words are the API's refusal: a reply only the actor sees (the
+core's `tell`: "only approvers may...") is a 403, anything else a 409 (the state does not allow
+it, the time could not be read...).
+
+Each project gets its own API conversation (channel `api`, thread = the project id), so
+"revise this" and "schedule this" name that project as the conversation's active one, and two
+calls on two projects never meet in one conversation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from adapters.web.access import Principal
+from adapters.web.api.table import ApiError, Call
+from bot.actions import Action, ButtonAction, Say
+from bot.events import ButtonEvent, CommandEvent, Conversation, Event
+from bot.project import ProjectStore
+
+CHANNEL = "api"
+
+
+def conversation(principal: Principal, project_id: str = "") -> Conversation:
+    return principal.conversation(CHANNEL, thread=project_id)
+
+
+def command(principal: Principal, name: str, args: str, project_id: str = "") -> CommandEvent:
+    where = conversation(principal, project_id)
+    return CommandEvent(
+        conversation=where, speaker=principal.speaker(where), name=name, args=args
+    )
+
+
+def button(principal: Principal, action: ButtonAction, project_id: str) -> ButtonEvent:
+    where = conversation(principal, project_id)
+    return ButtonEvent(
+        conversation=where, speaker=principal.speaker(where), action=action.value,
+        project_id=project_id,
+    )
+
+
+async def ask(call: Call, event: Event) -> list[Action]:
+    return await call.deps.dispatch(event)
+
+
+def says(actions: Iterable[Action]) -> list[Say]:
+    return [action for action in actions if isinstance(action, Say)]
+
+
+def refusal(actions: Iterable[Action]) -> ApiError:
+    """The core's answer as an API refusal: 403 for a word to the actor alone, else 409."""
+    said = says(actions)
+    text = " ".join(s.text for s in said).strip() or "The core did not do that."
+    status = 403 if any(s.ephemeral for s in said) else 409
+    return ApiError(status, text)
+
+
+def button_ids(actions: Iterable[Action], action: ButtonAction | None = None) -> list[str]:
+    """The ids the core's buttons carry (a new draft's project, a new schedule), in order."""
+    return [
+        b.project_id
+        for s in says(actions)
+        for b in s.buttons
+        if action is None or b.action is action
+    ]
+
+
+def activate(store: ProjectStore, principal: Principal, project_id: str) -> None:
+    """Make `project_id` the active project of its own API conversation."""
+    store.set_active(conversation(principal, project_id), project_id)
