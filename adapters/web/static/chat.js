@@ -1,0 +1,307 @@
+// The studio's chat: one WebSocket to /ws (web-protocol.md), frames drawn as chat bubbles.
+// The server's `hello` carries the recent history, so a reload (or a reconnect) redraws the
+// whole conversation; frames are de-duplicated by id and progress is edited in place by key.
+"use strict";
+
+(() => {
+  const { el, linkified } = Studio;
+  const log = document.getElementById("log");
+  const wrap = document.getElementById("log-wrap");
+  const empty = document.getElementById("empty");
+  const form = document.getElementById("composer");
+  const input = document.getElementById("message");
+  const conn = document.getElementById("conn");
+
+  const BUTTON_STYLE = {
+    render: "primary",
+    approve: "good",
+    cancel: "danger",
+    reject: "danger",
+    unschedule: "danger",
+  };
+
+  let socket = null;
+  let timer = 0;
+  let retries = 0;
+  let seen = new Set();
+  let progress = new Map();
+  const waiting = []; // frames typed while the connection was down, sent on reconnect
+
+  // ---- drawing -------------------------------------------------------------------------------
+
+  // The view follows new messages (and media growing as it loads) while the reader is at the
+  // bottom; once they scroll up to read, it stays where they are.
+  let following = true;
+
+  function nearBottom() {
+    return wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight < 160;
+  }
+
+  function toBottom() {
+    wrap.scrollTo({ top: wrap.scrollHeight, behavior: "instant" });
+  }
+
+  function add(item, stick) {
+    if (stick) following = true;
+    log.append(item);
+    empty.hidden = true;
+    if (following) toBottom();
+    return item;
+  }
+
+  function botMessage(frame, extraClass, ...content) {
+    const avatar = el("span", { class: "avatar", "aria-hidden": "true" }, el("img", { src: "/static/icon.svg", alt: "" }));
+    const bubble = el("div", { class: "bubble" }, el("span", { class: "visually-hidden", text: "NOVACAST: " }), ...content);
+    return el("li", { class: `msg bot ${extraClass || ""}`.trim(), "data-id": frame.id || "" }, avatar, bubble);
+  }
+
+  function buttons(list) {
+    if (!list || !list.length) return null;
+    const row = el("div", { class: "buttons", role: "group", "aria-label": "Actions" });
+    for (const button of list) {
+      const node = el("button", {
+        type: "button",
+        class: BUTTON_STYLE[button.action] || "",
+        "data-action": button.action,
+        "data-project": button.project_id,
+        text: button.label,
+      });
+      node.addEventListener("click", () => press(node, button));
+      row.append(node);
+    }
+    return row;
+  }
+
+  /** A bot text as paragraphs (blank-line separated); a paragraph that opens with a "Label:"
+   *  line (a draft's Script:, Scenes:, Pictures:) gets that label as a small heading; a draft's
+   *  first line ("Draft v2 · “Title”") is the bubble's heading. Links are clickable. */
+  function textBlock(text) {
+    const body = el("div", { class: "text" });
+    const paragraphs = (text || "").split(/\n\s*\n/);
+    const first = paragraphs[0].split("\n");
+    if (/^Draft v\d+/.test(first[0])) {
+      body.append(el("h3", { text: first[0] }));
+      paragraphs[0] = first.slice(1).join("\n");
+    }
+    for (const paragraph of paragraphs) {
+      if (!paragraph.trim()) continue;
+      const lines = paragraph.split("\n");
+      const label = /^[A-Z][\w ]{1,30}:$/.test(lines[0]) ? lines.shift() : "";
+      body.append(el("p", { class: label ? "section" : "" }, label ? el("span", { class: "label", text: label.slice(0, -1) }) : null, linkified(lines.join("\n"))));
+    }
+    return [body];
+  }
+
+  function say(frame) {
+    const kinds = [];
+    if (/^Draft v\d+/.test(frame.text || "")) kinds.push("draft");
+    if ((frame.buttons || []).some((b) => b.action === "unschedule")) kinds.push("schedule");
+    if (frame.ephemeral) kinds.push("ephemeral");
+    return botMessage(frame, kinds.join(" "), ...textBlock(frame.text), buttons(frame.buttons),
+      frame.ephemeral ? el("span", { class: "meta", text: "Only you can see this" }) : null);
+  }
+
+  function video(url) {
+    const player = el("video", { controls: true, playsInline: true, preload: "metadata", src: url });
+    player.setAttribute("playsinline", "");
+    return el("div", { class: "media" }, player);
+  }
+
+  function preview(frame) {
+    return botMessage(frame, "preview", video(frame.url), ...textBlock(frame.caption), buttons(frame.buttons));
+  }
+
+  function picture(frame) {
+    const image = el("img", { src: frame.url, alt: frame.caption || "Storyboard", loading: "lazy" });
+    return botMessage(frame, "picture", el("div", { class: "media" }, image), frame.caption ? textBlock(frame.caption)[0] : null);
+  }
+
+  function askApproval(frame) {
+    return botMessage(frame, "approval", ...textBlock(frame.text), buttons(frame.buttons));
+  }
+
+  function errorFrame(frame) {
+    return el("li", { class: "msg system", role: "alert" }, el("div", { class: "bubble", text: frame.text }));
+  }
+
+  function mine(text, id, pending) {
+    const bubble = el("div", { class: "bubble" }, el("span", { class: "visually-hidden", text: "You: " }), el("div", { class: "text" }, linkified(text)));
+    return el("li", { class: `msg me${pending ? " pending" : ""}`, "data-id": id || "", "data-text": text }, bubble);
+  }
+
+  function echo(frame) {
+    const pending = [...log.querySelectorAll("li.me.pending")].find((li) => li.dataset.text === frame.text);
+    if (pending) {
+      pending.classList.remove("pending");
+      pending.dataset.id = frame.id || "";
+      return null;
+    }
+    return mine(frame.text, frame.id, false);
+  }
+
+  function progressCard(frame) {
+    let item = progress.get(frame.key);
+    if (!item) {
+      const stage = el("div", { class: "stage" }, el("span", { class: "label" }), el("span", { class: "pct" }));
+      const bar = el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" }, el("span"));
+      item = botMessage(frame, "progress", el("div", { class: "progress-card" }, stage, bar));
+      item.dataset.key = frame.key;
+      progress.set(frame.key, item);
+      add(item);
+    }
+    const card = item.querySelector(".progress-card");
+    const percent = Math.max(0, Math.min(100, Number(frame.percent) || 0));
+    card.classList.toggle("done", Boolean(frame.done));
+    card.querySelector(".label").textContent = frame.done ? `✓ ${frame.stage}` : frame.stage;
+    card.querySelector(".pct").textContent = `${percent}%`;
+    const bar = card.querySelector(".bar");
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.setAttribute("aria-label", frame.stage);
+    bar.firstChild.style.width = `${percent}%`;
+    item.dataset.done = frame.done ? "true" : "false";
+    return null;
+  }
+
+  const DRAW = {
+    say,
+    preview,
+    picture,
+    ask_approval: askApproval,
+    echo,
+    error: errorFrame,
+    progress: progressCard,
+  };
+
+  function draw(frame) {
+    if (frame.id && frame.type !== "progress") {
+      if (seen.has(frame.id)) return;
+      seen.add(frame.id);
+    }
+    const painter = DRAW[frame.type];
+    if (!painter) return; // a newer server's frame this page does not know: skip it quietly
+    const item = painter(frame);
+    if (item) add(item, frame.type === "echo");
+  }
+
+  function hello(frame) {
+    // Sent lines not yet echoed stay (an echo in the history confirms one); all else is redrawn.
+    const pending = [...log.querySelectorAll("li.me.pending")];
+    for (const child of [...log.children]) if (!pending.includes(child)) child.remove();
+    seen = new Set();
+    progress = new Map();
+    Studio.showWho(frame);
+    for (const past of frame.history || []) draw(past);
+    for (const item of pending) if (item.classList.contains("pending")) log.append(item);
+    empty.hidden = log.children.length > 0;
+    following = true;
+    toBottom();
+  }
+
+  // ---- the connection ------------------------------------------------------------------------
+
+  function setState(state, text) {
+    conn.dataset.state = state;
+    conn.textContent = text;
+    document.body.dataset.conn = state;
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+    else waiting.push(frame);
+  }
+
+  function press(node, button) {
+    node.setAttribute("aria-pressed", "true");
+    send({ type: "button", action: button.action, project_id: button.project_id });
+  }
+
+  function onFrame(event) {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (frame.type === "hello") hello(frame);
+    else draw(frame);
+  }
+
+  async function signedOut() {
+    try {
+      const response = await fetch("/session", { credentials: "same-origin" });
+      return response.status === 401;
+    } catch {
+      return false;
+    }
+  }
+
+  function connect() {
+    clearTimeout(timer);
+    if (socket) return;
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(`${scheme}//${window.location.host}/ws`);
+    setState("connecting", retries ? "Reconnecting…" : "Connecting…");
+    socket.addEventListener("open", () => {
+      retries = 0;
+      setState("online", "Online");
+      while (waiting.length) socket.send(JSON.stringify(waiting.shift()));
+    });
+    socket.addEventListener("message", onFrame);
+    socket.addEventListener("close", async () => {
+      socket = null;
+      if (await signedOut()) {
+        setState("offline", "Signed out");
+        window.location.reload();
+        return;
+      }
+      const delay = Math.min(10000, 500 * 2 ** retries);
+      retries += 1;
+      setState("offline", `Offline · retrying in ${Math.round(delay / 1000) || 1}s`);
+      timer = setTimeout(connect, delay);
+    });
+  }
+
+  // ---- the composer --------------------------------------------------------------------------
+
+  function grow() {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight, 180)}px`;
+  }
+
+  function submit() {
+    const text = input.value.trim();
+    if (!text) return;
+    add(mine(text, "", true), true);
+    send({ type: "text", text });
+    input.value = "";
+    grow();
+    input.focus();
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+  input.addEventListener("input", grow);
+  for (const chip of document.querySelectorAll("[data-fill]")) {
+    chip.addEventListener("click", () => {
+      input.value = chip.dataset.fill;
+      grow();
+      input.focus();
+    });
+  }
+  window.addEventListener("online", connect);
+  wrap.addEventListener("scroll", () => {
+    following = nearBottom();
+  }, { passive: true });
+  new ResizeObserver(() => following && toBottom()).observe(log);
+
+  connect();
+  input.focus();
+})();
