@@ -71,6 +71,11 @@ class Project(BaseModel):
     """A/B experiments this project is in: experiment name -> the variant it got (sticky)."""
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
+    rendering_since: datetime | None = None
+    """When the render under way was asked for (set on entering rendering, cleared on leaving)."""
+    render_seconds: float = Field(default=0.0, ge=0)
+    """Wall-clock seconds this project spent rendering, every render counted (from Render
+    pressed to ready or failed, queue wait included): what the usage report shows."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Project:
@@ -115,9 +120,21 @@ class Project(BaseModel):
         return self.rendered_version == self.current and bool(self.video_path or self.preview_path)
 
     def evolve(self, **changes: Any) -> Project:
-        """A validated copy with `changes` applied and `updated_at` refreshed."""
-        data = {**self.model_dump(), **changes, "updated_at": _now()}
+        """A validated copy with `changes` applied and `updated_at` refreshed (and the render
+        clock run: entering rendering starts it, leaving adds to `render_seconds`)."""
+        now = _now()
+        data = {**self.model_dump(), **changes, "updated_at": now}
+        data.update(self._render_clock(ProjectState(data["state"]), now))
         return Project.model_validate(data)
+
+    def _render_clock(self, state: ProjectState, now: datetime) -> dict[str, Any]:
+        rendering = ProjectState.RENDERING
+        if state is rendering and self.state is not rendering:
+            return {"rendering_since": now}
+        if state is not rendering and self.state is rendering and self.rendering_since:
+            spent = max(0.0, (now - self.rendering_since).total_seconds())
+            return {"rendering_since": None, "render_seconds": self.render_seconds + spent}
+        return {}
 
     def with_version(self, script: Script) -> Project:
         """A copy with `script` appended as the new current version, back in draft."""

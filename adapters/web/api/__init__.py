@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.web.api import projects
+from adapters.web.api import admin, assets, projects, routing, schedules, usage
 from adapters.web.api.audit import AuditLog
 from adapters.web.api.keys import ApiKeys
 from adapters.web.api.openapi import document
@@ -25,7 +25,7 @@ __all__ = ["ApiKeys", "api_routes", "endpoints"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-TABLES = (projects.table,)
+TABLES = (projects.table, schedules.table, assets.table, routing.table, usage.table, admin.table)
 """Every module's route table; an endpoint is added by declaring it in its module."""
 
 
@@ -52,4 +52,5 @@ def api_routes(deps: WebDeps) -> list[web.RouteDef]:
     return [
         web.get(PREFIX + "/openapi.json", _openapi_handler(deps, document(listed))),
         *route_defs(listed, deps, audit),
+        assets.file_route(deps),
     ]

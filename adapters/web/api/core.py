@@ -31,15 +31,19 @@ def conversation(principal: Principal, project_id: str = "") -> Conversation:
 
 def command(principal: Principal, name: str, args: str, project_id: str = "") -> CommandEvent:
     where = conversation(principal, project_id)
-    return CommandEvent(
-        conversation=where, speaker=principal.speaker(where), name=name, args=args
-    )
+    return CommandEvent(conversation=where, speaker=principal.speaker(where), name=name, args=args)
 
 
-def button(principal: Principal, action: ButtonAction, project_id: str) -> ButtonEvent:
-    where = conversation(principal, project_id)
+def button(
+    principal: Principal, action: ButtonAction, project_id: str, thread: str | None = None
+) -> ButtonEvent:
+    """A press of `action` on `project_id` (a schedule id for Cancel schedule), in the
+    project's own conversation unless `thread` names another."""
+    where = conversation(principal, project_id if thread is None else thread)
     return ButtonEvent(
-        conversation=where, speaker=principal.speaker(where), action=action.value,
+        conversation=where,
+        speaker=principal.speaker(where),
+        action=action.value,
         project_id=project_id,
     )
 

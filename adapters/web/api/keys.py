@@ -82,17 +82,23 @@ class ApiKeys:
             raise ValueError("a key needs a workspace")
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         info = KeyInfo(
-            id=key_id, workspace=workspace, role=role, name=name[:80],
+            id=key_id,
+            workspace=workspace,
+            role=role,
+            name=name[:80],
             created_at=datetime.now(UTC),
         )
         with self.connection.pipeline() as pipe:
-            pipe.hset(self._key(key_id), mapping={
-                "workspace": workspace,
-                "role": role.value,
-                "name": info.name,
-                "hash": _digest(secret),
-                "created_at": info.created_at.isoformat(),
-            })
+            pipe.hset(
+                self._key(key_id),
+                mapping={
+                    "workspace": workspace,
+                    "role": role.value,
+                    "name": info.name,
+                    "hash": _digest(secret),
+                    "created_at": info.created_at.isoformat(),
+                },
+            )
             pipe.sadd(self._workspace_key(workspace), key_id)
             pipe.sadd(self._workspaces_key, workspace)
             pipe.execute()

@@ -56,8 +56,9 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
             shown = {k: v for k, v in prop.items() if k != "title"}
-            params.append({"name": name, "in": "query", "required": name in required,
-                           "schema": shown})
+            params.append(
+                {"name": name, "in": "query", "required": name in required, "schema": shown}
+            )
     return params
 
 
@@ -86,9 +87,7 @@ def _responses(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     if endpoint.path_patterns:
         statuses |= {404}
     responses: dict[str, Any] = {
-        str(endpoint.status): {
-            "description": "OK", "content": {"application/json": {"schema": ok}}
-        }
+        str(endpoint.status): {"description": "OK", "content": {"application/json": {"schema": ok}}}
     }
     for status in sorted(statuses):
         responses[str(status)] = {"description": COMMON_ERRORS.get(status, "Refused"), **error}

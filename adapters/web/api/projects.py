@@ -13,6 +13,7 @@ from adapters.media_links import MediaLinks
 from adapters.web.access import ADAPTER
 from adapters.web.api import core
 from adapters.web.api.table import ApiError, Call, Table
+from adapters.web.api.usage import UsageOut, usages
 from bot.actions import Action, ButtonAction, JobsStarted, Preview
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.script import Script
@@ -43,6 +44,7 @@ class ProjectOut(BaseModel):
     published_to: list[str]
     last_error: str
     experiments: dict[str, str]
+    usage: UsageOut = Field(description="tokens, cost and render seconds so far")
     preview_url: str | None = Field(description="a signed, expiring link to the quick preview")
     video_url: str | None = Field(description="a signed, expiring link to the full video")
     created_at: datetime
@@ -106,28 +108,50 @@ def _link(links: MediaLinks, path: str) -> str | None:
         return None
 
 
-def project_out(project: Project, links: MediaLinks) -> ProjectOut:
+def project_out(project: Project, links: MediaLinks, usage: UsageOut) -> ProjectOut:
     script = project.script
     return ProjectOut(
-        id=project.id, title=script.title, idea=script.idea, state=project.state,
-        current_version=project.current, latest_version=project.latest,
-        rendered_version=project.rendered_version, target_seconds=script.target_seconds,
-        aspect=script.aspect.value, requester=project.requester,
-        approved_by=project.approved_by, approved_at=project.approved_at,
-        published_to=project.published_to, last_error=project.last_error,
-        experiments=project.experiments, preview_url=_link(links, project.preview_path),
-        video_url=_link(links, project.video_path), created_at=project.created_at,
+        id=project.id,
+        title=script.title,
+        idea=script.idea,
+        state=project.state,
+        current_version=project.current,
+        latest_version=project.latest,
+        rendered_version=project.rendered_version,
+        target_seconds=script.target_seconds,
+        aspect=script.aspect.value,
+        requester=project.requester,
+        approved_by=project.approved_by,
+        approved_at=project.approved_at,
+        published_to=project.published_to,
+        last_error=project.last_error,
+        experiments=project.experiments,
+        usage=usage,
+        preview_url=_link(links, project.preview_path),
+        video_url=_link(links, project.video_path),
+        created_at=project.created_at,
         updated_at=project.updated_at,
     )
 
 
 def _version(project: Project, number: int, script: Script) -> VersionOut:
     return VersionOut(
-        number=number, current=number == project.current,
-        rendered=number == project.rendered_version, title=script.title, hook=script.hook,
-        sentences=script.sentences, scenes=[scene.title for scene in script.scenes],
-        target_seconds=script.target_seconds, aspect=script.aspect.value, writer=script.writer,
+        number=number,
+        current=number == project.current,
+        rendered=number == project.rendered_version,
+        title=script.title,
+        hook=script.hook,
+        sentences=script.sentences,
+        scenes=[scene.title for scene in script.scenes],
+        target_seconds=script.target_seconds,
+        aspect=script.aspect.value,
+        writer=script.writer,
     )
+
+
+def shown(call: Call, project: Project) -> ProjectOut:
+    """`project` as answered, with its usage."""
+    return project_out(project, call.deps.links, usages(call.deps.connection, [project])[0])
 
 
 def store(call: Call) -> ProjectStore:
@@ -144,8 +168,13 @@ def found(call: Call, project_id: str | None = None) -> Project:
 
 
 @table.route(
-    "GET", "/projects", summary="The workspace's projects, newest first, a page at a time",
-    right="view", response=ProjectPageOut, query=PageQuery, tag=TAG,
+    "GET",
+    "/projects",
+    summary="The workspace's projects, newest first, a page at a time",
+    right="view",
+    response=ProjectPageOut,
+    query=PageQuery,
+    tag=TAG,
 )
 async def list_projects(call: Call) -> ProjectPageOut:
     query = call.query_as(PageQuery)
@@ -153,23 +182,34 @@ async def list_projects(call: Call) -> ProjectPageOut:
         page = store(call).page(ADAPTER, call.workspace, limit=query.limit, cursor=query.cursor)
     except ValueError:
         raise ApiError(422, "query.cursor: not a cursor this list gave out") from None
-    links = call.deps.links
-    return ProjectPageOut(
-        projects=[project_out(p, links) for p in page.projects], next_cursor=page.next_cursor
-    )
+    links, used = call.deps.links, usages(call.deps.connection, page.projects)
+    shown = [project_out(p, links, u) for p, u in zip(page.projects, used, strict=True)]
+    return ProjectPageOut(projects=shown, next_cursor=page.next_cursor)
 
 
 @table.route(
-    "GET", "/projects/{project_id}", summary="One project", right="view", response=ProjectOut,
-    errors=(404,), tag=TAG, path_patterns=_PATH,
+    "GET",
+    "/projects/{project_id}",
+    summary="One project",
+    right="view",
+    response=ProjectOut,
+    errors=(404,),
+    tag=TAG,
+    path_patterns=_PATH,
 )
 async def get_project(call: Call) -> ProjectOut:
-    return project_out(found(call), call.deps.links)
+    return shown(call, found(call))
 
 
 @table.route(
-    "GET", "/projects/{project_id}/versions", summary="Every version of a project's script",
-    right="view", response=VersionsOut, errors=(404,), tag=TAG, path_patterns=_PATH,
+    "GET",
+    "/projects/{project_id}/versions",
+    summary="Every version of a project's script",
+    right="view",
+    response=VersionsOut,
+    errors=(404,),
+    tag=TAG,
+    path_patterns=_PATH,
 )
 async def project_versions(call: Call) -> VersionsOut:
     project = found(call)
@@ -178,8 +218,29 @@ async def project_versions(call: Call) -> VersionsOut:
 
 
 @table.route(
-    "POST", "/projects", summary="A new draft from an idea (what /make does in the chat)",
-    right="edit", response=ProjectOut, body=CreateProject, status=201, errors=(409,), tag=TAG,
+    "GET",
+    "/projects/{project_id}/usage",
+    summary="A project's tokens, cost and render seconds",
+    right="view",
+    response=UsageOut,
+    errors=(404,),
+    tag=TAG,
+    path_patterns=_PATH,
+)
+async def project_usage(call: Call) -> UsageOut:
+    return usages(call.deps.connection, [found(call)])[0]
+
+
+@table.route(
+    "POST",
+    "/projects",
+    summary="A new draft from an idea (what /make does in the chat)",
+    right="edit",
+    response=ProjectOut,
+    body=CreateProject,
+    status=201,
+    errors=(409,),
+    tag=TAG,
 )
 async def create_project(call: Call) -> ProjectOut:
     idea = call.body_as(CreateProject).idea
@@ -187,13 +248,18 @@ async def create_project(call: Call) -> ProjectOut:
     made = core.button_ids(actions, ButtonAction.RENDER)
     if not made:
         raise core.refusal(actions)
-    return project_out(found(call, made[0]), call.deps.links)
+    return shown(call, found(call, made[0]))
 
 
 @table.route(
-    "POST", "/projects/{project_id}/revise",
+    "POST",
+    "/projects/{project_id}/revise",
     summary="A new version from an instruction (what a reply to a draft does in the chat)",
-    right="edit", response=ProjectOut, body=Revise, errors=(404, 409), tag=TAG,
+    right="edit",
+    response=ProjectOut,
+    body=Revise,
+    errors=(404, 409),
+    tag=TAG,
     path_patterns=_PATH,
 )
 async def revise_project(call: Call) -> ProjectOut:
@@ -205,7 +271,7 @@ async def revise_project(call: Call) -> ProjectOut:
     after = found(call)
     if after.latest <= before.latest:
         raise core.refusal(actions)
-    return project_out(after, call.deps.links)
+    return shown(call, after)
 
 
 async def _press(call: Call, action: ButtonAction) -> tuple[Project, list[Action], Project]:
@@ -215,9 +281,14 @@ async def _press(call: Call, action: ButtonAction) -> tuple[Project, list[Action
 
 
 @table.route(
-    "POST", "/projects/{project_id}/render",
+    "POST",
+    "/projects/{project_id}/render",
     summary="Render the current version (the Render button); progress goes to the API channel",
-    right="edit", response=ProjectOut, status=202, errors=(404, 409), tag=TAG,
+    right="edit",
+    response=ProjectOut,
+    status=202,
+    errors=(404, 409),
+    tag=TAG,
     path_patterns=_PATH,
 )
 async def render_project(call: Call) -> ProjectOut:
@@ -225,28 +296,39 @@ async def render_project(call: Call) -> ProjectOut:
     started = any(isinstance(a, JobsStarted | Preview) for a in actions)
     if not started:
         raise core.refusal(actions)
-    return project_out(after, call.deps.links)
+    return shown(call, after)
 
 
 @table.route(
-    "POST", "/projects/{project_id}/approve",
+    "POST",
+    "/projects/{project_id}/approve",
     summary="Approve the rendered version and publish it (the Approve & publish button)",
-    right="approve", response=ProjectOut, status=202, errors=(404, 409), tag=TAG,
+    right="approve",
+    response=ProjectOut,
+    status=202,
+    errors=(404, 409),
+    tag=TAG,
     path_patterns=_PATH,
 )
 async def approve_project(call: Call) -> ProjectOut:
     _, actions, after = await _press(call, ButtonAction.APPROVE)
     if not any(isinstance(a, JobsStarted) for a in actions):
         raise core.refusal(actions)
-    return project_out(after, call.deps.links)
+    return shown(call, after)
 
 
 @table.route(
-    "POST", "/projects/{project_id}/reject", summary="Reject the rendered version",
-    right="approve", response=ProjectOut, errors=(404, 409), tag=TAG, path_patterns=_PATH,
+    "POST",
+    "/projects/{project_id}/reject",
+    summary="Reject the rendered version",
+    right="approve",
+    response=ProjectOut,
+    errors=(404, 409),
+    tag=TAG,
+    path_patterns=_PATH,
 )
 async def reject_project(call: Call) -> ProjectOut:
     before, actions, after = await _press(call, ButtonAction.REJECT)
     if after.state is not ProjectState.REJECTED or before.state is ProjectState.REJECTED:
         raise core.refusal(actions)
-    return project_out(after, call.deps.links)
+    return shown(call, after)
