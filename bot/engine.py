@@ -44,6 +44,7 @@ from bot.project import Project, ProjectStore
 from bot.reading import Situation, read, stage_of
 from bot.recall import Recall
 from bot.schedule_chat import Scheduling, split_show
+from pipeline import telemetry
 from pipeline.media.assets import AssetStore
 from pipeline.script import Writer
 from pipeline.text import clean_text
@@ -131,7 +132,7 @@ class Engine:
                 event.event_id,
                 event.conversation.adapter,
             )
-            return Context(event).say(replies.SORRY)
+            return Context(event).say(replies.SORRY + telemetry.reference())
 
     def _handle(self, event: Event) -> list[Action]:
         if not self._first_delivery(event):
@@ -190,6 +191,7 @@ class Engine:
 
     def _intent(self, ctx: Context, intent: Intent) -> list[Action]:
         kind = intent.kind
+        telemetry.count_event(ctx.conversation.adapter, str(kind))
         free = self._free_handler(kind)
         if free is not None:
             return free(ctx, intent.argument)
@@ -263,6 +265,7 @@ class Engine:
             action = ButtonAction(event.action)
         except ValueError:
             return ctx.say(replies.UNKNOWN_BUTTON)
+        telemetry.count_event(ctx.conversation.adapter, f"button:{action.value}")
         if action is ButtonAction.UNSCHEDULE:
             return self.scheduling.unschedule(ctx, event.project_id)
         conversation = event.conversation

@@ -1,4 +1,6 @@
-"""`novacast worker` and `novacast scheduler`: the processes that work behind the chat."""
+"""`novacast worker` and `novacast scheduler`: the processes that work behind the chat.
+
+Each serves its metrics on NOVACAST_METRICS_PORT when set (`novacast.observability`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import threading
 import click
 
 from novacast.embedded_redis import running_server
+from novacast.observability import serve_metrics
 from novacast.wiring import install_worker_runtime, redis_connection, require_ffmpeg
 from pipeline.settings import load_settings
 from workers.due_schedules import Scheduler
@@ -29,6 +32,7 @@ def worker_command(burst: bool) -> None:
     # rides out Redis restarts: commands retry with backoff, the outage is logged once
     connection = resilient_connection(settings.redis_url, "worker")
     install_worker_runtime(connection)
+    serve_metrics("worker")
     run_worker(connection, burst=burst)
 
 
@@ -43,6 +47,7 @@ def scheduler_command() -> None:
         )
     # Each firing is one line worth seeing, even without --verbose.
     logging.getLogger("workers.due_schedules").setLevel(logging.INFO)
+    serve_metrics("scheduler")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())

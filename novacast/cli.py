@@ -10,7 +10,6 @@ with `os.environ` alike — sees it.
 from __future__ import annotations
 
 import importlib
-import logging
 from pathlib import Path
 
 import click
@@ -50,11 +49,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens underneath.")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """NOVACAST: turn an idea into a narrated short video, from a chat or a terminal."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    # httpx logs every request URL at INFO, and Telegram's API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Logs (JSON for the long-running processes), Sentry when SENTRY_DSN is set; httpx's
+    # request lines, which hold Telegram's token, stay held back (novacast.observability).
+    from novacast import observability  # noqa: PLC0415 (after .env is read: LazyGroup.invoke)
+
+    observability.start(ctx.invoked_subcommand, verbose=verbose)

@@ -11,6 +11,12 @@ count as not connected), and the core is warm: `Readiness.warm` is set once the 
 and a first classification (which loads the embedding model when one is used) has run, in a
 thread, so the HTTP site and its acks never wait on model loading.
 
+`/metrics` is the Prometheus exposition of this process (`pipeline.telemetry`'s metrics, the
+RQ queue depths read at scrape time, the process's own): with NOVACAST_METRICS_TOKEN set it
+asks for `Authorization: Bearer <token>`; without, it answers only direct requests from a
+private or loopback address (no proxy's forwarding header). Every request, and every event an
+adapter reads from one, runs under a trace id (`pipeline.telemetry`), returned as `X-Trace-Id`.
+
 Every route refuses bad input with a 4xx and one short log line. The access log (`-v`) never
 holds a media token or a query string (`RedactingAccessLogger`). An event that arrives while
 Redis is down is answered `replies.CANNOT_SAVE`, not dropped.
@@ -20,7 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
+import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -28,13 +37,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import click
 import redis
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from adapters.base import ChatAdapter, Dispatch
 from adapters.media_links import MediaLinks, links_for
@@ -50,6 +60,8 @@ from novacast.wiring import build_engine, redis_connection
 from pipeline.media.sources import ranks_by_meaning
 from pipeline.memory import embeddings
 from pipeline.settings import Settings, load_settings
+from pipeline.telemetry import event_trace, request_arrived, watch_queues
+from workers.catalog import QUEUES
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +129,63 @@ async def media(request: web.Request) -> web.StreamResponse:
 _MEDIA_TOKEN = re.compile(r"/media/[^/]*")
 
 
+METRICS_TOKEN_ENV = "NOVACAST_METRICS_TOKEN"  # noqa: S105 (a variable's name)
+FORWARDED = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def metrics_allowed(request: web.Request, token: str) -> bool:
+    """With a token: the bearer matches. Without: a direct request from a private address."""
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), token.encode())
+    if any(header in request.headers for header in FORWARDED):
+        return False
+    try:
+        peer = ipaddress.ip_address((request.remote or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    return peer.is_private or peer.is_loopback
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus' text exposition of every metric of this process."""
+    if not metrics_allowed(request, os.environ.get(METRICS_TOKEN_ENV, "").strip()):
+        raise web.HTTPForbidden(text="metrics need NOVACAST_METRICS_TOKEN or a private address")
+    body = await asyncio.to_thread(generate_latest, REGISTRY)  # queue depths read Redis
+    response = web.Response(body=body)
+    response.content_type = CONTENT_TYPE_LATEST.split(";", 1)[0]
+    return response
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def trace_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Each request under a new trace id (an event a webhook carries shares it), sent back as
+    `X-Trace-Id` so a caller can quote it."""
+    trace = request_arrived()
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        error.headers["X-Trace-Id"] = trace
+        raise
+    response.headers["X-Trace-Id"] = trace
+    return response
+
+
+def queue_lengths(connection: redis.Redis) -> Callable[[list[str]], list[int]]:
+    """One pipelined LLEN per RQ queue (RQ keeps each queue as the list `rq:queue:<name>`)."""
+
+    def lengths(queues: list[str]) -> list[int]:
+        with connection.pipeline(transaction=False) as pipe:
+            for queue in queues:
+                pipe.llen(f"rq:queue:{queue}")
+            return [int(n) for n in pipe.execute()]
+
+    return lengths
+
+
 def redacted_path(path: str) -> str:
     """A request path fit for a log: a media link's token replaced, the length bounded."""
     return _MEDIA_TOKEN.sub("/media/<token>", path)[:200]
@@ -147,13 +216,15 @@ def build_app(
     readiness: Readiness | None = None,
 ) -> web.Application:
     """The bot's HTTP app. Without `readiness` the core counts as warm."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[trace_requests])
     app[CONNECTION], app[ADAPTERS], app[LINKS] = connection, adapters, links
     app[READINESS] = readiness or Readiness(warm=True)
+    watch_queues(QUEUES, queue_lengths(connection))
     app.add_routes(
         [
             web.get("/healthz", healthz),
             web.get("/readyz", readyz),
+            web.get("/metrics", metrics),
             web.get("/media/{token}/{name}", media),
         ]
     )
@@ -181,12 +252,19 @@ threads only starve the adapters' event loop, which must keep acknowledging with
 
 def make_dispatch(engine: Engine) -> Dispatch:
     """The core as an async callable, run on its own small thread pool. The engine answers a
-    Redis outage itself; should one escape it, the user still hears `CANNOT_SAVE`."""
+    Redis outage itself; should one escape it, the user still hears `CANNOT_SAVE`.
+
+    The core runs in a copy of the caller's context: `run_in_executor` copies no contextvars,
+    and the event's trace id must reach the core's log lines and the jobs it enqueues."""
     pool = ThreadPoolExecutor(max_workers=CORE_THREADS, thread_name_prefix="core")
 
     async def dispatch(event: Event) -> list[Action]:
+        context = contextvars.copy_context()
+        context.run(event_trace)  # an adapter that set none gets one here
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, engine.handle, event)
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, context.run, engine.handle, event
+            )
         except redis.RedisError as error:
             if not store_unavailable(error):
                 raise

@@ -21,6 +21,7 @@ from redis.client import Pipeline
 from rq import Callback, Queue
 
 from bot.schedule_store import Fire, Schedule, ScheduleStore
+from pipeline import telemetry
 from workers.catalog import (
     FIRE_FUNCTION,
     FIRE_QUEUE,
@@ -69,6 +70,7 @@ def fire_job(schedule: Schedule, fire_at: datetime, pipeline: Pipeline) -> None:
         retry=FIRE_RETRY,
         on_failure=Callback(ON_FAILURE),
         pipeline=pipeline,
+        meta=telemetry.job_meta(),
     )
 
 
@@ -114,6 +116,11 @@ class Scheduler:
                 return fired
 
     def _claim(self, schedule_id: str, now: datetime) -> int:
+        """One occurrence, fired under a trace id of its own (its jobs carry it on)."""
+        with telemetry.traced():
+            return self._claim_traced(schedule_id, now)
+
+    def _claim_traced(self, schedule_id: str, now: datetime) -> int:
         try:
             schedule = self.store.claim(schedule_id, now, self.fire)
         except (redis.ConnectionError, redis.TimeoutError):
@@ -124,6 +131,7 @@ class Scheduler:
         if schedule is None:
             return 0
         assert schedule.last_fired_at is not None
+        telemetry.schedule_fired((now - schedule.last_fired_at).total_seconds())
         local = schedule.local(schedule.last_fired_at)
         log.info(
             "fired schedule %s (%s) for %s %s",

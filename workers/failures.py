@@ -17,6 +17,7 @@ from bot.actions import Button, ButtonAction
 from bot.events import ReplyTarget
 from bot.project import ProjectState, ProjectStore, StateRefusal
 from bot.schedule_store import ScheduleStore
+from pipeline import telemetry
 from pipeline.errors import PermanentError, PipelineError
 from workers.catalog import FIRE_FUNCTION, SERIALIZER
 from workers.reporting import Reporter
@@ -69,8 +70,15 @@ def on_failure(
     error: BaseException | None,
     traceback: TracebackType | None,
 ) -> None:
-    """RQ failure callback: permanent errors are not retried; the last failure is reported."""
+    """RQ failure callback: permanent errors are not retried; the last failure is reported,
+    with the job's trace id as the "ref" a user can quote (also when RQ's maintenance, not
+    the job's worker, finds the job abandoned)."""
     del exc_type, traceback
+    with telemetry.traced(telemetry.job_trace_id(job.meta) or telemetry.trace_id()):
+        _on_failure(job, connection, error)
+
+
+def _on_failure(job: Job, connection: redis.Redis, error: BaseException | None) -> None:
     if isinstance(error, PermanentError):
         job.retries_left = 0
     stage = job.meta.get("stage", "render")
@@ -110,7 +118,7 @@ def _schedule_failed(connection: redis.Redis, job: Job, reason: str) -> None:
                 last_error=f"scheduled publish: {reason}",
             )
             buttons = [Button(action=ButtonAction.RETRY, project_id=project.id)]
-    reporter.say(replies.scheduled_run_failed(schedule, reason), buttons)
+    reporter.say(replies.scheduled_run_failed(schedule, reason) + telemetry.reference(), buttons)
 
 
 def _restore_state(connection: redis.Redis, failure: Failure) -> None:
@@ -138,11 +146,11 @@ def _tell_user(connection: redis.Redis, failure: Failure) -> None:
     )
     if failure.publishing:
         retry = [Button(action=ButtonAction.RETRY, project_id=failure.project_id)]
-        reporter.say(replies.publish_failed(failure.reason), retry)
+        reporter.say(replies.publish_failed(failure.reason) + telemetry.reference(), retry)
         return
     reporter.progress(replies.failed_at(failure.stage), 0, done=True)
     actions = (ButtonAction.RENDER, ButtonAction.REVISE)
     reporter.say(
-        replies.render_failed(failure.stage, failure.reason),
+        replies.render_failed(failure.stage, failure.reason) + telemetry.reference(),
         [Button(action=a, project_id=failure.project_id) for a in actions],
     )

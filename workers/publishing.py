@@ -21,6 +21,7 @@ from bot import replies
 from bot.actions import Button, ButtonAction
 from bot.events import ReplyTarget
 from bot.project import Project, ProjectState, ProjectStore, StateRefusal
+from pipeline import telemetry
 from pipeline.errors import PermanentError, TransientError
 from pipeline.media.storyboard import credits
 from pipeline.probe import probe
@@ -85,6 +86,7 @@ class PublishRun:
             if self.ledger.outcome(name) is not None:
                 return
             spec = self.specs[name]
+            kind = str(spec.kind) if spec is not None else "unknown"
             try:
                 if spec is None:
                     raise PermanentError(replies.TARGET_GONE)
@@ -93,15 +95,19 @@ class PublishRun:
                 log.warning("publishing %s v%s to %s failed: %s", request.project_id,
                             request.version, name, error)
                 self.ledger.failed(name, str(error))
+                telemetry.count_publish(kind, "failed")
             except TransientError as error:
                 self.pending[name] = str(error)
+                telemetry.count_publish(kind, "retry")
             except Exception:
                 log.exception("publishing %s v%s to %s crashed", request.project_id,
                               request.version, name)
                 self.pending[name] = replies.UNEXPECTED
+                telemetry.count_publish(kind, "crashed")
             else:
                 self.ledger.done(name, result)
                 log.info("published %s v%s to %s", request.project_id, request.version, name)
+                telemetry.count_publish(kind, "done")
 
     def give_up_pending(self) -> None:
         """Last attempt: what is still pending counts as failed (unless someone else holds it)."""

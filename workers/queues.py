@@ -19,6 +19,7 @@ from rq.job import Dependency, Job, JobStatus
 from bot.events import ReplyTarget
 from bot.handlers import workspace_key
 from bot.project import ProjectStore
+from pipeline import telemetry
 from workers.catalog import (
     AHEAD_FUNCTION,
     AHEAD_QUEUE,
@@ -168,5 +169,6 @@ class RQJobQueue:
             retry=retry,
             on_failure=Callback(on_failure) if on_failure else None,
             ttl=wait,
+            meta=telemetry.job_meta(),  # the trace id: restored where the job runs
         )
         return job

@@ -29,6 +29,7 @@ from bot import replies
 from bot.events import ReplyTarget
 from bot.handlers import workspace_key
 from bot.project import Project, ProjectState, ProjectStore
+from pipeline import telemetry
 from pipeline.errors import PermanentError
 from pipeline.media.history import ShotHistory
 from pipeline.media.shots import shot_keys
@@ -68,6 +69,13 @@ class RenderStep:
         return render_voice(self.project, self.version, self.preference)
 
     def video(self, profile: Profile, on_progress: ProgressSpan) -> Path:
+        """The video of `profile`, made unless it exists (the making timed for /metrics)."""
+        if self.work.video(profile).exists():
+            return self._video(profile, on_progress)
+        with telemetry.rendering(profile.value):
+            return self._video(profile, on_progress)
+
+    def _video(self, profile: Profile, on_progress: ProgressSpan) -> Path:
         music = bed_path(self.script.music) if self.script.music else None
         return make_video(
             self.script,

@@ -16,14 +16,15 @@ from typing import Any
 import redis
 from rq import Queue, SimpleWorker, worker_registration
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.registry import clean_registries
 from rq.utils import now
 from rq.worker import WorkerStatus
 
+from pipeline import telemetry
 from pipeline.voice import PiperTTS
 from workers import runtime
-from workers.catalog import QUEUES, SERIALIZER, CatalogJob
+from workers.catalog import QUEUES, SERIALIZER, CatalogJob, job_functions
 from workers.fairness import FairQueues
 from workers.publishers import unserved_kinds
 from workers.recovery import (
@@ -78,13 +79,19 @@ class NovacastWorker(FairQueues, SimpleWorker):
         return EXECUTION_TTL
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run the job (and its failure callback) under the trace id it was enqueued with (a
+        new one if none), kept alive by a heartbeat, and counted in `novacast_jobs_total`."""
         execution = self.prepare_execution(job)
-        with JobHeartbeat(self, job, execution) as beat:
+        started = time.perf_counter()
+        with telemetry.traced(telemetry.job_trace_id(job.meta)), JobHeartbeat(
+            self, job, execution
+        ) as beat:
             self._beat = beat
             try:
-                self.perform_job(job, queue, execution)
+                ok = self.perform_job(job, queue, execution)
             finally:
                 self._beat = None
+        telemetry.count_job(job_step(job), job_outcome(job, ok), time.perf_counter() - started)
         self.set_state(WorkerStatus.IDLE)
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
@@ -161,6 +168,20 @@ class NovacastWorker(FairQueues, SimpleWorker):
             return
         self.outage.lost(exc)
         threading.Event().wait(2.0)
+
+
+def job_step(job: Job) -> str:
+    """A job's step for metrics: its catalog function's name (`voice`, `publish`, `fire`,
+    `speak_ahead`, …); `other` for anything the catalog refuses to run."""
+    name = job.func_name if job.func_name in job_functions() else ""
+    return name.rsplit(".", 1)[-1] if name else "other"
+
+
+def job_outcome(job: Job, ok: bool) -> str:
+    """`ok`; `failed` (for good); `retried` (RQ queued or scheduled it again)."""
+    if ok:
+        return "ok"
+    return "failed" if job.get_status(refresh=False) is JobStatus.FAILED else "retried"
 
 
 class _SaidOnce(logging.Filter):

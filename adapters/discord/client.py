@@ -28,6 +28,7 @@ from adapters.discord.endpoints import DEFAULT_CDN_URL
 from adapters.discord.outbound import ChannelSender
 from bot.actions import Action, Button, JobsStarted, Say
 from bot.events import Event
+from pipeline import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class NovacastClient(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         if not inbound.is_for_the_bot(message, self.user):
             return
+        telemetry.event_arrived()
         event = inbound.message_event(message)
         if message.attachments:
             found = await files.attachments(message, self.cdn_url)
@@ -112,8 +114,11 @@ class NovacastClient(discord.Client):
 
     async def _defer(self, interaction: discord.Interaction) -> Deferred | None:
         """Acknowledge within Discord's 3 s; None when already acknowledged (a redelivery)."""
+        telemetry.event_arrived()
         try:
-            return await interaction.response.defer()
+            deferred = await interaction.response.defer()
+            telemetry.acked("discord")
+            return deferred
         except discord.HTTPException as error:
             if error.code != ALREADY_ACKNOWLEDGED:
                 log.warning("could not acknowledge interaction (HTTP %s)", error.status)

@@ -56,6 +56,7 @@ from bot.events import (
     MessageEvent,
     Speaker,
 )
+from pipeline import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,9 @@ class SlackAdapter:
 
     async def _acked(self, ack: Any) -> None:
         """Ack at once, then let the answer leave; the listener's task is tracked until done."""
+        telemetry.event_arrived()  # the request's trace id (HTTP mode), else a new one
         await ack()
+        telemetry.acked("slack")
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)

@@ -39,6 +39,7 @@ from adapters.telegram.receiving import (
 from adapters.telegram.transport import AiohttpRequest
 from bot.actions import Action, Say
 from bot.events import Event, MessageEvent, ReplyTarget, Speaker
+from pipeline import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ class TelegramAdapter:
             log.info("refused a Telegram webhook body that is not a readable update")
             raise web.HTTPBadRequest(text="not a Telegram update")
         await self._app.update_queue.put(update)
+        telemetry.acked("telegram")
         return web.Response(text="ok")
 
     def _secret_ok(self, given: str) -> bool:
@@ -241,6 +243,7 @@ class TelegramAdapter:
 
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert self._me is not None
+        telemetry.event_arrived()
         query = update.callback_query
         raw = self._payloads.take(update.update_id)
         try:
@@ -291,6 +294,7 @@ class TelegramAdapter:
                 "answerCallbackQuery",
                 lambda: query.answer(text[:200] or None, show_alert=bool(text)),
             )
+            telemetry.acked("telegram")
         except (DeliveryFailed, TelegramError) as error:
             log.warning("could not answer a Telegram callback query: %s", _name(error))
 

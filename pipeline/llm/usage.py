@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 from redis import Redis
 
+from pipeline import telemetry
 from pipeline.llm.base import Completion
 from pipeline.llm.config import Price, load_models
 
@@ -52,7 +53,11 @@ class UsageLedger:
         return f"{self.prefix}:llm-usage:{project_key}"
 
     def add(self, project_key: str, completion: Completion) -> None:
-        micro = round(cost_usd(completion, self.prices) * MICRO)
+        """Add one completion to the project's totals (and to the process's metrics)."""
+        cost = cost_usd(completion, self.prices)
+        telemetry.llm_used(completion.provider, completion.model, completion.input_tokens,
+                           completion.output_tokens, cost)
+        micro = round(cost * MICRO)
         pipe = self.redis.pipeline()
         key = self.key(project_key)
         pipe.hincrby(key, "input_tokens", completion.input_tokens)
