@@ -27,6 +27,7 @@ PLATFORMS: dict[str, str] = {
     "telegram": "adapters.telegram",
     "slack": "adapters.slack",
     "discord": "adapters.discord",
+    "web": "adapters.web",
 }
 """Platform name -> the package whose `PLATFORM` describes it."""
 

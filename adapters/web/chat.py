@@ -1,0 +1,257 @@
+"""The studio's chat: `GET /ws`, one WebSocket per open chat page.
+
+A socket belongs to a signed-in session, opened from this server's own pages (the `Origin`
+header is checked: another site's page cannot open a socket with the user's cookie). It starts
+with `hello` (who, what the role may do, the recent history), then:
+
+- each client frame becomes a core event (`adapters.web.frames`), handed to `dispatch` one at a
+  time; what the user typed and every action that answers it go to the conversation's stream
+  (`adapters.web.outbox`), the one source of what the page shows;
+- a reader forwards that stream's new entries, whoever wrote them (this bot, another replica,
+  a worker posting progress), as frames.
+
+A button the role lacks the right for is refused before the core sees it, with a sentence
+saying which role may. A frame that is too large closes the socket (1009); one that is not JSON
+or not a known frame is answered with an `error` frame; the session is checked again at every
+frame, so signing out (or a removed user) ends what an open tab can do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from aiohttp import WSMsgType, web
+
+from adapters.base import Dispatch, failure_origin
+from adapters.media_links import MediaLinks
+from adapters.web.access import Principal
+from adapters.web.frames import (
+    BadFrame,
+    ButtonFrame,
+    TextFrame,
+    error_frame,
+    event_for,
+    frame_of,
+    history,
+    read_frame,
+)
+from adapters.web.gate import Gate, same_origin
+from adapters.web.outbox import Entry, WebOutbox, parse_entry
+from adapters.web.pages import SECURITY_HEADERS, rights
+from bot.actions import Action, ButtonAction
+from policy import Policy
+from policy.model import RoleRight
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 16 * 1024
+HISTORY_ENTRIES = 60
+READ_BLOCK_MS = 10_000
+HEARTBEAT_SECONDS = 30.0
+BUTTON_RIGHTS: dict[ButtonAction, RoleRight] = {
+    ButtonAction.APPROVE: "approve",
+    ButtonAction.REJECT: "approve",
+    ButtonAction.RETRY: "approve",
+    ButtonAction.SCHEDULE: "schedule",
+    ButtonAction.UNSCHEDULE: "schedule",
+    ButtonAction.RENDER: "edit",
+    ButtonAction.REVISE: "edit",
+    ButtonAction.CANCEL: "edit",
+}
+"""The right each button needs (the core checks approvals again with the role as a group)."""
+TROUBLE = "Something went wrong on my side, so that did nothing. Please try again in a moment."
+_XReadReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
+SIGNED_OUT = "You are signed out. Open a sign-in link to continue."
+
+
+def channel_of(principal: Principal) -> str:
+    """The studio chat's channel: one conversation per person."""
+    return f"studio:{principal.id}"
+
+
+def refusal_text(policy: Policy, action: ButtonAction, right: RoleRight) -> str:
+    allowed = sorted(role for role, granted in policy.roles.items() if right in granted)
+    who = " or ".join(allowed) or "no role"
+    return f"Your role may not {action.value}: that needs the {right} right ({who})."
+
+
+def async_redis(connection: redis.Redis) -> aredis.Redis:
+    """An asyncio client to the same server and database as `connection` (for blocking reads:
+    no socket timeout)."""
+    pool = connection.connection_pool
+    accepted = inspect.signature(aredis.Redis.__init__).parameters
+    kwargs: dict[str, Any] = {
+        name: value for name, value in pool.connection_kwargs.items() if name in accepted
+    }
+    kwargs["socket_timeout"] = None
+    if issubclass(pool.connection_class, redis.UnixDomainSocketConnection):
+        kwargs["connection_class"] = aredis.UnixDomainSocketConnection
+    elif issubclass(pool.connection_class, redis.SSLConnection):
+        kwargs["connection_class"] = aredis.SSLConnection
+    return aredis.Redis(**kwargs)
+
+
+@dataclass
+class Chat:
+    """The `/ws` route and the sockets it has open."""
+
+    gate: Gate
+    dispatch: Dispatch
+    connection: redis.Redis
+    links: MediaLinks
+    policy: Policy
+    public_url: str
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    _reader: aredis.Redis | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/ws", self.socket)]
+
+    @property
+    def reader(self) -> aredis.Redis:
+        if self._reader is None:
+            self._reader = async_redis(self.connection)
+        return self._reader
+
+    async def close(self) -> None:
+        for socket in list(self.sockets):
+            await socket.close(code=1001, message=b"server stopping")
+        if self._reader is not None:
+            await self._reader.aclose()
+            self._reader = None
+
+    async def socket(self, request: web.Request) -> web.StreamResponse:
+        session = await asyncio.to_thread(self.gate.session, request)
+        if session is None:
+            raise web.HTTPUnauthorized(text="Sign in first.", headers=SECURITY_HEADERS)
+        if not same_origin(request, self.public_url, required=True):
+            log.info("refused a WebSocket opened from another origin")
+            raise web.HTTPForbidden(text="Not from this site.", headers=SECURITY_HEADERS)
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        try:
+            await Conversation(self, request, ws, session.principal).run()
+        finally:
+            self.sockets.discard(ws)
+        return ws
+
+
+class Conversation:
+    """One open socket: hello, the reader of its stream, and its client frames in order."""
+
+    def __init__(
+        self, chat: Chat, request: web.Request, ws: web.WebSocketResponse, principal: Principal
+    ) -> None:
+        self.chat, self.request, self.ws, self.principal = chat, request, ws, principal
+        self.conversation = principal.conversation(channel_of(principal))
+        self.speaker = principal.speaker(self.conversation)
+        self.outbox = WebOutbox(chat.connection, principal.workspace, self.conversation.channel)
+
+    async def run(self) -> None:
+        entries, last = await asyncio.to_thread(self.outbox.recent, HISTORY_ENTRIES)
+        await self.ws.send_json(self.hello(entries))
+        reader = asyncio.create_task(self.forwarding(last), name="web-outbox-reader")
+        try:
+            async for message in self.ws:
+                if message.type == WSMsgType.TEXT:
+                    await self.on_text(message.data)
+                elif message.type == WSMsgType.BINARY:
+                    await self.ws.send_json(error_frame("Send text frames (JSON), not binary."))
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    def hello(self, entries: list[Entry]) -> dict[str, Any]:
+        principal = self.principal
+        return {
+            "type": "hello",
+            "workspace": principal.workspace,
+            "user": principal.id,
+            "name": principal.name,
+            "role": principal.role.value,
+            "rights": rights(self.chat.policy, principal),
+            "history": history(entries, self.chat.links),
+        }
+
+    async def forwarding(self, last: str) -> None:
+        """`forward`; should it fail, the socket closes (the page reconnects) rather than stay
+        open and silent."""
+        try:
+            await self.forward(last)
+        except Exception as error:
+            log.error("the studio's outbox reader failed: %s at %s", type(error).__name__,
+                      failure_origin(error))
+            await self.ws.close(code=1011, message=b"try again")
+
+    async def forward(self, last: str) -> None:
+        """Every new entry of this conversation's stream, as a frame, until the socket closes."""
+        key = self.outbox.key
+        while not self.ws.closed:
+            try:
+                replies: _XReadReply = await self.chat.reader.xread(  # type: ignore[assignment]
+                    {key: last}, block=READ_BLOCK_MS, count=100
+                )
+            except redis.RedisError as error:
+                log.warning("reading the studio's outbox failed (%s)", type(error).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            for _stream, items in replies or []:
+                for entry_id, fields in items:
+                    last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                    await self.send_entry(parse_entry(entry_id, fields))
+
+    async def send_entry(self, entry: Entry | None) -> None:
+        frame = frame_of(entry, self.chat.links) if entry is not None else None
+        if frame is not None and not self.ws.closed:
+            with contextlib.suppress(ConnectionResetError):
+                await self.ws.send_json(frame)
+
+    async def on_text(self, data: str) -> None:
+        try:
+            frame = read_frame(data)
+        except BadFrame as error:
+            await self.ws.send_json(error_frame(str(error)))
+            return
+        if await asyncio.to_thread(self.chat.gate.session, self.request) is None:
+            await self.ws.send_json(error_frame(SIGNED_OUT))
+            await self.ws.close(code=4401, message=b"signed out")
+            return
+        if isinstance(frame, ButtonFrame) and (refused := self.refusal(frame)):
+            await self.ws.send_json(error_frame(refused))
+            return
+        await self.handle(frame)
+
+    def refusal(self, frame: ButtonFrame) -> str | None:
+        right = BUTTON_RIGHTS[frame.action]
+        if self.principal.may(self.chat.policy, right):
+            return None
+        return refusal_text(self.chat.policy, frame.action, right)
+
+    async def handle(self, frame: TextFrame | ButtonFrame) -> None:
+        event = event_for(frame, self.conversation, self.speaker, f"web-{uuid.uuid4().hex}")
+        if event is None:
+            return
+        try:
+            if isinstance(frame, TextFrame):
+                await asyncio.to_thread(self.outbox.echo, frame.text.strip())
+            actions = await self.chat.dispatch(event)
+            await asyncio.to_thread(self.append, actions)
+        except Exception as error:
+            log.error("a studio event failed: %s at %s", type(error).__name__,
+                      failure_origin(error))
+            await self.ws.send_json(error_frame(TROUBLE))
+
+    def append(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            self.outbox.append(action)
