@@ -20,6 +20,7 @@ from adapters.web.api.keys import ApiKeys
 from adapters.web.api.openapi import document
 from adapters.web.api.table import PREFIX, Endpoint, error_response, route_defs
 from adapters.web.deps import WebDeps
+from bot.project import ProjectStore
 
 __all__ = ["ApiKeys", "api_routes", "endpoints"]
 
@@ -46,7 +47,9 @@ def _openapi_handler(deps: WebDeps, doc: dict[str, Any]) -> Handler:
 
 
 def api_routes(deps: WebDeps) -> list[web.RouteDef]:
-    """The /api/v1 routes and the OpenAPI document."""
+    """The /api/v1 routes and the OpenAPI document. Projects stored before the per-workspace
+    index existed are indexed here, once per Redis (`ProjectStore.backfill_index`)."""
+    ProjectStore(deps.connection).backfill_index()
     listed = endpoints()
     audit = AuditLog(deps.connection)
     return [
