@@ -42,6 +42,7 @@ from pipeline import telemetry
 log = logging.getLogger(__name__)
 
 FORMAT_ENV = "NOVACAST_LOG_FORMAT"
+LEVEL_ENV = "NOVACAST_LOG_LEVEL"
 METRICS_PORT_ENV = "NOVACAST_METRICS_PORT"
 METRICS_ADDR_ENV = "NOVACAST_METRICS_ADDR"
 SENTRY_DSN_ENV = "SENTRY_DSN"
@@ -86,6 +87,15 @@ class Redactor:
 
 
 # --- logs --------------------------------------------------------------------------------------
+
+
+def log_level(verbose: bool, environ: Mapping[str, str]) -> int:
+    """INFO with `-v`; else NOVACAST_LOG_LEVEL (debug, info, warning, error); else WARNING."""
+    if verbose:
+        return logging.INFO
+    named = environ.get(LEVEL_ENV, "").strip().upper()
+    level = logging.getLevelName(named) if named else logging.WARNING
+    return level if isinstance(level, int) else logging.WARNING
 
 
 def log_format(command: str | None, environ: Mapping[str, str] | None = None) -> str:
@@ -169,7 +179,7 @@ def configure_logging(
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    root.setLevel(log_level(verbose, environ))
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return chosen
 

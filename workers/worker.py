@@ -83,15 +83,17 @@ class NovacastWorker(FairQueues, SimpleWorker):
         new one if none), kept alive by a heartbeat, and counted in `novacast_jobs_total`."""
         execution = self.prepare_execution(job)
         started = time.perf_counter()
-        with telemetry.traced(telemetry.job_trace_id(job.meta)), JobHeartbeat(
-            self, job, execution
-        ) as beat:
-            self._beat = beat
-            try:
-                ok = self.perform_job(job, queue, execution)
-            finally:
-                self._beat = None
-        telemetry.count_job(job_step(job), job_outcome(job, ok), time.perf_counter() - started)
+        with telemetry.traced(telemetry.job_trace_id(job.meta)):
+            with JobHeartbeat(self, job, execution) as beat:
+                self._beat = beat
+                try:
+                    ok = self.perform_job(job, queue, execution)
+                finally:
+                    self._beat = None
+            step, outcome = job_step(job), job_outcome(job, ok)
+            seconds = time.perf_counter() - started
+            telemetry.count_job(step, outcome, seconds)
+            log.info("job %s (%s): %s in %.2f s", job.id, step, outcome, seconds)
         self.set_state(WorkerStatus.IDLE)
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
