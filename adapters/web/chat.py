@@ -48,6 +48,8 @@ from adapters.web.gate import Gate, same_origin
 from adapters.web.outbox import Entry, WebOutbox, parse_entry
 from adapters.web.pages import SECURITY_HEADERS, rights
 from bot.actions import Action, ButtonAction
+from bot.events import ButtonEvent, CommandEvent, Event
+from bot.intents import COMMANDS, IntentKind
 from policy import Policy
 from policy.model import RoleRight
 
@@ -68,6 +70,18 @@ BUTTON_RIGHTS: dict[ButtonAction, RoleRight] = {
     ButtonAction.CANCEL: "edit",
 }
 """The right each button needs (the core checks approvals again with the role as a group)."""
+INTENT_RIGHTS: dict[str, RoleRight] = {
+    IntentKind.APPROVE: "approve",
+    IntentKind.REJECT: "approve",
+    IntentKind.SCHEDULE: "schedule",
+    IntentKind.UNSCHEDULE: "schedule",
+    IntentKind.MAKE: "edit",
+    IntentKind.REFINE: "edit",
+    IntentKind.RENDER: "edit",
+    IntentKind.CANCEL: "edit",
+    IntentKind.UNDO: "edit",
+}
+"""The right a slash command needs, by what it means (`/publish` is an approval)."""
 TROUBLE = "Something went wrong on my side, so that did nothing. Please try again in a moment."
 _XReadReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
 SIGNED_OUT = "You are signed out. Open a sign-in link to continue."
@@ -78,10 +92,22 @@ def channel_of(principal: Principal) -> str:
     return f"studio:{principal.id}"
 
 
-def refusal_text(policy: Policy, action: ButtonAction, right: RoleRight) -> str:
+def refusal_text(policy: Policy, what: str, right: RoleRight) -> str:
     allowed = sorted(role for role, granted in policy.roles.items() if right in granted)
     who = " or ".join(allowed) or "no role"
-    return f"Your role may not {action.value}: that needs the {right} right ({who})."
+    return f"Your role may not {what}: that needs the {right} right ({who})."
+
+
+def needed(event: Event) -> tuple[str, RoleRight] | None:
+    """(what, the right it needs) for a button or a slash command; None when no right beyond
+    view is needed (free text is the core's to read: its own checks see the role)."""
+    if isinstance(event, ButtonEvent):
+        return event.action, BUTTON_RIGHTS[ButtonAction(event.action)]
+    if isinstance(event, CommandEvent):
+        kind = COMMANDS.get(event.name)
+        right = INTENT_RIGHTS.get(kind) if kind is not None else None
+        return (f"use /{event.name}", right) if right else None
+    return None
 
 
 def async_redis(connection: redis.Redis) -> aredis.Redis:
@@ -227,21 +253,22 @@ class Conversation:
             await self.ws.send_json(error_frame(SIGNED_OUT))
             await self.ws.close(code=4401, message=b"signed out")
             return
-        if isinstance(frame, ButtonFrame) and (refused := self.refusal(frame)):
-            await self.ws.send_json(error_frame(refused))
-            return
-        await self.handle(frame)
-
-    def refusal(self, frame: ButtonFrame) -> str | None:
-        right = BUTTON_RIGHTS[frame.action]
-        if self.principal.may(self.chat.policy, right):
-            return None
-        return refusal_text(self.chat.policy, frame.action, right)
-
-    async def handle(self, frame: TextFrame | ButtonFrame) -> None:
         event = event_for(frame, self.conversation, self.speaker, f"web-{uuid.uuid4().hex}")
         if event is None:
             return
+        if refused := self.refusal(event):
+            await self.ws.send_json(error_frame(refused))
+            return
+        await self.handle(frame, event)
+
+    def refusal(self, event: Event) -> str | None:
+        """The sentence refusing an event the role lacks the right for, else None."""
+        wanted = needed(event)
+        if wanted is None or self.principal.may(self.chat.policy, wanted[1]):
+            return None
+        return refusal_text(self.chat.policy, *wanted)
+
+    async def handle(self, frame: TextFrame | ButtonFrame, event: Event) -> None:
         try:
             if isinstance(frame, TextFrame):
                 await asyncio.to_thread(self.outbox.echo, frame.text.strip())
