@@ -237,6 +237,7 @@ def scrub_event(event: dict[str, Any], redact: Redactor) -> dict[str, Any]:
     _scrub_request(event)
     event.pop("breadcrumbs", None)
     event.pop("user", None)
+    event.get("extra", {}).pop("sys.argv", None)  # `novacast make "an idea"` holds words
     job = event.get("extra", {}).get("rq-job")
     if isinstance(job, dict):
         event["extra"]["rq-job"] = {k: job[k] for k in ("job_id", "func") if k in job}
