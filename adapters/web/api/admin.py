@@ -111,6 +111,9 @@ async def revoke_key(call: Call) -> KeyInfo:
 )
 async def read_audit(call: Call) -> AuditPage:
     query = call.query_as(AuditQuery)
-    entries = AuditLog(call.deps.connection).read(call.workspace, query.limit, query.before)
+    try:
+        entries = AuditLog(call.deps.connection).read(call.workspace, query.limit, query.before)
+    except ValueError as error:
+        raise ApiError(422, f"query.before: {error}") from None
     more = len(entries) == query.limit
     return AuditPage(entries=entries, next_before=entries[-1].id if more else None)

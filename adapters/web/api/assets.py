@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.media_links import link_secret
@@ -38,6 +39,9 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 """An upload larger than this is refused (413) while it streams, before the store sees it."""
 LINK_SECONDS = 3600
 _CHUNK = 256 * 1024
+MALFORMED = (ValueError, LookupError, TypeError, AssertionError, HttpProcessingError)
+"""What aiohttp's multipart reader raises on a malformed form (a bad part header is an
+`InvalidHeader`, a bad boundary a ValueError...): the client's fault, a 422."""
 
 
 class AssetOut(BaseModel):
@@ -126,8 +130,8 @@ async def _receive(request: web.Request, into: Path) -> str:
         if part is None:
             raise ApiError(422, "There is no part named 'file' in the form.")
         await _write_capped(part, into)
-    except ValueError as error:  # a malformed multipart body
-        raise ApiError(422, f"The form could not be read: {type(error).__name__}.") from None
+    except MALFORMED as error:  # a malformed multipart body
+        raise ApiError(422, f"The form could not be read ({type(error).__name__}).") from None
     return part.filename or "upload"
 
 

@@ -85,10 +85,14 @@ class AuditLog:
             log.warning("could not append to the audit stream: %s", type(error).__name__)
 
     def read(self, workspace: str, limit: int, before: str | None = None) -> list[AuditEntry]:
-        """The newest `limit` entries, newest first, older than the entry id `before`."""
+        """The newest `limit` entries, newest first, older than the entry id `before` (a
+        ValueError when Redis takes it for no entry id, e.g. `0-0`, before which nothing is)."""
         top = f"({before}" if before else "+"
         raw: list[tuple[bytes, dict[bytes, bytes]]]
-        raw = self.connection.xrevrange(self.key(workspace), top, "-", count=limit)  # type: ignore[assignment]
+        try:
+            raw = self.connection.xrevrange(self.key(workspace), top, "-", count=limit)  # type: ignore[assignment]
+        except redis.ResponseError:
+            raise ValueError(f"{before!r} is not an entry id to read before") from None
         return [_entry(entry_id, fields) for entry_id, fields in raw]
 
 
