@@ -68,17 +68,18 @@ class RQJobQueue:
         frozen = {"preference": preference or ""}  # every step speaks with this voice
         lane = lane_for(self._redis, workspace_key(project.conversation))
         previous: Job | None = None
-        for job_id, step in zip(ids, RENDER_STEPS, strict=True):
-            previous = self._enqueue(
-                self._queue(step.lanes[lane]),
-                step.function,
-                job_id,
-                args,
-                timeout=step.timeout,
-                after=previous,
-                kwargs=frozen,
-                follows=step.follows,
-            )
+        with telemetry.traced(telemetry.trace_id()):  # one id for the chain, even from a console
+            for job_id, step in zip(ids, RENDER_STEPS, strict=True):
+                previous = self._enqueue(
+                    self._queue(step.lanes[lane]),
+                    step.function,
+                    job_id,
+                    args,
+                    timeout=step.timeout,
+                    after=previous,
+                    kwargs=frozen,
+                    follows=step.follows,
+                )
         return ids
 
     def publish(
