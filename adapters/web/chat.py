@@ -45,8 +45,10 @@ from adapters.web.frames import (
     read_frame,
 )
 from adapters.web.gate import Gate, same_origin
-from adapters.web.outbox import Entry, WebOutbox, parse_entry
+from adapters.web.hub import OutboxHub, Subscription
+from adapters.web.outbox import Entry, WebOutbox, echo_entry
 from adapters.web.pages import SECURITY_HEADERS, rights
+from adapters.web.sessions import COOKIE, Sessions
 from bot.actions import Action, ButtonAction
 from bot.events import ButtonEvent, CommandEvent, Event
 from bot.intents import COMMANDS, IntentKind
@@ -57,7 +59,6 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 16 * 1024
 HISTORY_ENTRIES = 60
-READ_BLOCK_MS = 10_000
 HEARTBEAT_SECONDS = 30.0
 BUTTON_RIGHTS: dict[ButtonAction, RoleRight] = {
     ButtonAction.APPROVE: "approve",
@@ -83,7 +84,6 @@ INTENT_RIGHTS: dict[str, RoleRight] = {
 }
 """The right a slash command needs, by what it means (`/publish` is an approval)."""
 TROUBLE = "Something went wrong on my side, so that did nothing. Please try again in a moment."
-_XReadReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
 SIGNED_OUT = "You are signed out. Open a sign-in link to continue."
 
 
@@ -110,19 +110,19 @@ def needed(event: Event) -> tuple[str, RoleRight] | None:
     return None
 
 
-def async_redis(connection: redis.Redis) -> aredis.Redis:
-    """An asyncio client to the same server and database as `connection` (for blocking reads:
-    no socket timeout)."""
+def async_redis(connection: redis.Redis, *, blocking: bool = False) -> aredis.Redis:
+    """An asyncio client to the same server and database as `connection`; a `blocking` one
+    (for the hub's XREAD) has no socket timeout."""
     pool = connection.connection_pool
+    given = pool.connection_kwargs
     accepted = inspect.signature(aredis.Redis.__init__).parameters
-    kwargs: dict[str, Any] = {
-        name: value for name, value in pool.connection_kwargs.items() if name in accepted
-    }
-    kwargs["socket_timeout"] = None
-    if issubclass(pool.connection_class, redis.UnixDomainSocketConnection):
-        kwargs["connection_class"] = aredis.UnixDomainSocketConnection
-    elif issubclass(pool.connection_class, redis.SSLConnection):
-        kwargs["connection_class"] = aredis.SSLConnection
+    kwargs: dict[str, Any] = {name: value for name, value in given.items() if name in accepted}
+    if "path" in given:
+        kwargs["unix_socket_path"] = given["path"]
+    if issubclass(pool.connection_class, redis.SSLConnection):
+        kwargs["ssl"] = True
+    if blocking:
+        kwargs["socket_timeout"] = None
     return aredis.Redis(**kwargs)
 
 
@@ -137,23 +137,31 @@ class Chat:
     policy: Policy
     public_url: str
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
-    _reader: aredis.Redis | None = None
+    _hub: OutboxHub | None = None
+    _clients: list[aredis.Redis] = field(default_factory=list)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/ws", self.socket)]
 
     @property
-    def reader(self) -> aredis.Redis:
-        if self._reader is None:
-            self._reader = async_redis(self.connection)
-        return self._reader
+    def hub(self) -> OutboxHub:
+        """Made on first use, in the server's event loop."""
+        if self._hub is None:
+            reader = async_redis(self.connection, blocking=True)
+            writer = async_redis(self.connection)
+            self._clients = [reader, writer]
+            self._hub = OutboxHub(reader, writer)
+        return self._hub
 
     async def close(self) -> None:
         for socket in list(self.sockets):
             await socket.close(code=1001, message=b"server stopping")
-        if self._reader is not None:
-            await self._reader.aclose()
-            self._reader = None
+        if self._hub is not None:
+            await self._hub.close()
+            self._hub = None
+        for client in self._clients:
+            await client.aclose()
+        self._clients = []
 
     async def socket(self, request: web.Request) -> web.StreamResponse:
         session = await asyncio.to_thread(self.gate.session, request)
@@ -184,19 +192,25 @@ class Conversation:
         self.outbox = WebOutbox(chat.connection, principal.workspace, self.conversation.channel)
 
     async def run(self) -> None:
-        entries, last = await asyncio.to_thread(self.outbox.recent, HISTORY_ENTRIES)
-        await self.ws.send_json(self.hello(entries))
-        reader = asyncio.create_task(self.forwarding(last), name="web-outbox-reader")
+        hub = self.chat.hub
+        subscription = await hub.subscribe(self.outbox.key)  # before the history: see hub.py
+        reader: asyncio.Task[None] | None = None
         try:
+            entries, last = await asyncio.to_thread(self.outbox.recent, HISTORY_ENTRIES)
+            subscription.start(last)
+            await self.ws.send_json(self.hello(entries))
+            reader = asyncio.create_task(self.forwarding(subscription), name="web-socket-out")
             async for message in self.ws:
                 if message.type == WSMsgType.TEXT:
                     await self.on_text(message.data)
                 elif message.type == WSMsgType.BINARY:
                     await self.ws.send_json(error_frame("Send text frames (JSON), not binary."))
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            hub.unsubscribe(subscription)
+            if reader is not None:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
 
     def hello(self, entries: list[Entry]) -> dict[str, Any]:
         principal = self.principal
@@ -210,35 +224,20 @@ class Conversation:
             "history": history(entries, self.chat.links),
         }
 
-    async def forwarding(self, last: str) -> None:
-        """`forward`; should it fail, the socket closes (the page reconnects) rather than stay
-        open and silent."""
+    async def forwarding(self, subscription: Subscription) -> None:
+        """Every new entry of this conversation's stream, as a frame, until the socket closes
+        (or the server stops); should that fail, the socket closes (the page reconnects)
+        rather than stay open and silent."""
         try:
-            await self.forward(last)
+            async for entry in subscription.entries():
+                await self.send_entry(entry)
         except Exception as error:
-            log.error("the studio's outbox reader failed: %s at %s", type(error).__name__,
+            log.error("a studio socket's forwarding failed: %s at %s", type(error).__name__,
                       failure_origin(error))
-            await self.ws.close(code=1011, message=b"try again")
+        await self.ws.close(code=1011, message=b"try again")
 
-    async def forward(self, last: str) -> None:
-        """Every new entry of this conversation's stream, as a frame, until the socket closes."""
-        key = self.outbox.key
-        while not self.ws.closed:
-            try:
-                replies: _XReadReply = await self.chat.reader.xread(  # type: ignore[assignment]
-                    {key: last}, block=READ_BLOCK_MS, count=100
-                )
-            except redis.RedisError as error:
-                log.warning("reading the studio's outbox failed (%s)", type(error).__name__)
-                await asyncio.sleep(1.0)
-                continue
-            for _stream, items in replies or []:
-                for entry_id, fields in items:
-                    last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-                    await self.send_entry(parse_entry(entry_id, fields))
-
-    async def send_entry(self, entry: Entry | None) -> None:
-        frame = frame_of(entry, self.chat.links) if entry is not None else None
+    async def send_entry(self, entry: Entry) -> None:
+        frame = frame_of(entry, self.chat.links)
         if frame is not None and not self.ws.closed:
             with contextlib.suppress(ConnectionResetError):
                 await self.ws.send_json(frame)
@@ -249,7 +248,7 @@ class Conversation:
         except BadFrame as error:
             await self.ws.send_json(error_frame(str(error)))
             return
-        if await asyncio.to_thread(self.chat.gate.session, self.request) is None:
+        if not await self.signed_in():
             await self.ws.send_json(error_frame(SIGNED_OUT))
             await self.ws.close(code=4401, message=b"signed out")
             return
@@ -261,6 +260,13 @@ class Conversation:
             return
         await self.handle(frame, event)
 
+    async def signed_in(self) -> bool:
+        """The socket's session and its user still exist (sign-out, a removed user)."""
+        token = self.request.cookies.get(COOKIE, "")
+        keys = (Sessions.session_key(token), Sessions.user_key(self.principal.workspace,
+                                                               self.principal.id))
+        return await self.chat.hub.existing(*keys) == len(keys)
+
     def refusal(self, event: Event) -> str | None:
         """The sentence refusing an event the role lacks the right for, else None."""
         wanted = needed(event)
@@ -269,16 +275,17 @@ class Conversation:
         return refusal_text(self.chat.policy, *wanted)
 
     async def handle(self, frame: TextFrame | ButtonFrame, event: Event) -> None:
+        hub, key = self.chat.hub, self.outbox.key
         try:
             if isinstance(frame, TextFrame):
-                await asyncio.to_thread(self.outbox.echo, frame.text.strip())
+                await hub.append(key, [echo_entry(frame.text.strip())])
             actions = await self.chat.dispatch(event)
-            await asyncio.to_thread(self.append, actions)
+            await hub.append(key, self.entries(actions))
         except Exception as error:
             log.error("a studio event failed: %s at %s", type(error).__name__,
                       failure_origin(error))
             await self.ws.send_json(error_frame(TROUBLE))
 
-    def append(self, actions: Iterable[Action]) -> None:
-        for action in actions:
-            self.outbox.append(action)
+    def entries(self, actions: Iterable[Action]) -> list[dict[str, str | bytes]]:
+        fields = (self.outbox.fields(action) for action in actions)
+        return [entry for entry in fields if entry is not None]

@@ -59,6 +59,11 @@ def parse_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Entry | No
         return None
 
 
+def echo_entry(text: str) -> dict[str, str | bytes]:
+    """The stream entry of what the user typed."""
+    return {"echo": text}
+
+
 class PictureIds:
     """Random ids for storyboard files, each bound to its workspace (Redis, 30 days)."""
 
@@ -103,6 +108,12 @@ class WebOutbox:
 
     def append(self, action: Action) -> str | None:
         """Append `action`; its entry id, or None for one with nothing to show (JobsStarted)."""
+        fields = self.fields(action)
+        return self._append(fields) if fields is not None else None
+
+    def fields(self, action: Action) -> dict[str, str | bytes] | None:
+        """The stream entry for `action` (a Picture's id registered now); None for one with
+        nothing to show (JobsStarted); TypeError for a type the studio does not show."""
         if type(action) not in RENDERS:
             raise TypeError(f"the web studio cannot show {type(action).__name__}")
         if isinstance(action, JobsStarted):
@@ -110,11 +121,11 @@ class WebOutbox:
         fields: dict[str, str | bytes] = {"action": ACTIONS.dump_json(action)}
         if isinstance(action, Picture):
             fields["picture"] = PictureIds(self._redis).register(self._workspace, action.path)
-        return self._append(fields)
+        return fields
 
     def echo(self, text: str) -> str:
         """Append what the user typed (so the history shows both sides)."""
-        return self._append({"echo": text})
+        return self._append(echo_entry(text))
 
     def _append(self, fields: dict[str, str | bytes]) -> str:
         entry_id = self._redis.xadd(

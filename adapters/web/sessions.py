@@ -98,11 +98,11 @@ class Sessions:
         return f"{PREFIX}:signin:{digest(token)}"
 
     @staticmethod
-    def _session_key(token: str) -> str:
+    def session_key(token: str) -> str:
         return f"{PREFIX}:session:{digest(token)}"
 
     @staticmethod
-    def _user_key(workspace: str, user_id: str) -> str:
+    def user_key(workspace: str, user_id: str) -> str:
         return f"{PREFIX}:user:{workspace}:{user_id}"
 
     # --- sign-in links ------------------------------------------------------------------------
@@ -142,10 +142,10 @@ class Sessions:
             "name": user.name,
             "updated": str(int(time.time())),
         }
-        self._redis.hset(self._user_key(user.workspace, user.id), mapping=fields)  # type: ignore[arg-type]
+        self._redis.hset(self.user_key(user.workspace, user.id), mapping=fields)  # type: ignore[arg-type]
 
     def user(self, workspace: str, user_id: str) -> User | None:
-        raw: dict[bytes, bytes] = self._redis.hgetall(self._user_key(workspace, user_id))  # type: ignore[assignment]
+        raw: dict[bytes, bytes] = self._redis.hgetall(self.user_key(workspace, user_id))  # type: ignore[assignment]
         if not raw:
             return None
         fields = {key.decode(): value.decode() for key, value in raw.items()}
@@ -154,21 +154,21 @@ class Sessions:
 
     def remove_user(self, workspace: str, user_id: str) -> None:
         """The user can no longer sign in; their open sessions stop working at once."""
-        self._redis.delete(self._user_key(workspace, user_id))
+        self._redis.delete(self.user_key(workspace, user_id))
 
     def open(self, user: User) -> tuple[str, Session]:
         """A new session for `user`: (cookie token, session)."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         csrf = secrets.token_urlsafe(TOKEN_BYTES)
         record = json.dumps({"workspace": user.workspace, "user": user.id, "csrf": csrf})
-        self._redis.set(self._session_key(token), record, ex=self._idle)
+        self._redis.set(self.session_key(token), record, ex=self._idle)
         return token, Session(user, csrf)
 
     def session(self, token: str | None) -> Session | None:
         """The live session a cookie token names (its idle expiry pushed out), else None."""
         if token is None or not plausible(token):
             return None
-        key = self._session_key(token)
+        key = self.session_key(token)
         stored = self._redis.getex(key, ex=self._idle)
         if not isinstance(stored, bytes):
             return None
@@ -181,7 +181,7 @@ class Sessions:
 
     def sign_out(self, token: str | None) -> None:
         if token is not None and plausible(token):
-            self._redis.delete(self._session_key(token))
+            self._redis.delete(self.session_key(token))
 
 
 def csrf_matches(session: Session, offered: str | None) -> bool:
