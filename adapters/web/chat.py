@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 16 * 1024
 HISTORY_ENTRIES = 60
 HEARTBEAT_SECONDS = 30.0
+MAX_SOCKETS_PER_USER = 16
+"""Open chat sockets one person may hold in one bot process (tabs, phones): more is a 429."""
 BUTTON_RIGHTS: dict[ButtonAction, RoleRight] = {
     ButtonAction.APPROVE: "approve",
     ButtonAction.REJECT: "approve",
@@ -139,6 +141,8 @@ class Chat:
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     _hub: OutboxHub | None = None
     _clients: list[aredis.Redis] = field(default_factory=list)
+    _open: dict[str, int] = field(default_factory=dict)
+    """Open sockets per user (this process)."""
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/ws", self.socket)]
@@ -170,14 +174,26 @@ class Chat:
         if not same_origin(request, self.public_url, required=True):
             log.info("refused a WebSocket opened from another origin")
             raise web.HTTPForbidden(text="Not from this site.", headers=SECURITY_HEADERS)
+        principal = session.principal
+        if self.open_for(principal) >= MAX_SOCKETS_PER_USER:
+            raise web.HTTPTooManyRequests(
+                text="Too many open chat tabs; close one.", headers=SECURITY_HEADERS
+            )
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS)
         await ws.prepare(request)
         self.sockets.add(ws)
+        self._open[principal.user] = self.open_for(principal) + 1
         try:
-            await Conversation(self, request, ws, session.principal).run()
+            await Conversation(self, request, ws, principal).run()
         finally:
             self.sockets.discard(ws)
+            self._open[principal.user] -= 1
+            if not self._open[principal.user]:
+                del self._open[principal.user]
         return ws
+
+    def open_for(self, principal: Principal) -> int:
+        return self._open.get(principal.user, 0)
 
 
 class Conversation:

@@ -1,4 +1,4 @@
-"""The studio's WebSocket frames (docs: /work/notes/web-protocol.md, docs/web.md).
+"""The studio's WebSocket frames (the wire: README.md here).
 
 Inbound: `{"type":"text","text":...}` or `{"type":"button","action":...,"project_id":...}`,
 validated strictly (`read_frame`); a typed line becomes a core event exactly as on the other

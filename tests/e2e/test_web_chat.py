@@ -22,7 +22,7 @@ from rq import Queue
 
 from adapters.outbox import sender_for
 from adapters.web import WebAdapter
-from adapters.web.chat import MAX_FRAME_BYTES
+from adapters.web.chat import MAX_FRAME_BYTES, MAX_SOCKETS_PER_USER
 from adapters.web.sessions import sign_in_link
 from bot.actions import Progress
 from bot.events import ReplyTarget
@@ -257,6 +257,18 @@ async def test_signing_out_ends_what_an_open_socket_can_do(studio: Studio) -> No
         await chat.send(type="text", text="/make 10s on tides")
         await chat.until(lambda f: f["type"] == "error" and "signed out" in f["text"], "sign-out")
         assert not any(f["type"] == "echo" for f in chat.frames)
+
+
+async def test_one_person_may_hold_only_so_many_sockets(studio: Studio) -> None:
+    async with await studio.client() as client:
+        held = [await studio.socket(client).__aenter__() for _ in range(MAX_SOCKETS_PER_USER)]
+        with pytest.raises(WSServerHandshakeError) as refused:
+            await studio.socket(client).__aenter__()
+        assert refused.value.status == 429
+        await held.pop().close()
+        again, _hello = await open_chat(studio, client)  # a closed one frees its place
+        for ws in [*held, again.ws]:
+            await ws.close()
 
 
 # --- the whole flow, with a real worker ---------------------------------------------------------
