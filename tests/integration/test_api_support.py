@@ -15,6 +15,7 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,12 @@ import pytest
 import redis
 from aiohttp import web
 
+from adapters.web import WebAdapter
 from adapters.web.access import Role
 from adapters.web.api import api_routes
 from adapters.web.api.keys import ApiKeys
 from adapters.web.deps import WebDeps
-from novacast.server import make_dispatch, media_links
+from novacast.server import build_app, make_dispatch, media_links
 from novacast.wiring import build_engine
 from pipeline.settings import load_settings
 from policy import load_policy
@@ -132,6 +134,15 @@ class _Served:
         self._loop.close()
 
 
+def build_bot_app(connection: redis.Redis, public_url: str) -> web.Application:
+    """The bot's real HTTP app (`novacast.server.build_app`) with the web adapter, which mounts
+    the API behind its gate (API keys first, else the studio's session and CSRF token)."""
+    links = media_links(load_settings(), connection)
+    engine = build_engine(connection, long_term_memory=False)
+    adapter = WebAdapter(make_dispatch(engine), connection, links, load_policy(), public_url)
+    return build_app(connection, [adapter], links)
+
+
 def build_api_app(connection: redis.Redis) -> web.Application:
     """What the web adapter mounts, on a bare app: the real core, links and keys."""
     engine = build_engine(connection, long_term_memory=False)
@@ -148,18 +159,24 @@ def build_api_app(connection: redis.Redis) -> web.Application:
     return app
 
 
-@pytest.fixture(scope="module")
-def api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    """One API server for the module, on the test database and a data dir of its own."""
-    data_dir = tmp_path_factory.mktemp("api") / "var"
-    data_dir.mkdir()
+@contextmanager
+def api_server(redis_url: str, data_dir: Path, *, whole_bot: bool = False) -> Iterator[ApiServer]:
+    """An API server on the test database and `data_dir`: the API's routes on a bare app, or
+    (`whole_bot`) the bot's whole app with the web adapter."""
+    data_dir.mkdir(exist_ok=True)
     before = os.environ.get("NOVACAST_DATA_DIR")
     os.environ["NOVACAST_DATA_DIR"] = str(data_dir)
     load_settings.cache_clear()
     connection = redis.Redis.from_url(redis_url)
     connection.flushdb()
+
+    def build() -> web.Application:
+        if whole_bot:
+            return build_bot_app(connection, load_settings().base_url)
+        return build_api_app(connection)
+
     try:
-        with _Served(lambda: build_api_app(connection)) as served:
+        with _Served(build) as served:
             server = ApiServer(
                 f"http://127.0.0.1:{served.port}", connection, data_dir, ApiKeys(connection)
             )
@@ -174,3 +191,10 @@ def api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
         else:
             os.environ["NOVACAST_DATA_DIR"] = before
         load_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """One API server for the module, on the test database and a data dir of its own."""
+    with api_server(redis_url, tmp_path_factory.mktemp("api") / "var") as server:
+        yield server

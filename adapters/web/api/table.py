@@ -187,6 +187,15 @@ def _check_right(deps: WebDeps, principal: Principal, endpoint: Endpoint) -> Non
         raise ApiError(403, f"The {role} role may not {endpoint.right} here.")
 
 
+def _http_message(refused: web.HTTPException) -> str:
+    """The sentence of an aiohttp refusal whose text may be JSON (`{"error": ...}`)."""
+    try:
+        data = json.loads(refused.text or "")
+    except ValueError:
+        return refused.text or refused.reason
+    return str(data.get("error", refused.reason)) if isinstance(data, dict) else refused.reason
+
+
 def aiohttp_handler(
     endpoint: Endpoint, deps: WebDeps, audit: AuditLog
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -213,6 +222,9 @@ def aiohttp_handler(
         except ApiError as refused:
             status, note = refused.status, refused.message
             return error_response(refused.status, refused.message)
+        except web.HTTPException as refused:  # the gate's CSRF refusal, raised while signing in
+            status, note = refused.status, _http_message(refused)
+            return error_response(status, note)
         except Exception as error:
             log.error(
                 "api %s %s failed: %s at %s",
