@@ -33,7 +33,7 @@ from aiohttp import WSMsgType, web
 
 from adapters.base import Dispatch, failure_origin
 from adapters.media_links import MediaLinks
-from adapters.web.access import Principal
+from adapters.web.access import ADAPTER, Principal
 from adapters.web.frames import (
     BadFrame,
     ButtonFrame,
@@ -52,6 +52,7 @@ from adapters.web.sessions import COOKIE, Sessions
 from bot.actions import Action, ButtonAction
 from bot.events import ButtonEvent, CommandEvent, Event
 from bot.intents import COMMANDS, IntentKind
+from pipeline import telemetry
 from policy import Policy
 from policy.model import RoleRight
 
@@ -208,6 +209,8 @@ class Conversation:
         self.outbox = WebOutbox(chat.connection, principal.workspace, self.conversation.channel)
 
     async def run(self) -> None:
+        telemetry.event_arrived()  # the upgrade request's trace id is the socket's own; each
+        # frame then gets a new one (`on_text`), not the request's that every frame shares
         hub = self.chat.hub
         subscription = await hub.subscribe(self.outbox.key)  # before the history: see hub.py
         reader: asyncio.Task[None] | None = None
@@ -259,6 +262,7 @@ class Conversation:
                 await self.ws.send_json(frame)
 
     async def on_text(self, data: str) -> None:
+        telemetry.event_arrived()
         try:
             frame = read_frame(data)
         except BadFrame as error:
@@ -295,12 +299,13 @@ class Conversation:
         try:
             if isinstance(frame, TextFrame):
                 await hub.append(key, [echo_entry(frame.text.strip())])
+            telemetry.acked(ADAPTER)  # the line is in the conversation: the page shows it
             actions = await self.chat.dispatch(event)
             await hub.append(key, self.entries(actions))
         except Exception as error:
             log.error("a studio event failed: %s at %s", type(error).__name__,
                       failure_origin(error))
-            await self.ws.send_json(error_frame(TROUBLE))
+            await self.ws.send_json(error_frame(TROUBLE + telemetry.reference()))
 
     def entries(self, actions: Iterable[Action]) -> list[dict[str, str | bytes]]:
         fields = (self.outbox.fields(action) for action in actions)

@@ -172,7 +172,10 @@ class Pages:
         token = request.match_info["token"]
         if not await asyncio.to_thread(self.gate.sessions.invited, token):
             return html_page("link-used.html", status=404)
-        return html_page("signin.html")
+        page = html_page("signin.html")
+        # its form posts with `Origin: null` under no-referrer (Fetch), which the POST refuses
+        page.headers["Referrer-Policy"] = "same-origin"
+        return page
 
     async def sign_in(self, request: web.Request) -> web.Response:
         if not same_origin(request, self.public_url, required=False):

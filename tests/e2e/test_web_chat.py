@@ -18,6 +18,7 @@ import pytest
 import redis
 from aiohttp import ClientSession, ClientWebSocketResponse, CookieJar, WSMsgType, web
 from aiohttp.client_exceptions import WSServerHandshakeError
+from prometheus_client import REGISTRY
 from rq import Queue
 
 from adapters.outbox import sender_for
@@ -124,6 +125,11 @@ async def open_chat(studio: Studio, client: ClientSession) -> tuple[Chat, Frame]
     return chat, hello
 
 
+def web_acks() -> float:
+    """How many web events novacast_ack_seconds has counted in this process."""
+    return REGISTRY.get_sample_value("novacast_ack_seconds_count", {"adapter": "web"}) or 0.0
+
+
 def queued_jobs(connection: redis.Redis) -> int:
     return sum(Queue(name, connection=connection).count for name in QUEUES)
 
@@ -136,6 +142,7 @@ async def test_make_gives_a_draft_render_enqueues_and_a_workers_progress_arrives
         assert hello["role"] == "editor"
         assert hello["rights"] == ["view", "edit"]
         assert hello["history"] == []
+        acks = web_acks()
         await chat.send(type="text", text="/make 12s on why the sea is salty")
         echo = await chat.until(kind("echo"), "the echo")
         assert echo["text"] == "/make 12s on why the sea is salty"
@@ -144,6 +151,7 @@ async def test_make_gives_a_draft_render_enqueues_and_a_workers_progress_arrives
         assert [b["action"] for b in draft["buttons"]] == ["render", "revise", "cancel"]
         assert draft["buttons"][0]["label"] == "Render"
         project = draft["buttons"][0]["project_id"]
+        assert web_acks() == acks + 1  # the line reached the conversation: acknowledged
 
         await chat.send(type="button", action="render", project_id=project)
         queued = await chat.until(kind("progress"), "the render's progress message")

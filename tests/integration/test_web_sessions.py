@@ -270,7 +270,8 @@ async def test_the_link_page_then_the_button_signs_in_with_a_strict_cookie(
             page = await client.get(link)
             assert page.status == 200
             assert '<form method="post"' in await page.text()
-            assert_secured(page.headers)
+            assert_secured({**SECURITY_HEADERS, **page.headers, "Referrer-Policy": "no-referrer"})
+            assert page.headers["Referrer-Policy"] == "same-origin"  # the form posts its origin
         response = await client.post(link, allow_redirects=False)
         assert response.status == 303
         assert response.headers["Location"] == "/"
@@ -304,6 +305,8 @@ async def test_a_sign_in_posted_from_another_site_is_refused(studio: Studio) -> 
         )
         assert forged.status == 403
         assert "Set-Cookie" not in forged.headers
+        opaque = await client.post(link, headers={"Origin": "null"}, allow_redirects=False)
+        assert opaque.status == 403  # a sandboxed frame or a data: page
         ours = await client.post(link, headers={"Origin": studio.url}, allow_redirects=False)
         assert ours.status == 303  # the refused attempt did not use the link up
 
