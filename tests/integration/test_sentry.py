@@ -143,6 +143,8 @@ def test_a_failing_job_is_reported_with_the_trace_id_it_was_enqueued_with(
     assert {e["tags"]["trace_id"] for e in events} == {trace}
     assert any(e.get("extra", {}).get("rq-job", {}).get("func") == "workers.publishing.publish"
                for e in events)
+    raised = [v for e in events for v in e.get("exception", {}).get("values", [])]
+    assert [(v["type"], v["value"]) for v in raised] == [("PermanentError", "")]  # RQ's report
     assert_clean(sentry)
 
 
