@@ -6,6 +6,7 @@ usage, keys and the audit trail (no secret in it)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,9 @@ import pytest
 import yaml
 
 from adapters.web.access import Role
+from adapters.web.api.core import reads_as_show
+from bot.schedule_chat import split_show
+from bot.when import WhenError, parse_when
 from tests.integration.test_api_support import ApiServer, Workspace, api  # noqa: F401
 from tests.integration.test_media_vetting import make_still
 
@@ -57,11 +61,13 @@ def test_an_approver_schedules_a_show_lists_it_and_cancels_it(ws: Workspace) -> 
 
 def test_schedule_refusals_are_4xx_in_the_core_s_words(api: ApiServer, ws: Workspace) -> None:  # noqa: F811
     assert ws.editor.post("/api/v1/schedules", json=SHOW).status_code == 403
-    unreadable = ws.approver.post(
-        "/api/v1/schedules", json={"when": "every blue moon", "idea": "cats"}
-    )
-    assert unreadable.status_code == 409
-    assert unreadable.json()["error"]
+    for when in ("every blue moon", "tomorrow 9am"):
+        unreadable = ws.approver.post("/api/v1/schedules", json={"when": when, "idea": "cats"})
+        assert unreadable.status_code == 422
+        assert "recurring" in unreadable.json()["error"]
+    too_often = ws.approver.post("/api/v1/schedules", json={"when": "every minute", "idea": "cats"})
+    assert too_often.status_code == 409  # the core's own refusal, in its words
+    assert too_often.json()["error"]
     both = ws.approver.post("/api/v1/schedules", json={**SHOW, "project_id": "abcdef12"})
     assert both.status_code == 422
     zone = ws.approver.post("/api/v1/schedules", json={**SHOW, "timezone": "Mars/Olympus"})
@@ -78,6 +84,40 @@ def test_schedule_refusals_are_4xx_in_the_core_s_words(api: ApiServer, ws: Works
     assert early.status_code == 409
     other = api.workspace().approver.post("/api/v1/schedules", json=SHOW).json()
     assert ws.admin.delete(f"/api/v1/schedules/{other['id']}").status_code == 404
+
+
+def test_a_show_is_made_at_schedules_only(ws: Workspace) -> None:
+    as_idea = ws.approver.post("/api/v1/projects", json={"idea": "every monday 9:00, a recap"})
+    assert as_idea.status_code == 422
+    assert "/api/v1/schedules" in as_idea.json()["error"]
+    plain = ws.editor.post("/api/v1/projects", json={"idea": "every octopus has three hearts"})
+    assert plain.status_code == 201
+    assert ws.approver.get("/api/v1/schedules").json()["schedules"] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "every monday 9:00, a space-news recap",
+        "daily at 8am: cat facts",
+        "every blue moon, cats",
+        "every octopus has three hearts",
+        "weekdays 18:00 - market wrap",
+        "tomorrow 9am, tea",
+    ],
+)
+def test_the_api_reads_shows_as_the_chat_does(text: str) -> None:
+    show = split_show(text)
+    chat = show is not None and _reads(show[0])
+    assert reads_as_show(text) == chat
+
+
+def _reads(when: str) -> bool:
+    try:
+        parse_when(when, "UTC", datetime.now(UTC))
+    except WhenError:
+        return False
+    return True
 
 
 # --- assets ------------------------------------------------------------------------------------

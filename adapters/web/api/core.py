@@ -14,15 +14,40 @@ calls on two projects never meet in one conversation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from adapters.web.access import Principal
 from adapters.web.api.table import ApiError, Call
 from bot.actions import Action, ButtonAction, Say
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event
 from bot.project import ProjectStore
+from bot.when import WhenError, parse_when
 
 CHANNEL = "api"
+_SHOW_START = re.compile(
+    r"^(?P<when>(?:every|each|daily|weekdays|weekends|weekly|monthly|hourly)\b.*?)"
+    r"(?:\s*[,;]\s*|:\s+|\s+[-–—]\s+)(?P<idea>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+"""The chat's reading of "every monday 9:00, a space-news recap" as a show
+(`bot.schedule_chat.split_show`, which adapters cannot import: that module imports the core's
+handlers). Kept equal to it; test_api_endpoints checks both agree."""
+
+
+def reads_as_show(text: str) -> bool:
+    """True when the core would take `text` (a /make idea, a /schedule time) for a show: a
+    recurring time it can read, then the idea. The API makes shows only at POST /schedules,
+    where the `schedule` right is checked."""
+    match = _SHOW_START.match(text.strip())
+    if match is None:
+        return False
+    try:
+        parse_when(match["when"].strip(), "UTC", datetime.now(UTC))
+    except WhenError:
+        return False
+    return True
 
 
 def conversation(principal: Principal, project_id: str = "") -> Conversation:

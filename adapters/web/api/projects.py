@@ -19,6 +19,10 @@ from bot.project import Project, ProjectState, ProjectStore
 from pipeline.script import Script
 
 table = Table()
+SHOW_IDEA = (
+    "body.idea: it starts with a recurring time, which the chat reads as a show; "
+    "make shows with POST /api/v1/schedules (when, idea)."
+)
 PROJECT_ID = r"[0-9a-f]{6,32}"
 _PATH = {"project_id": PROJECT_ID}
 TAG = "projects"
@@ -244,6 +248,8 @@ async def project_usage(call: Call) -> UsageOut:
 )
 async def create_project(call: Call) -> ProjectOut:
     idea = call.body_as(CreateProject).idea
+    if core.reads_as_show(idea):
+        raise ApiError(422, SHOW_IDEA)
     actions = await core.ask(call, core.command(call.principal, "make", idea))
     made = core.button_ids(actions, ButtonAction.RENDER)
     if not made:

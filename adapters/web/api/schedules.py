@@ -29,6 +29,12 @@ SHOW_THREAD = "shows"
 not a recurring one cannot fall back on scheduling some project."""
 
 
+NOT_RECURRING = (
+    "body.when: a show needs a recurring time the chat can read, e.g. 'every monday 9:00' "
+    "(to publish one project once, give project_id instead of idea)."
+)
+
+
 class ScheduleOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -138,10 +144,15 @@ def _in_zone(event: Event, zone: str | None) -> Event:
 def _event(call: Call, body: CreateSchedule) -> Event:
     who: Principal = call.principal
     if body.project_id is not None:
+        if core.reads_as_show(body.when):
+            raise ApiError(422, "body.when: a time, not a show (give `idea` for a show).")
         project = found(call, body.project_id)
         core.activate(ProjectStore(call.deps.connection), who, project.id)
         return core.command(who, "schedule", body.when, project_id=project.id)
-    return core.command(who, "schedule", f"{body.when}, {body.idea}", project_id=SHOW_THREAD)
+    show = f"{body.when}, {body.idea}"
+    if not core.reads_as_show(show):
+        raise ApiError(422, NOT_RECURRING)
+    return core.command(who, "schedule", show, project_id=SHOW_THREAD)
 
 
 @table.route(
