@@ -47,7 +47,7 @@ from adapters.web.frames import (
 from adapters.web.gate import Gate, same_origin
 from adapters.web.hub import OutboxHub, Subscription
 from adapters.web.outbox import Entry, WebOutbox, echo_entry
-from adapters.web.pages import SECURITY_HEADERS, rights
+from adapters.web.pages import SECURITY_HEADERS, rights, stored
 from adapters.web.sessions import COOKIE, Sessions
 from bot.actions import Action, ButtonAction
 from bot.events import ButtonEvent, CommandEvent, Event
@@ -169,7 +169,7 @@ class Chat:
         self._clients = []
 
     async def socket(self, request: web.Request) -> web.StreamResponse:
-        session = await asyncio.to_thread(self.gate.session, request)
+        session = await stored(self.gate.session, request)
         if session is None:
             raise web.HTTPUnauthorized(text="Sign in first.", headers=SECURITY_HEADERS)
         if not same_origin(request, self.public_url, required=True):
@@ -186,6 +186,9 @@ class Chat:
         self._open[principal.user] = self.open_for(principal) + 1
         try:
             await Conversation(self, request, ws, principal).run()
+        except redis.RedisError as error:
+            log.warning("a studio socket lost Redis (%s)", type(error).__name__)
+            await ws.close(code=1011, message=b"store unavailable")
         finally:
             self.sockets.discard(ws)
             self._open[principal.user] -= 1

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from aiohttp import web
 
 from adapters.web.access import Principal
@@ -61,6 +62,16 @@ class Gate:
         return self.sessions.session(request.cookies.get(COOKIE))
 
     def authenticate(self, request: web.Request) -> Principal | None:
+        try:
+            return self._authenticate(request)
+        except redis.RedisError as error:
+            log.warning("could not reach Redis to authenticate (%s)", type(error).__name__)
+            raise web.HTTPServiceUnavailable(
+                text='{"error": "the store is unavailable; try again"}',
+                content_type="application/json",
+            ) from None
+
+    def _authenticate(self, request: web.Request) -> Principal | None:
         if self._presents_key(request):
             return self._key_principal(request) if self._key_principal else None
         session = self.session(request)

@@ -14,9 +14,12 @@ import asyncio
 import html
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+import redis
 from aiohttp import web
 
 from adapters.web.access import Principal
@@ -57,6 +60,8 @@ _STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 RIGHTS: tuple[RoleRight, ...] = ("view", "edit", "approve", "schedule", "admin")
 SIGNED_OUT = "/signed-out"
+UNAVAILABLE = "The studio cannot reach its store right now; try again in a moment."
+T = TypeVar("T")
 
 FALLBACK = {
     "needs-signin.html": "<h1>Please sign in</h1><p>Open the sign-in link you were given "
@@ -77,6 +82,16 @@ def secured(response: web.StreamResponse) -> web.StreamResponse:
 def refusal(status: type[web.HTTPException], text: str = "") -> web.HTTPException:
     """An error answer with the security headers (raise it)."""
     return status(text=text or None, headers=SECURITY_HEADERS)
+
+
+async def stored(call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)` (Redis) in a thread; Redis unreachable is a 503 with one log line, not a
+    traceback per request."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except redis.RedisError as error:
+        log.warning("the studio could not reach Redis (%s)", type(error).__name__)
+        raise refusal(web.HTTPServiceUnavailable, UNAVAILABLE) from None
 
 
 def see_other(location: str) -> web.Response:
@@ -139,7 +154,7 @@ class Pages:
         ]
 
     async def _session(self, request: web.Request) -> Session | None:
-        return await asyncio.to_thread(self.gate.session, request)
+        return await stored(self.gate.session, request)
 
     async def chat_page(self, request: web.Request) -> web.Response:
         return await self._page(request, "index.html")
@@ -170,7 +185,7 @@ class Pages:
     async def sign_in_page(self, request: web.Request) -> web.Response:
         """The one-button page: a GET never uses the link up (link-preview bots GET links)."""
         token = request.match_info["token"]
-        if not await asyncio.to_thread(self.gate.sessions.invited, token):
+        if not await stored(self.gate.sessions.invited, token):
             return html_page("link-used.html", status=404)
         page = html_page("signin.html")
         # its form posts with `Origin: null` under no-referrer (Fetch), which the POST refuses
@@ -181,7 +196,7 @@ class Pages:
         if not same_origin(request, self.public_url, required=False):
             log.info("refused a sign-in posted from another site")
             return html_page("link-used.html", status=403)
-        opened = await asyncio.to_thread(self.gate.sessions.sign_in, request.match_info["token"])
+        opened = await stored(self.gate.sessions.sign_in, request.match_info["token"])
         if opened is None:
             return html_page("link-used.html", status=404)
         cookie, _session = opened
@@ -207,7 +222,7 @@ class Pages:
             offered = str((await request.post()).get("csrf", ""))
         if not csrf_matches(session, offered):
             raise refusal(web.HTTPForbidden, "Missing or wrong CSRF token.")
-        await asyncio.to_thread(self.gate.sessions.sign_out, request.cookies.get(COOKIE))
+        await stored(self.gate.sessions.sign_out, request.cookies.get(COOKIE))
         response = see_other(SIGNED_OUT)
         response.del_cookie(COOKIE, path="/")
         return response
@@ -241,7 +256,7 @@ class Pages:
         session = await self._session(request)
         if session is None:
             raise refusal(web.HTTPUnauthorized, "Sign in first.")
-        found = await asyncio.to_thread(
+        found = await stored(
             self.pictures.path, session.user.workspace, request.match_info["picture"]
         )
         path = Path(found) if found else None

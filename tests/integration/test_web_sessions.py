@@ -31,6 +31,7 @@ from adapters.web.sessions import (
 )
 from bot.actions import Action
 from bot.events import Event
+from novacast.embedded_redis import EmbeddedRedis
 from novacast.invite import command as invite_command
 from novacast.server import build_app
 from policy import load_policy
@@ -339,3 +340,28 @@ async def test_a_storyboard_picture_is_shown_to_its_workspace_only(
         assert shown.content_type == "image/jpeg"
         assert (await theirs.get(f"{studio.url}/pictures/{picture}")).status == 404
         assert (await ours.get(f"{studio.url}/pictures/unknown")).status == 404
+
+
+async def test_without_redis_the_studio_answers_503_in_one_line(
+    data_dir: Path, free_socket: socket.socket, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"http://127.0.0.1:{free_socket.getsockname()[1]}"
+    links = MediaLinks(b"test-secret", url, data_dir)
+    with EmbeddedRedis() as server:  # up while the app is built, then gone
+        dead = redis.Redis.from_url(server.url, socket_connect_timeout=1)
+        adapter = WebAdapter(_no_core, dead, links, load_policy(), url)
+        runner = web.AppRunner(build_app(dead, [adapter], links))
+    await runner.setup()
+    await web.SockSite(runner, free_socket).start()
+    try:
+        async with adapter, ClientSession() as client:
+            headers = {"Cookie": f"{COOKIE}=abc", "Origin": url}
+            for path in ("/", "/session", "/signin/abc", "/ws"):
+                response = await client.get(url + path, headers=headers)
+                assert response.status == 503, path
+                assert_secured(response.headers)
+            posted = await client.post(url + "/signin/abc", headers=headers)
+            assert posted.status == 503
+    finally:
+        await runner.cleanup()
+    assert "Traceback" not in caplog.text
