@@ -10,16 +10,12 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import redis
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.web.access import ADAPTER, Principal
-
-if TYPE_CHECKING:
-    from adapters.web.api.table import Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +53,19 @@ class AuditLog:
     def record(
         self,
         principal: Principal,
-        endpoint: Endpoint,
+        what: str,
         request: web.Request,
         status: int,
         note: str,
     ) -> None:
-        """Append one entry; a Redis failure is logged, never turned into the call's failure."""
+        """Append one entry (`what`: method and route template); a Redis failure is logged,
+        never turned into the call's failure."""
         fields = {
             "who": principal.user,
             "name": principal.name,
             "role": principal.role.value,
             "via": principal.via.value,
-            "what": f"{endpoint.method} /api/v1{endpoint.path}",
+            "what": what,
             "ids": json.dumps(_ids(request.match_info)),
             "when": datetime.now(UTC).isoformat(),
             "status": str(status),

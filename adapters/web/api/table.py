@@ -236,7 +236,9 @@ def aiohttp_handler(
             return error_response(500, "Something went wrong on our side.")
         finally:
             if endpoint.changes and principal is not None:
-                audit.record(principal, endpoint, request, status, note)
+                audit.record(
+                    principal, f"{endpoint.method} {PREFIX}{endpoint.path}", request, status, note
+                )
 
     handle.__name__ = endpoint.operation_id
     return handle
