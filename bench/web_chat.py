@@ -1,6 +1,7 @@
 """200 concurrent studio chats through WebSockets against a fresh `novacast bot`.
 
-Run `python bench/web_chat.py [--conversations 200] [--no-slack] [--rounds 1]`. A fresh bot
+Run `python bench/web_chat.py [--conversations 200] [--no-slack] [--rounds 1]` (REDIS_URL: a
+spare, empty database; unset: an embedded server for the run). For each round a fresh bot
 process (no chat platform configured: only the always-on web platform; long-term memory on;
 Redis from REDIS_URL or an embedded one) is started; once /readyz answers 200, N people are
 signed in with one-time links (`adapters.web.sessions.sign_in_link`, POST /signin/<token>), each
@@ -149,20 +150,24 @@ async def slack_reference(n: int, redis_url: str) -> list[float]:
 
 
 async def main(n: int, slack: bool, rounds: int) -> int:
+    """Web rounds (each a fresh bot), then one Slack round: its conversations have fixed
+    channel names, so a second Slack round against the same Redis would be deduplicated."""
     worse = False
     with harness.redis_url() as redis_url:
+        webs = []
         for _ in range(rounds):
-            web = await run_web(n, redis_url)
-            report(web, n)
-            if slack:
-                drafts = await slack_reference(n, redis_url)
+            webs.append(await run_web(n, redis_url))
+            report(webs[-1], n)
+            worse |= bool(webs[-1].lost)
+        if slack:
+            drafts = await slack_reference(n, redis_url)
+            theirs = harness.percentile(drafts, 0.99)
+            for web in webs:
                 ours = harness.percentile(web.since_burst, 0.99)
-                theirs = harness.percentile(drafts, 0.99)
-                verdict = "under" if ours < theirs else "NOT under"
+                verdict = "under" if drafts and ours < theirs else "NOT under"
                 print(f"web draft p99 {ours * 1000:.0f} ms is {verdict} Slack's "
                       f"{theirs * 1000:.0f} ms")
-                worse |= ours >= theirs
-            worse |= bool(web.lost)
+                worse |= verdict != "under"
     return 1 if worse else 0
 
 
