@@ -10,10 +10,11 @@ with `hello` (who, what the role may do, the recent history), then:
 - a reader forwards that stream's new entries, whoever wrote them (this bot, another replica,
   a worker posting progress), as frames.
 
-A button the role lacks the right for is refused before the core sees it, with a sentence
-saying which role may. A frame that is too large closes the socket (1009); one that is not JSON
-or not a known frame is answered with an `error` frame; the session is checked again at every
-frame, so signing out (or a removed user) ends what an open tab can do.
+A button or a slash command the role lacks the right for is refused before the core sees it,
+with a sentence saying which roles may (the role is the session's when the socket opened). A
+frame that is too large closes the socket (1009); one that is not JSON or not a known frame is
+answered with an `error` frame; the session is checked again at every frame, so signing out (or
+a removed user) ends what an open tab can do.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ class Chat:
         self.sockets.add(ws)
         self._open[principal.user] = self.open_for(principal) + 1
         try:
-            await Conversation(self, request, ws, principal).run()
+            await ChatSocket(self, request, ws, principal).run()
         except redis.RedisError as error:
             log.warning("a studio socket lost Redis (%s)", type(error).__name__)
             await ws.close(code=1011, message=b"store unavailable")
@@ -200,7 +201,7 @@ class Chat:
         return self._open.get(principal.user, 0)
 
 
-class Conversation:
+class ChatSocket:
     """One open socket: hello, the reader of its stream, and its client frames in order."""
 
     def __init__(

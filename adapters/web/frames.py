@@ -128,8 +128,10 @@ def action_frame(
 
 def history(entries: list[Entry], links: MediaLinks) -> list[dict[str, Any]]:
     """The frames of a conversation's recent entries, oldest first; a render's progress only
-    as its latest report (the client edits one message per key anyway)."""
+    as its latest report (the client edits one message per key anyway); no ephemeral notice
+    (those are for the moment, as on the chat platforms)."""
     frames = [f for f in (frame_of(entry, links) for entry in entries) if f is not None]
+    frames = [f for f in frames if not f.get("ephemeral")]
     latest = {f["key"]: f["id"] for f in frames if f["type"] == "progress"}
     return [f for f in frames if f["type"] != "progress" or latest[f["key"]] == f["id"]]
 
