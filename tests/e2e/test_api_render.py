@@ -7,14 +7,18 @@ state-changing call needs its CSRF token."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
 from adapters.web.sessions import sign_in_link
+from novacast.server import MAX_BODY_BYTES
+from pipeline.ffmpeg import ffmpeg_exe
 from tests.integration.test_api_support import ApiServer, Workspace, api_server
 from tests.workers_support import worker_process
 
@@ -147,3 +151,33 @@ def test_a_studio_session_calls_the_api_with_its_csrf_token(rendered: Rendered) 
         assert made.json()["requester"].startswith("session:")
         forged = browser.get("/api/v1/projects", headers={"Authorization": "Bearer nck_forged"})
         assert forged.status_code == 401  # a presented key never falls back to the cookie
+
+
+def test_an_upload_larger_than_the_webhook_body_cap_streams_in(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    big = tmp_path / "noise.jpg"
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "nullsrc=s=1600x1600,geq=random(1)*255:128:128",
+            "-frames:v",
+            "1",
+            "-q:v",
+            "1",
+            str(big),
+        ],
+        check=True,
+    )
+    assert big.stat().st_size > MAX_BODY_BYTES
+    sent = rendered.ws.editor.post(
+        "/api/v1/assets", files={"file": ("noise.jpg", big.read_bytes(), "image/jpeg")}
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["size_bytes"] == big.stat().st_size
