@@ -72,33 +72,66 @@
     return row;
   }
 
-  /** A bot text as paragraphs (blank-line separated); a paragraph that opens with a "Label:"
-   *  line (a draft's Script:, Scenes:, Pictures:) gets that label as a small heading; a draft's
-   *  first line ("Draft v2 · “Title”") is the bubble's heading. Links are clickable. */
+  const DRAFT_HEAD = /^Draft v\d+/;
+  const FOLDED = new Set(["Scenes", "Pictures"]); // a draft's longer sections start folded
+
+  /** A bot text as paragraphs (blank-line separated). A paragraph that opens with a draft's
+   *  headline ("Draft v2 · “Title”") shows it as a heading; one that opens with a "Label:" line
+   *  (Script:, Scenes:, Pictures:) gets the label as a small heading. Links are clickable. */
   function textBlock(text) {
     const body = el("div", { class: "text" });
-    const paragraphs = (text || "").split(/\n\s*\n/);
-    const first = paragraphs[0].split("\n");
-    if (/^Draft v\d+/.test(first[0])) {
-      body.append(el("h3", { text: first[0] }));
-      paragraphs[0] = first.slice(1).join("\n");
-    }
-    for (const paragraph of paragraphs) {
+    for (const paragraph of (text || "").split(/\n\s*\n/)) {
       if (!paragraph.trim()) continue;
       const lines = paragraph.split("\n");
-      const label = /^[A-Z][\w ]{1,30}:$/.test(lines[0]) ? lines.shift() : "";
-      body.append(el("p", { class: label ? "section" : "" }, label ? el("span", { class: "label", text: label.slice(0, -1) }) : null, linkified(lines.join("\n"))));
+      if (DRAFT_HEAD.test(lines[0])) {
+        body.append(el("h3", { text: lines.shift() }));
+        if (!lines.length) continue;
+      }
+      const label = /^[A-Z][\w ]{1,30}:$/.test(lines[0]) ? lines.shift().slice(0, -1) : "";
+      const content = linkified(lines.join("\n"));
+      if (FOLDED.has(label)) {
+        const count = lines.filter((line) => /^\d+\. /.test(line)).length;
+        const summary = el("summary", {}, el("span", { class: "label", text: label }), count ? ` ${count}` : "");
+        body.append(el("details", { class: "section" }, summary, el("p", {}, content)));
+      } else {
+        const labelNode = label ? el("span", { class: "label", text: label }) : null;
+        body.append(el("p", { class: label ? "section" : "" }, labelNode, content));
+      }
     }
     return [body];
   }
 
+  /** A newer draft of a project folds the older ones to their headline (a button unfolds). */
+  function foldOlderDrafts(item) {
+    const project = item.dataset.project;
+    if (!project) return;
+    for (const older of log.querySelectorAll(`li.draft[data-project="${CSS.escape(project)}"]`)) {
+      const before = older.compareDocumentPosition(item) & Node.DOCUMENT_POSITION_FOLLOWING;
+      if (!before || older.classList.contains("old")) continue;
+      older.classList.add("old");
+      const toggle = el("button", { type: "button", class: "quiet unfold", "aria-expanded": "false", text: "Show" });
+      toggle.addEventListener("click", () => {
+        const open = older.classList.toggle("unfolded");
+        toggle.setAttribute("aria-expanded", String(open));
+        toggle.textContent = open ? "Hide" : "Show";
+      });
+      const head = older.querySelector("h3");
+      if (head) head.append(" ", toggle);
+    }
+  }
+
   function say(frame) {
     const kinds = [];
-    if (/^Draft v\d+/.test(frame.text || "")) kinds.push("draft");
+    if ((frame.text || "").split("\n").some((line) => DRAFT_HEAD.test(line))) kinds.push("draft");
     if ((frame.buttons || []).some((b) => b.action === "unschedule")) kinds.push("schedule");
     if (frame.ephemeral) kinds.push("ephemeral");
-    return botMessage(frame, kinds.join(" "), ...textBlock(frame.text), buttons(frame.buttons),
+    const item = botMessage(frame, kinds.join(" "), ...textBlock(frame.text), buttons(frame.buttons),
       frame.ephemeral ? el("span", { class: "meta", text: "Only you can see this" }) : null);
+    if (kinds.includes("draft") && frame.buttons && frame.buttons.length) {
+      item.dataset.project = frame.buttons[0].project_id;
+      queueMicrotask(() => foldOlderDrafts(item));
+    }
+    return item;
   }
 
   function video(url) {
@@ -152,7 +185,9 @@
     const card = item.querySelector(".progress-card");
     const percent = Math.max(0, Math.min(100, Number(frame.percent) || 0));
     card.classList.toggle("done", Boolean(frame.done));
-    card.querySelector(".label").textContent = frame.done ? `✓ ${frame.stage}` : frame.stage;
+    const stage = String(frame.stage || "");
+    const shown = stage.charAt(0).toUpperCase() + stage.slice(1);
+    card.querySelector(".label").textContent = frame.done ? `✓ ${shown}` : shown;
     card.querySelector(".pct").textContent = `${percent}%`;
     const bar = card.querySelector(".bar");
     bar.setAttribute("aria-valuenow", String(percent));
@@ -297,8 +332,13 @@
     });
   }
   window.addEventListener("online", connect);
+  let lastTop = 0;
   wrap.addEventListener("scroll", () => {
-    following = nearBottom();
+    // Only the reader scrolls up (content growing never lowers scrollTop): stop following
+    // then; back near the bottom, follow again.
+    if (wrap.scrollTop < lastTop - 4) following = false;
+    if (nearBottom()) following = true;
+    lastTop = wrap.scrollTop;
   }, { passive: true });
   new ResizeObserver(() => following && toBottom()).observe(log);
 

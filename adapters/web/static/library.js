@@ -11,6 +11,7 @@
   let cursor = null;
   let schedules = [];
   let weekOffset = 0;
+  const titles = new Map(); // project id -> title, for the week view's publish slots
 
   async function api(path) {
     const response = await fetch(`/api/v1${path}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -49,12 +50,13 @@
     return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
   }
 
-  function cost(source) {
-    const c = source.cost || source.usage || source;
+  /** A UsageOut (a project's `usage`, the workspace's `total`) as the page shows it. */
+  function cost(usage) {
+    const u = usage || {};
     return {
-      tokens: c.tokens ?? ((c.prompt_tokens || 0) + (c.completion_tokens || 0)),
-      renderSeconds: c.render_seconds ?? c.seconds_of_render ?? 0,
-      usd: c.cost_usd ?? c.usd ?? null,
+      tokens: (u.input_tokens || 0) + (u.output_tokens || 0),
+      renderSeconds: u.render_seconds || 0,
+      usd: u.cost_usd ?? null,
     };
   }
 
@@ -62,9 +64,9 @@
     const box = document.getElementById("usage");
     try {
       const usage = await api("/usage");
-      const total = cost(usage.workspace || usage.total || usage);
+      const total = cost(usage.total);
       const stats = [
-        ["Projects", number(usage.projects ?? (usage.per_project || []).length)],
+        ["Projects", number(usage.projects)],
         ["LLM tokens", number(total.tokens)],
         ["Render time", seconds(total.renderSeconds)],
         ["Cost", money(total.usd)],
@@ -103,7 +105,7 @@
   }
 
   function card(project) {
-    const spent = cost(project);
+    const spent = cost(project.usage);
     const url = previewUrl(project);
     const player = url ? el("video", { controls: true, playsInline: true, preload: "metadata", src: url }) : null;
     if (player) player.setAttribute("playsinline", "");
@@ -150,6 +152,7 @@
       if (cursor) query.set("cursor", cursor);
       const body = await api(`/projects?${query}`);
       const page = await Promise.all(items(body).map(detailed));
+      for (const project of page) titles.set(project.id, project.title);
       list.append(...page.map(card));
       cursor = body.next_cursor || body.cursor || null;
       more.hidden = !cursor;
@@ -174,16 +177,15 @@
   }
 
   function nextRun(schedule) {
-    const iso = schedule.next_run || schedule.next_run_at || schedule.at || schedule.when;
-    const date = iso ? new Date(iso) : null;
+    const date = schedule.next_at ? new Date(schedule.next_at) : null;
     return date && !Number.isNaN(date.getTime()) ? date : null;
   }
 
   function slot(schedule, date) {
     const time = el("time", { dateTime: date.toISOString(), text: date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }) });
-    const title = schedule.title || schedule.idea || schedule.project_title || schedule.project_id || schedule.id;
-    const repeat = schedule.every || schedule.recurrence || schedule.repeat || "";
-    return el("div", { class: "slot", role: "listitem", "data-schedule": schedule.id }, time, title, repeat ? el("div", { class: "repeat", text: `↻ ${repeat}` }) : null);
+    const what = schedule.kind === "make" ? `Make “${schedule.idea}”` : `Publish “${titles.get(schedule.project_id) || schedule.project_id}”${schedule.version ? ` v${schedule.version}` : ""}`;
+    const repeat = schedule.recurring ? el("div", { class: "repeat", text: `↻ ${schedule.description}` }) : null;
+    return el("div", { class: "slot", role: "listitem", "data-schedule": schedule.id, title: schedule.description }, time, what, repeat);
   }
 
   function drawWeek() {
@@ -235,6 +237,5 @@
   Studio.session().then(Studio.showWho).catch(() => {});
   drawWeek();
   showUsage();
-  loadSchedules();
-  moreProjects();
+  moreProjects().then(loadSchedules);
 })();
