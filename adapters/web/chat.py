@@ -11,7 +11,7 @@ with `hello` (who, what the role may do, the recent history), then:
   a worker posting progress), as frames.
 
 A button or a slash command the role lacks the right for is refused before the core sees it,
-with a sentence saying which roles may (the role is the session's when the socket opened). A
+with a sentence saying which roles may (the user's role is read again at every frame). A
 frame that is too large closes the socket (1009); one that is not JSON or not a known frame is
 answered with an `error` frame; the session is checked again at every frame, so signing out (or
 a removed user) ends what an open tab can do.
@@ -25,7 +25,7 @@ import inspect
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis
@@ -34,7 +34,7 @@ from aiohttp import WSMsgType, web
 
 from adapters.base import Dispatch, failure_origin
 from adapters.media_links import MediaLinks
-from adapters.web.access import ADAPTER, Principal
+from adapters.web.access import ADAPTER, Principal, Role
 from adapters.web.frames import (
     BadFrame,
     ButtonFrame,
@@ -272,7 +272,7 @@ class ChatSocket:
         except BadFrame as error:
             await self.ws.send_json(error_frame(str(error)))
             return
-        if not await self.signed_in():
+        if not await self.still_signed_in():
             await self.ws.send_json(error_frame(SIGNED_OUT))
             await self.ws.close(code=4401, message=b"signed out")
             return
@@ -284,12 +284,20 @@ class ChatSocket:
             return
         await self.handle(frame, event)
 
-    async def signed_in(self) -> bool:
-        """The socket's session and its user still exist (sign-out, a removed user)."""
+    async def still_signed_in(self) -> bool:
+        """The socket's session and its user still exist (sign-out, a removed user); the user's
+        role as it is now (a new invite may have changed it)."""
         token = self.request.cookies.get(COOKIE, "")
-        keys = (Sessions.session_key(token), Sessions.user_key(self.principal.workspace,
-                                                               self.principal.id))
-        return await self.chat.hub.existing(*keys) == len(keys)
+        principal = self.principal
+        role = await self.chat.hub.role_of(
+            Sessions.session_key(token), Sessions.user_key(principal.workspace, principal.id)
+        )
+        if role is None or role not in {known.value for known in Role}:
+            return False
+        if role != principal.role.value:
+            self.principal = replace(principal, role=Role(role))
+            self.speaker = self.principal.speaker(self.conversation)
+        return True
 
     def refusal(self, event: Event) -> str | None:
         """The sentence refusing an event the role lacks the right for, else None."""

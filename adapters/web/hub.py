@@ -112,11 +112,14 @@ class OutboxHub:
                 pipe.xadd(key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
 
-    async def existing(self, *keys: str) -> int:
-        """How many of `keys` exist (a session and its user, checked at every frame)."""
+    async def role_of(self, session_key: str, user_key: str) -> str | None:
+        """The user's role while the session exists (checked at every frame), else None."""
         async with self._writes:
-            found: int = await self._writer.exists(*keys)
-        return found
+            pipe = self._writer.pipeline(transaction=False)
+            pipe.exists(session_key)
+            pipe.hget(user_key, "role")
+            alive, role = await pipe.execute()
+        return role.decode() if alive and isinstance(role, bytes) else None
 
     def unsubscribe(self, subscription: Subscription) -> None:
         others = self._subscribers.get(subscription.key, set())

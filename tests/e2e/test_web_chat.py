@@ -216,6 +216,20 @@ async def test_an_editor_may_not_approve_or_schedule_and_is_told_why(studio: Stu
         await chat.ws.close()
 
 
+async def test_a_new_role_applies_to_an_open_socket(studio: Studio) -> None:
+    async with await studio.client(role="editor", name="Eve") as client:
+        chat, _hello = await open_chat(studio, client)
+        await chat.send(type="button", action="schedule", project_id="ab12")
+        await chat.until(kind("error"), "the editor's refusal")
+        async with await studio.client(role="approver", name="Eve"):
+            pass  # the same person invited again, as an approver
+        chat.frames.clear()
+        await chat.send(type="button", action="schedule", project_id="ab12")
+        answer = await chat.until(lambda f: f["type"] in ("say", "error"), "the answer")
+        assert answer["type"] == "say"  # the core's (no such project), not the adapter's refusal
+        await chat.ws.close()
+
+
 async def test_an_approver_may_press_approve(studio: Studio) -> None:
     async with await studio.client(role="approver", name="Ava") as client:
         chat, hello = await open_chat(studio, client)
