@@ -5,9 +5,12 @@ worker are in test_api_render.py."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from adapters.web.access import Role
+from policy import load_policy
 from tests.integration.test_api_support import ApiServer, Workspace, api  # noqa: F401
 
 IDEA = "30s on why octopuses have three hearts, playful"
@@ -111,3 +114,20 @@ def test_an_editor_may_not_approve_and_the_core_refuses_a_draft_approval(ws: Wor
     assert too_early.status_code == 409
     assert "Render" in too_early.json()["error"]
     assert ws.approver.post(f"/api/v1/projects/{made['id']}/reject").status_code == 409
+
+
+def test_past_the_policy_s_rate_limit_a_change_is_429_with_retry_after(
+    api: ApiServer,  # noqa: F811
+    ws: Workspace,
+) -> None:
+    key_id = ws.tokens[Role.EDITOR].split("_")[1]
+    limit = load_policy().rate_limit
+    slot = int(time.time() // limit.window_seconds)
+    for at in (slot, slot + 1):  # this window and the next: no boundary can reset it mid-test
+        counter = f"novacast:rate:events:web:{ws.name}:key:{key_id}:{at}"
+        api.connection.set(counter, limit.events + 1, ex=2 * limit.window_seconds)
+    refused = ws.editor.post("/api/v1/projects", json={"idea": IDEA})
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2 * limit.window_seconds
+    assert "rate_limit" in refused.json()["error"]
+    assert ws.approver.post("/api/v1/projects", json={"idea": IDEA}).status_code == 201

@@ -15,13 +15,15 @@ calls on two projects never meet in one conversation.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters.web.access import Principal
 from adapters.web.api.table import ApiError, Call
 from bot.actions import Action, ButtonAction, Say
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event
+from bot.moderation import Moderator, user_key
 from bot.project import ProjectStore
 from bot.when import WhenError, parse_when
 
@@ -73,30 +75,58 @@ def button(
     )
 
 
-async def ask(call: Call, event: Event) -> list[Action]:
-    return await call.deps.dispatch(event)
+@dataclass(frozen=True)
+class Answer:
+    """What the core said to one event."""
+
+    event: Event
+    actions: list[Action]
+
+    @property
+    def says(self) -> list[Say]:
+        return [action for action in self.actions if isinstance(action, Say)]
+
+    def started(self, *kinds: type[Action]) -> bool:
+        """True when the answer holds an action of one of `kinds` (jobs queued, a preview)."""
+        return any(isinstance(action, kinds) for action in self.actions)
+
+    def button_ids(self, action: ButtonAction) -> list[str]:
+        """The ids the core's `action` buttons carry (a new draft's, a new schedule's)."""
+        return [b.project_id for s in self.says for b in s.buttons if b.action is action]
+
+    def refusal(self, call: Call) -> ApiError:
+        """The answer as an API refusal: 429 past the policy's rate limit (the core says so
+        once, then nothing), 403 for a word to the actor alone, else 409 in the core's words."""
+        waiting = over_rate_limit(call, self.event)
+        if waiting is not None:
+            return ApiError(429, RATE_LIMITED.format(seconds=waiting), retry_after=waiting)
+        text = " ".join(s.text for s in self.says).strip() or "The core did not do that."
+        return ApiError(403 if any(s.ephemeral for s in self.says) else 409, text)
 
 
-def says(actions: Iterable[Action]) -> list[Say]:
-    return [action for action in actions if isinstance(action, Say)]
+RATE_LIMITED = (
+    "Too many changes from this key or session: try again in {seconds} s "
+    "(policy.yaml rate_limit, the same as in the chat)."
+)
 
 
-def refusal(actions: Iterable[Action]) -> ApiError:
-    """The core's answer as an API refusal: 403 for a word to the actor alone, else 409."""
-    said = says(actions)
-    text = " ".join(s.text for s in said).strip() or "The core did not do that."
-    status = 403 if any(s.ephemeral for s in said) else 409
-    return ApiError(status, text)
+async def ask(call: Call, event: Event) -> Answer:
+    return Answer(event, await call.deps.dispatch(event))
 
 
-def button_ids(actions: Iterable[Action], action: ButtonAction | None = None) -> list[str]:
-    """The ids the core's buttons carry (a new draft's project, a new schedule), in order."""
-    return [
-        b.project_id
-        for s in says(actions)
-        for b in s.buttons
-        if action is None or b.action is action
-    ]
+def over_rate_limit(call: Call, event: Event) -> int | None:
+    """Seconds to wait when this event's user is past an event or render limit, else None
+    (read from the moderator's own counters, without counting a hit)."""
+    moderator = Moderator(call.deps.connection, call.deps.policy)
+    who = user_key(event.conversation)
+    rendering = isinstance(event, ButtonEvent) and event.action == ButtonAction.RENDER.value
+    for limiter in (moderator.events, *([moderator.renders] if rendering else [])):
+        now = time.time()
+        slot = int(now // limiter.window)
+        count = call.deps.connection.get(f"{limiter.prefix}:{who}:{slot}")
+        if count is not None and int(count) > limiter.limit:
+            return max(1, int((slot + 1) * limiter.window - now))
+    return None
 
 
 def activate(store: ProjectStore, principal: Principal, project_id: str) -> None:

@@ -26,6 +26,7 @@ COMMON_ERRORS = {
     409: "The core refused: the state does not allow it (its words in `error`)",
     413: "The body is too large",
     422: "A field is missing or invalid (named in `error`)",
+    429: "Past the policy's rate limit (the chat's): see Retry-After",
 }
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
 

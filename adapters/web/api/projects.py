@@ -14,7 +14,7 @@ from adapters.web.access import ADAPTER
 from adapters.web.api import core
 from adapters.web.api.table import ApiError, Call, Table
 from adapters.web.api.usage import UsageOut, usages
-from bot.actions import Action, ButtonAction, JobsStarted, Preview
+from bot.actions import ButtonAction, JobsStarted, Preview
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.script import Script
 
@@ -243,17 +243,17 @@ async def project_usage(call: Call) -> UsageOut:
     response=ProjectOut,
     body=CreateProject,
     status=201,
-    errors=(409,),
+    errors=(409, 429),
     tag=TAG,
 )
 async def create_project(call: Call) -> ProjectOut:
     idea = call.body_as(CreateProject).idea
     if core.reads_as_show(idea):
         raise ApiError(422, SHOW_IDEA)
-    actions = await core.ask(call, core.command(call.principal, "make", idea))
-    made = core.button_ids(actions, ButtonAction.RENDER)
+    answer = await core.ask(call, core.command(call.principal, "make", idea))
+    made = answer.button_ids(ButtonAction.RENDER)
     if not made:
-        raise core.refusal(actions)
+        raise answer.refusal(call)
     return shown(call, found(call, made[0]))
 
 
@@ -264,7 +264,7 @@ async def create_project(call: Call) -> ProjectOut:
     right="edit",
     response=ProjectOut,
     body=Revise,
-    errors=(404, 409),
+    errors=(404, 409, 429),
     tag=TAG,
     path_patterns=_PATH,
 )
@@ -273,17 +273,17 @@ async def revise_project(call: Call) -> ProjectOut:
     core.activate(store(call), call.principal, before.id)
     instruction = call.body_as(Revise).instruction
     event = core.command(call.principal, "revise", instruction, project_id=before.id)
-    actions = await core.ask(call, event)
+    answer = await core.ask(call, event)
     after = found(call)
     if after.latest <= before.latest:
-        raise core.refusal(actions)
+        raise answer.refusal(call)
     return shown(call, after)
 
 
-async def _press(call: Call, action: ButtonAction) -> tuple[Project, list[Action], Project]:
+async def _press(call: Call, action: ButtonAction) -> tuple[Project, core.Answer, Project]:
     before = found(call)
-    actions = await core.ask(call, core.button(call.principal, action, before.id))
-    return before, actions, found(call)
+    answer = await core.ask(call, core.button(call.principal, action, before.id))
+    return before, answer, found(call)
 
 
 @table.route(
@@ -293,15 +293,14 @@ async def _press(call: Call, action: ButtonAction) -> tuple[Project, list[Action
     right="edit",
     response=ProjectOut,
     status=202,
-    errors=(404, 409),
+    errors=(404, 409, 429),
     tag=TAG,
     path_patterns=_PATH,
 )
 async def render_project(call: Call) -> ProjectOut:
-    _, actions, after = await _press(call, ButtonAction.RENDER)
-    started = any(isinstance(a, JobsStarted | Preview) for a in actions)
-    if not started:
-        raise core.refusal(actions)
+    _, answer, after = await _press(call, ButtonAction.RENDER)
+    if not answer.started(JobsStarted, Preview):
+        raise answer.refusal(call)
     return shown(call, after)
 
 
@@ -312,14 +311,14 @@ async def render_project(call: Call) -> ProjectOut:
     right="approve",
     response=ProjectOut,
     status=202,
-    errors=(404, 409),
+    errors=(404, 409, 429),
     tag=TAG,
     path_patterns=_PATH,
 )
 async def approve_project(call: Call) -> ProjectOut:
-    _, actions, after = await _press(call, ButtonAction.APPROVE)
-    if not any(isinstance(a, JobsStarted) for a in actions):
-        raise core.refusal(actions)
+    _, answer, after = await _press(call, ButtonAction.APPROVE)
+    if not answer.started(JobsStarted):
+        raise answer.refusal(call)
     return shown(call, after)
 
 
@@ -329,12 +328,12 @@ async def approve_project(call: Call) -> ProjectOut:
     summary="Reject the rendered version",
     right="approve",
     response=ProjectOut,
-    errors=(404, 409),
+    errors=(404, 409, 429),
     tag=TAG,
     path_patterns=_PATH,
 )
 async def reject_project(call: Call) -> ProjectOut:
-    before, actions, after = await _press(call, ButtonAction.REJECT)
+    before, answer, after = await _press(call, ButtonAction.REJECT)
     if after.state is not ProjectState.REJECTED or before.state is ProjectState.REJECTED:
-        raise core.refusal(actions)
+        raise answer.refusal(call)
     return shown(call, after)

@@ -178,16 +178,16 @@ async def list_schedules(call: Call) -> ScheduleList:
     response=ScheduleOut,
     body=CreateSchedule,
     status=201,
-    errors=(404, 409),
+    errors=(404, 409, 429),
     tag=TAG,
 )
 async def create_schedule(call: Call) -> ScheduleOut:
     body = call.body_as(CreateSchedule)
-    actions = await core.ask(call, _in_zone(_event(call, body), body.timezone))
-    made = core.button_ids(actions, ButtonAction.UNSCHEDULE)
+    answer = await core.ask(call, _in_zone(_event(call, body), body.timezone))
+    made = answer.button_ids(ButtonAction.UNSCHEDULE)
     schedule = _store(call).get(made[0]) if made else None
     if schedule is None:
-        raise core.refusal(actions)
+        raise answer.refusal(call)
     return schedule_out(schedule)
 
 
@@ -197,7 +197,7 @@ async def create_schedule(call: Call) -> ScheduleOut:
     summary="Cancel a schedule (the Cancel button)",
     right="schedule",
     response=Cancelled,
-    errors=(404, 409),
+    errors=(404, 409, 429),
     tag=TAG,
     path_patterns={"schedule_id": SCHEDULE_ID},
 )
@@ -210,8 +210,8 @@ async def cancel_schedule(call: Call) -> Cancelled:
     ):
         raise ApiError(404, f"There is no schedule {schedule_id} in this workspace.")
     event = core.button(call.principal, ButtonAction.UNSCHEDULE, schedule_id, thread="")
-    actions = await core.ask(call, event)
+    answer = await core.ask(call, event)
     after = _store(call).get(schedule_id)
     if after is None or after.state is not ScheduleState.CANCELLED or before.state is after.state:
-        raise core.refusal(actions)
+        raise answer.refusal(call)
     return Cancelled(schedule=schedule_out(after))

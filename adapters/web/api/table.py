@@ -49,10 +49,12 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """A refusal the client can act on: `status` (4xx) and a sentence."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
+        """Seconds, sent as Retry-After (a 429)."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +130,10 @@ class Table:
         return register
 
 
-def error_response(status: int, message: str) -> web.Response:
-    return web.json_response(ErrorBody(status=status, error=message).model_dump(), status=status)
+def error_response(status: int, message: str, retry_after: int | None = None) -> web.Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    body = ErrorBody(status=status, error=message).model_dump()
+    return web.json_response(body, status=status, headers=headers)
 
 
 def validation_message(error: ValidationError, where: str) -> str:
@@ -221,7 +225,7 @@ def aiohttp_handler(
             return web.json_response(result.model_dump(mode="json"), status=status)
         except ApiError as refused:
             status, note = refused.status, refused.message
-            return error_response(refused.status, refused.message)
+            return error_response(refused.status, refused.message, refused.retry_after)
         except web.HTTPException as refused:  # the gate's CSRF refusal, raised while signing in
             status, note = refused.status, _http_message(refused)
             return error_response(status, note)
