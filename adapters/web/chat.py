@@ -8,7 +8,8 @@ with `hello` (who, what the role may do, the recent history), then:
   time; what the user typed and every action that answers it go to the conversation's stream
   (`adapters.web.outbox`), the one source of what the page shows;
 - a reader forwards that stream's new entries, whoever wrote them (this bot, another replica,
-  a worker posting progress), as frames.
+  a worker posting progress), as frames; the socket that wrote an entry sends it at once
+  (each entry goes out once per socket, by id).
 
 A button or a slash command the role lacks the right for is refused before the core sees it,
 with a sentence saying which roles may (the user's role is read again at every frame). A
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 16 * 1024
 HISTORY_ENTRIES = 60
 HEARTBEAT_SECONDS = 30.0
+SENT_IDS = 256
 MAX_SOCKETS_PER_USER = 16
 """Open chat sockets one person may hold in one bot process (tabs, phones): more is a 429."""
 BUTTON_RIGHTS: dict[ButtonAction, RoleRight] = {
@@ -211,6 +213,8 @@ class ChatSocket:
         self.conversation = principal.conversation(channel_of(principal))
         self.speaker = principal.speaker(self.conversation)
         self.outbox = WebOutbox(chat.connection, principal.workspace, self.conversation.channel)
+        self.sent: dict[str, None] = {}
+        """Ids of the entries sent on this socket lately (oldest first)."""
 
     async def run(self) -> None:
         telemetry.event_arrived()  # the upgrade request's trace id is the socket's own; each
@@ -260,6 +264,13 @@ class ChatSocket:
         await self.ws.close(code=1011, message=b"try again")
 
     async def send_entry(self, entry: Entry) -> None:
+        """One entry as a frame, once: the socket that wrote an entry sends it at once, and the
+        hub brings the same entry (for every other socket of the conversation) a moment later."""
+        if entry.id in self.sent:
+            return
+        self.sent[entry.id] = None
+        if len(self.sent) > SENT_IDS:
+            del self.sent[next(iter(self.sent))]
         frame = frame_of(entry, self.chat.links)
         if frame is not None and not self.ws.closed:
             with contextlib.suppress(ConnectionResetError):
@@ -307,18 +318,24 @@ class ChatSocket:
         return refusal_text(self.chat.policy, *wanted)
 
     async def handle(self, frame: TextFrame | ButtonFrame, event: Event) -> None:
-        hub, key = self.chat.hub, self.outbox.key
         try:
             if isinstance(frame, TextFrame):
-                await hub.append(key, [echo_entry(frame.text.strip())])
+                text = frame.text.strip()
+                (echo,) = await self.chat.hub.append(self.outbox.key, [echo_entry(text)])
+                await self.send_entry(Entry(echo, echo=text))
             telemetry.acked(ADAPTER)  # the line is in the conversation: the page shows it
-            actions = await self.chat.dispatch(event)
-            await hub.append(key, self.entries(actions))
+            await self.answer(await self.chat.dispatch(event))
         except Exception as error:
             log.error("a studio event failed: %s at %s", type(error).__name__,
                       failure_origin(error))
             await self.ws.send_json(error_frame(TROUBLE + telemetry.reference()))
 
-    def entries(self, actions: Iterable[Action]) -> list[dict[str, str | bytes]]:
-        fields = (self.outbox.fields(action) for action in actions)
-        return [entry for entry in fields if entry is not None]
+    async def answer(self, actions: Iterable[Action]) -> None:
+        """The core's answer into the conversation's stream, and at once on this socket."""
+        shown = [(action, fields) for action in actions
+                 if (fields := self.outbox.fields(action)) is not None]
+        ids = await self.chat.hub.append(self.outbox.key, [fields for _, fields in shown])
+        for entry_id, (action, fields) in zip(ids, shown, strict=True):
+            picture = fields.get("picture", "")
+            picture = picture.decode() if isinstance(picture, bytes) else picture
+            await self.send_entry(Entry(entry_id, action=action, picture=picture))

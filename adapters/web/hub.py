@@ -101,16 +101,17 @@ class OutboxHub:
             last: list[tuple[bytes, object]] = await self._writer.xrevrange(key, count=1)  # type: ignore[assignment]
         return last[0][0].decode() if last else "0-0"
 
-    async def append(self, key: str, entries: list[dict[str, str | bytes]]) -> None:
+    async def append(self, key: str, entries: list[dict[str, str | bytes]]) -> list[str]:
         """Append entries to a stream in one round trip, without a thread (the bot's own
-        writes: what the user typed, the core's answers)."""
+        writes: what the user typed, the core's answers); their ids."""
         if not entries:
-            return
+            return []
         async with self._writes:
             pipe = self._writer.pipeline(transaction=False)
             for fields in entries:
                 pipe.xadd(key, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-            await pipe.execute()
+            ids = await pipe.execute()
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
     async def role_of(self, session_key: str, user_key: str) -> str | None:
         """The user's role while the session exists (checked at every frame), else None."""
