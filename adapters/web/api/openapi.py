@@ -56,11 +56,25 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         schema = endpoint.query.model_json_schema(ref_template=REF)
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
-            shown = {k: v for k, v in prop.items() if k != "title"}
+            shown = _query_schema(prop)
             params.append(
                 {"name": name, "in": "query", "required": name in required, "schema": shown}
             )
     return params
+
+
+def _query_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query field's schema as a query can carry it: an optional field's `null` branch (a
+    query has no null: the parameter is just left out) and the title dropped."""
+    shown = {k: v for k, v in prop.items() if k != "title"}
+    branches = shown.get("anyOf", [])
+    real = [b for b in branches if b != {"type": "null"}]
+    if branches and len(real) == 1:
+        del shown["anyOf"]
+        shown = {**real[0], **shown}
+        if shown.get("default", 0) is None:
+            del shown["default"]
+    return shown
 
 
 def _request_body(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any] | None:
