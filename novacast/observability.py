@@ -189,7 +189,14 @@ def configure_logging(
 SAFE_HEADERS = frozenset({"content-type", "content-length", "user-agent", "accept", "host"})
 """Request headers an error report keeps; every other (tokens, signatures, cookies) goes."""
 DROPPED_REQUEST_FIELDS = ("data", "cookies", "query_string", "env")
-_MEDIA_TOKEN = re.compile(r"/media/[^/?#]*")
+TOKEN_PATHS = re.compile(r"/(media|signin|pictures)/[^/?#]*")
+"""Path segments that are credentials by themselves: signed media links, one-time sign-in
+links, signed picture links. Replaced by `<token>` in access logs and error reports."""
+
+
+def redacted_path(path: str) -> str:
+    """A request path fit for a log or a report: every token segment replaced."""
+    return TOKEN_PATHS.sub(r"/\1/<token>", path)
 
 
 def _walk(value: Any, redact: Redactor) -> Any:
@@ -224,7 +231,7 @@ def _scrub_request(event: dict[str, Any]) -> None:
     if isinstance(headers, dict):
         request["headers"] = {k: v for k, v in headers.items() if k.lower() in SAFE_HEADERS}
     if isinstance(request.get("url"), str):
-        request["url"] = _MEDIA_TOKEN.sub("/media/<token>", request["url"].split("?", 1)[0])
+        request["url"] = redacted_path(request["url"].split("?", 1)[0])
 
 
 def scrub_event(event: dict[str, Any], redact: Redactor) -> dict[str, Any]:

@@ -32,7 +32,6 @@ import hmac
 import ipaddress
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -56,6 +55,7 @@ from bot.engine import Engine
 from bot.events import Event, ReplyTarget
 from novacast.cpu import one_cpu
 from novacast.malloc import limit_arenas
+from novacast.observability import redacted_path as redacted_token_path
 from novacast.wiring import build_engine, redis_connection
 from pipeline.media.sources import ranks_by_meaning
 from pipeline.memory import embeddings
@@ -126,9 +126,6 @@ async def media(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
 
 
-_MEDIA_TOKEN = re.compile(r"/media/[^/]*")
-
-
 METRICS_TOKEN_ENV = "NOVACAST_METRICS_TOKEN"  # noqa: S105 (a variable's name)
 FORWARDED = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
@@ -187,12 +184,13 @@ def queue_lengths(connection: redis.Redis) -> Callable[[list[str]], list[int]]:
 
 
 def redacted_path(path: str) -> str:
-    """A request path fit for a log: a media link's token replaced, the length bounded."""
-    return _MEDIA_TOKEN.sub("/media/<token>", path)[:200]
+    """A request path fit for a log: a media, sign-in or picture link's token replaced
+    (`novacast.observability.TOKEN_PATHS`), the length bounded."""
+    return redacted_token_path(path)[:200]
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
-    """aiohttp's access log without secrets: no media token, no query string (`-v` shows it)."""
+    """aiohttp's access log without secrets: no link token, no query string (`-v` shows it)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from novacast import observability
+from novacast import observability, server
 from pipeline import telemetry
 
 TOKEN = "xoxb-planted-slack-token-9931"
@@ -143,3 +143,17 @@ def test_text_format_prefixes_the_trace_id() -> None:
 )
 def test_metrics_ports(raw: str, ports: list[int]) -> None:
     assert observability.metrics_ports(raw) == ports
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/media/abc.def/video.mp4", "/media/<token>/video.mp4"),
+        ("/signin/one-time-token", "/signin/<token>"),
+        ("/pictures/sig123/p.jpg", "/pictures/<token>/p.jpg"),
+        ("/api/v1/projects", "/api/v1/projects"),
+    ],
+)
+def test_link_tokens_never_reach_an_access_log_line_or_a_report(path: str, shown: str) -> None:
+    assert observability.redacted_path(path) == shown
+    assert server.redacted_path(path) == shown  # the bot's access log
