@@ -13,18 +13,21 @@ path reports); the echo latency (the user's own line back through the stream); e
 bot's RSS at ready, with the sockets open, and after the burst. Unless `--no-slack`, it then runs
 bench/load_bench.py's Slack round in the same run (a fresh bot with only Slack, against the fake
 Slack: `/make` through signed /slack/events, the draft polled at the fake every 10 ms, measured
-from the burst's start) and prints its draft line beside ours. No worker runs.
+from the burst's start) and prints its draft line beside ours. `--py-spy PATH` samples the bot
+during the burst (load_bench's --gil profile). No worker runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,9 +96,10 @@ async def burst(base: str, redis_url: str, n: int, pid: int, outcome: Outcome) -
         cookies = await asyncio.gather(*(sign_in(session, link) for link in links))
         sockets = await asyncio.gather(*(open_socket(session, base, c) for c in cookies))
         outcome.memory.append((f"with {n} sockets open", harness.memory(pid)))
-        started = time.monotonic()
-        results = await asyncio.gather(*(one_make(ws, started) for ws in sockets),
-                                       return_exceptions=True)
+        with profiled(pid):
+            started = time.monotonic()  # after py-spy has attached
+            results = await asyncio.gather(*(one_make(ws, started) for ws in sockets),
+                                           return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 outcome.lost += 1
@@ -105,6 +109,22 @@ async def burst(base: str, redis_url: str, n: int, pid: int, outcome: Outcome) -
             outcome.drafts.append(draft)
             outcome.since_burst.append(since)
         await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+PY_SPY: str | None = None
+
+
+@contextlib.contextmanager
+def profiled(pid: int) -> Iterator[None]:
+    """load_bench's py-spy sampling (--gil) around the burst, when --py-spy is given."""
+    if PY_SPY is None:
+        yield
+        return
+    import load_bench  # only when profiling
+
+    load_bench.PY_SPY = PY_SPY
+    with load_bench.profiled(pid, "web"):
+        yield
 
 
 async def run_web(n: int, redis_url: str) -> Outcome:
@@ -176,6 +196,8 @@ if __name__ == "__main__":
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--no-slack", action="store_true")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--py-spy", default=None, help="py-spy's path: sample the bot's burst")
     args = parser.parse_args()
+    PY_SPY = args.py_spy
     logging.basicConfig(level=logging.ERROR)
     sys.exit(asyncio.run(main(args.conversations, not args.no_slack, args.rounds)))
