@@ -281,6 +281,26 @@ async def test_signing_out_ends_what_an_open_socket_can_do(studio: Studio) -> No
         assert not any(f["type"] == "echo" for f in chat.frames)
 
 
+async def test_the_api_takes_the_studio_session_and_wants_its_csrf_token_to_change_things(
+    studio: Studio,
+) -> None:
+    async with await studio.client() as client:
+        csrf = (await (await client.get(f"{studio.url}/session")).json())["csrf"]
+        listed = await client.get(f"{studio.url}/api/v1/projects")
+        assert listed.status == 200
+        idea = {"idea": "10s on tides"}
+        forged = await client.post(f"{studio.url}/api/v1/projects", json=idea)
+        assert forged.status == 403  # what another site's form or script could send
+        made = await client.post(
+            f"{studio.url}/api/v1/projects", json=idea, headers={"X-CSRF-Token": csrf}
+        )
+        assert made.status == 201
+    async with ClientSession() as stranger:
+        assert (await stranger.get(f"{studio.url}/api/v1/projects")).status == 401
+        bad_key = {"Authorization": "Bearer nck_forged_key"}
+        assert (await stranger.get(f"{studio.url}/api/v1/projects", headers=bad_key)).status == 401
+
+
 async def test_one_person_may_hold_only_so_many_sockets(studio: Studio) -> None:
     async with await studio.client() as client:
         held = [await studio.socket(client).__aenter__() for _ in range(MAX_SOCKETS_PER_USER)]
