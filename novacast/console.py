@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import _thread
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import click
@@ -23,16 +25,57 @@ GREETING = (
 )
 
 
-def _exit_on_sigterm() -> None:
-    """SIGTERM, and SIGHUP (the terminal closed), unwind like Ctrl-C, so the embedded Redis and
-    the worker child are stopped instead of being left running."""
+class _Leave:
+    """SIGTERM, and SIGHUP (the terminal closed), unwind the main thread like Ctrl-C, so the
+    embedded Redis and the worker child are stopped instead of being left running.
 
-    def leave(signum: int, frame: object) -> None:
+    Python runs a signal handler between any two bytecodes of the main thread, also inside a
+    finalizer or an at-fork hook, where an exception it raises is printed and dropped
+    ("Exception ignored in: _releaseLock": logging's after-fork hook, while the worker child was
+    being started). The chat then went on reading stdin and never exited. So the handler also
+    remembers the signal: every line read checks it, and while the main thread waits for a line
+    a watchdog raises it there again (a wait is never in the middle of a cleanup).
+    """
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self._waiting = threading.Event()
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
         del frame
+        if not self.signum:
+            self.signum = signum
+            threading.Thread(target=self._raise_again, name="leave", daemon=True).start()
         raise SystemExit(128 + signum)
 
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, leave)
+    def _raise_again(self) -> None:
+        while True:
+            time.sleep(0.5)
+            if self._waiting.is_set():
+                _thread.interrupt_main(signal.Signals(self.signum))
+
+    def check(self) -> None:
+        """Leave now if a signal came and its first exit was dropped."""
+        if self.signum:
+            raise SystemExit(128 + self.signum)
+
+    def lines(self, source: Iterable[str]) -> Iterator[str]:
+        """`source`'s lines, checking for a signal before each and while waiting for it."""
+        lines = iter(source)
+        while True:
+            self.check()
+            self._waiting.set()
+            try:
+                line = next(lines, None)
+            finally:
+                self._waiting.clear()
+            if line is None:
+                return
+            yield line
 
 
 @contextmanager
@@ -62,7 +105,8 @@ def _typed_lines() -> Iterator[str]:
 
 def run_chat(settings: Settings) -> int:
     """The console adapter on stdin/stdout, with Redis and a worker if none is running."""
-    _exit_on_sigterm()
+    leave = _Leave()
+    leave.install()
     interactive = sys.stdin.isatty()
     with (
         redis_connection(settings) as handle,
@@ -79,7 +123,7 @@ def run_chat(settings: Settings) -> int:
         if interactive:
             print(GREETING)
         try:
-            return adapter.run(_typed_lines() if interactive else sys.stdin)
+            return adapter.run(leave.lines(_typed_lines() if interactive else sys.stdin))
         except KeyboardInterrupt:
             print("\nStopped. Drafts are kept; run `novacast chat` again to pick up.")
             return 130
@@ -96,7 +140,8 @@ def _alive_check(
 def run_up(settings: Settings) -> int:
     """Redis, one worker, the scheduler and the bot until Ctrl-C, their logs prefixed by
     process."""
-    _exit_on_sigterm()
+    leave = _Leave()
+    leave.install()
     out = sys.stdout
     with (
         redis_connection(settings) as handle,
@@ -113,13 +158,14 @@ def run_up(settings: Settings) -> int:
         ):
             print(f"[up] scheduler pid {scheduler.pid}", flush=True)
             print(f"[up] bot pid {bot.pid} on port {settings.http_port}", flush=True)
-            return _watch(worker, scheduler, bot)
+            return _watch(leave, worker, scheduler, bot)
 
 
-def _watch(*children: subprocess.Popen[bytes]) -> int:
-    """Wait until Ctrl-C (exit 0) or until a child dies (exit 1, saying which)."""
+def _watch(leave: _Leave, *children: subprocess.Popen[bytes]) -> int:
+    """Wait until Ctrl-C (exit 0), SIGTERM/SIGHUP, or a child's death (exit 1, saying which)."""
     try:
         while all(child.poll() is None for child in children):
+            leave.check()
             time.sleep(0.2)
     except KeyboardInterrupt:
         print("[up] stopping", flush=True)

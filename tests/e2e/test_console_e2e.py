@@ -193,15 +193,18 @@ def test_closing_the_terminal_stops_the_embedded_redis_and_worker(tmp_path: Path
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url_file = tmp_path / "var" / "redis" / "url"
-    for _ in range(200):
-        if url_file.exists():
-            break
-        time.sleep(0.05)
-    url = url_file.read_text()
-    chat.send_signal(signal.SIGHUP)
-    assert chat.wait(timeout=30) != 0
-    assert chat.stdin is not None
-    chat.stdin.close()
+    try:
+        deadline = time.monotonic() + 60  # a loaded CI machine starts Python slowly
+        while not url_file.exists() and time.monotonic() < deadline and chat.poll() is None:
+            time.sleep(0.05)
+        url = url_file.read_text()
+        chat.send_signal(signal.SIGHUP)
+        assert chat.wait(timeout=30) != 0
+    finally:
+        chat.kill()  # whatever failed above, no chat outlives the test
+        chat.wait()
+        assert chat.stdin is not None
+        chat.stdin.close()
     assert not url_file.exists()
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
