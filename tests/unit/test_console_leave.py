@@ -48,5 +48,6 @@ def test_a_dropped_exit_is_raised_again_while_waiting_for_a_line() -> None:
         out, err = chat.communicate()
     assert "Exception ignored" in err  # the first exit was dropped, as Python does
     assert "went on" in out
-    assert "read" not in out and "stdin ended" not in out
+    assert "read" not in out
+    assert "stdin ended" not in out
     assert code == 128 + 1  # SIGHUP's exit, raised again while it waited for a line
