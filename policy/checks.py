@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Generic, TypeVar
 
-from policy.model import BlockedTopic, Policy
+from policy.model import ROLE_GROUP_PREFIX, BlockedTopic, Policy, RoleRight
 
 T = TypeVar("T")
 
@@ -239,8 +239,39 @@ class OnTrustedAdapter:
         return None if approval.adapter in self.adapters else _deny("trusted_adapter")
 
 
-def approval_permission(policy: Policy, adapter: str, workspace: str) -> Permission[Approval]:
-    """Who may approve in this workspace, as one permission whose refusal names the rule."""
+@dataclass(frozen=True)
+class RoleFirst:
+    """For NOVACAST's own accounts (a speaker carrying `novacast-role:R`, set only by the web
+    studio and the API) the role alone decides: an editor who asked for a video may not approve
+    it by typing "publish it", whatever `requester_may_approve` says. Everyone else is decided
+    by `otherwise`, the chat platforms' rules."""
+
+    policy: Policy
+    right: RoleRight
+    otherwise: Check[Approval]
+
+    def __call__(self, approval: Approval) -> Refusal | None:
+        prefix = ROLE_GROUP_PREFIX
+        roles = sorted(g.removeprefix(prefix) for g in approval.groups if g.startswith(prefix))
+        if not roles:
+            return self.otherwise(approval)
+        if any(self.policy.role_may(role, self.right) for role in roles):
+            return None
+        allowed = sorted(r for r, rights in self.policy.roles.items() if self.right in rights)
+        who = " or ".join(allowed) or "nobody"
+        reason = (
+            f"Your role ({', '.join(roles)}) may not {self.right} here; "
+            f"that takes the {who} role (roles in the policy)."
+        )
+        return Refusal("roles", reason)
+
+
+def approval_permission(policy: Policy, adapter: str, workspace: str) -> Check[Approval]:
+    """Who may approve in this workspace, as one check whose refusal names the rule."""
+    return RoleFirst(policy, "approve", _platform_approval(policy, adapter, workspace))
+
+
+def _platform_approval(policy: Policy, adapter: str, workspace: str) -> Permission[Approval]:
     rules = policy.approvers
     listed = rules.for_workspace(adapter, workspace).users
     groups = rules.for_workspace(adapter, workspace).groups
@@ -258,7 +289,6 @@ def approval_permission(policy: Policy, adapter: str, workspace: str) -> Permiss
     if groups:
         checks.append(InGroup(frozenset(groups)))
         who.append("members of the approver roles or groups in the policy")
-    checks.append(InGroup(policy.role_groups("approve")))
     return Permission(*checks, refusal=_approval_refusal(who))
 
 
@@ -274,10 +304,14 @@ def _approval_refusal(who: list[str]) -> Refusal:
 # --- editing a draft --------------------------------------------------------------------------
 
 
-def edit_permission(policy: Policy, adapter: str, workspace: str) -> Permission[Approval]:
+def edit_permission(policy: Policy, adapter: str, workspace: str) -> Check[Approval]:
     """Who may change a draft in this workspace (Render, Revise, refining replies, Undo, its
-    pictures), as one permission over the same `Approval` subject approve uses; its refusal
-    names who may."""
+    pictures), as one check over the same `Approval` subject approve uses; its refusal names
+    who may."""
+    return RoleFirst(policy, "edit", _platform_editing(policy, adapter, workspace))
+
+
+def _platform_editing(policy: Policy, adapter: str, workspace: str) -> Permission[Approval]:
     rules = policy.editors
     listed = rules.for_workspace(adapter, workspace)
     users, groups = set(listed.users), set(listed.groups)
@@ -296,7 +330,6 @@ def edit_permission(policy: Policy, adapter: str, workspace: str) -> Permission[
     if rules.admins_may_edit:
         checks.append(is_workspace_admin)
         who.append("workspace admins")
-    checks.append(InGroup(policy.role_groups("edit")))
     return Permission(*checks, refusal=_edit_refusal(who))
 
 

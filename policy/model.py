@@ -218,7 +218,8 @@ routing."""
 
 ROLE_GROUP_PREFIX = "novacast-role:"
 """A speaker whose role is R carries the group `novacast-role:R` (set by the web adapter only:
-no chat platform's group or role id has this form)."""
+no chat platform's group or role id has this form); the role alone then decides what they may
+(policy.checks.RoleFirst)."""
 
 
 def _default_roles() -> dict[RoleName, list[RoleRight]]:
@@ -243,11 +244,6 @@ class Policy(_Strict):
     def role_may(self, role: str, right: RoleRight) -> bool:
         """Whether `role` (a `RoleName`) has `right`; an unknown role has none."""
         return any(name == role and right in rights for name, rights in self.roles.items())
-
-    def role_groups(self, right: RoleRight) -> frozenset[str]:
-        """The speaker groups (`novacast-role:R`) of every role that has `right`."""
-        having = (role for role, rights in self.roles.items() if right in rights)
-        return frozenset(ROLE_GROUP_PREFIX + role for role in having)
 
     def publish_targets(self, adapter: str, workspace: str) -> list[str]:
         """Where an approved video of this workspace goes."""

@@ -24,6 +24,7 @@ from adapters.console.outbox import stream_key
 from adapters.media_links import MediaLinks
 from adapters.outbox import sender_for
 from adapters.registry import ACTION_TYPES, PLATFORMS, Platform, platform, platforms
+from adapters.web.outbox import stream_key as web_stream_key
 from bot.actions import (
     Action,
     AskApproval,
@@ -141,9 +142,11 @@ def test_a_new_platform_is_one_package_and_one_registry_line(
 ) -> None:
     monkeypatch.setitem(PLATFORMS, "throwaway", throwaway("throwaway"))
     links = MediaLinks(b"secret", "http://bot.example", data_dir)
-    assert configured_adapters(_nobody, redis_conn, links) == []
+    always_on = ["web"]  # the studio needs no credentials
+    assert [a.name for a in configured_adapters(_nobody, redis_conn, links)] == always_on
     monkeypatch.setenv("THROWAWAY_TOKEN", "t0k3n")
-    assert [a.name for a in configured_adapters(_nobody, redis_conn, links)] == ["throwaway"]
+    started = [a.name for a in configured_adapters(_nobody, redis_conn, links)]
+    assert started == [*always_on, "throwaway"]
 
     target = ReplyTarget(adapter="throwaway", workspace="w1", channel="c1")
     sender_for(target, redis_conn).send(Say(target=target, text="hello from a worker"))
@@ -252,6 +255,12 @@ async def wire(
                 adapter=name, workspace=discord.guild_id, channel=discord.channel_id
             )
             yield target, lambda: len(discord.requests)
+    elif name == "web":
+        key = web_stream_key("w1", "studio:u1")
+        yield (
+            ReplyTarget(adapter=name, workspace="w1", channel="studio:u1"),
+            lambda: conn.xlen(key),
+        )
     else:
         raise AssertionError(f"a registered platform without a fake here: {name}")
 
