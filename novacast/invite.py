@@ -39,6 +39,12 @@ def command(workspace: str, role: str, name: str) -> None:
                 role=role,
                 name=name.strip(),
             )
+            if handle.started_here:
+                click.echo(
+                    "(NOVACAST is not running here: the link is kept in its data and works "
+                    "once `novacast up` does.)",
+                    err=True,
+                )
     except redis.RedisError as error:
         raise click.ClickException(
             f"could not reach Redis ({type(error).__name__}); is it running?"

@@ -25,7 +25,7 @@ from adapters.outbox import sender_for
 from adapters.web import WebAdapter
 from adapters.web.chat import MAX_FRAME_BYTES, MAX_SOCKETS_PER_USER
 from adapters.web.sessions import sign_in_link
-from bot.actions import Progress
+from bot.actions import Picture, Progress
 from bot.events import ReplyTarget
 from novacast.server import build_app, make_dispatch, media_links
 from novacast.wiring import build_engine
@@ -135,7 +135,7 @@ def queued_jobs(connection: redis.Redis) -> int:
 
 
 async def test_make_gives_a_draft_render_enqueues_and_a_workers_progress_arrives(
-    studio: Studio,
+    studio: Studio, data_dir: Path
 ) -> None:
     async with await studio.client() as client:
         chat, hello = await open_chat(studio, client)
@@ -168,6 +168,17 @@ async def test_make_gives_a_draft_render_enqueues_and_a_workers_progress_arrives
         )
         assert voice["key"] == queued["key"]
         assert voice["stage"] == "voice"
+
+        sheet = data_dir / "storyboards" / WORKSPACE / f"{project}-v1.jpg"
+        sheet.parent.mkdir(parents=True)
+        sheet.write_bytes(b"\xff\xd8\xff\xe0" + bytes(256))
+        still = Picture(target=target, path=str(sheet), caption="Storyboard v1")
+        await asyncio.to_thread(sender_for(target, studio.connection).send, still)
+        picture = await chat.until(kind("picture"), "the storyboard")
+        assert picture["caption"] == "Storyboard v1"
+        shown = await client.get(studio.url + picture["url"])
+        assert shown.status == 200
+        assert shown.content_type == "image/jpeg"
         await chat.ws.close()
 
         again, hello = await open_chat(studio, client)  # a reload shows the conversation
