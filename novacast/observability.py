@@ -32,9 +32,11 @@ import logging
 import os
 import re
 import sys
+import threading
 import traceback
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 from pipeline import telemetry
@@ -181,7 +183,30 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(log_level(verbose, environ))
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if chosen == "json":
+        _everything_through_logging()
     return chosen
+
+
+def _everything_through_logging() -> None:
+    """Python's warnings and uncaught exceptions (main thread and others) become log records,
+    so even a crash is one JSON line (its type and place, not its text; Sentry has the stack)."""
+    logging.captureWarnings(True)
+    crash = logging.getLogger("novacast.crash")
+
+    def uncaught(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        crash.critical("the process stopped on an uncaught %s", kind.__name__,
+                       exc_info=(kind, error, tb))
+
+    def uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or isinstance(args.exc_value, SystemExit):
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        crash.error("thread %s stopped on an uncaught %s", name, args.exc_type.__name__,
+                    exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    sys.excepthook = uncaught
+    threading.excepthook = uncaught_in_thread
 
 
 # --- Sentry ------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,12 +26,15 @@ def captured() -> Iterator[io.StringIO]:
     logger is put back as pytest had it afterwards."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    hooks = sys.excepthook, threading.excepthook
     observability.configure_logging("worker", verbose=True, environ={"SLACK_BOT_TOKEN": TOKEN})
     stream = io.StringIO()
     root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
     yield stream
     root.handlers[:] = handlers
     root.setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
+    logging.captureWarnings(False)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -68,6 +73,19 @@ def test_a_message_with_a_traceback_inside_keeps_its_first_line(captured: io.Str
     (line,) = lines(captured)
     assert line["message"] == "job nc-1: exception raised"
     assert line["error"] == "KeyError"
+    assert WORDS not in json.dumps(line)
+
+
+def test_a_thread_that_dies_is_one_json_line(captured: io.StringIO) -> None:
+    def crash() -> None:
+        raise RuntimeError(WORDS)
+
+    thread = threading.Thread(target=crash, name="renderer")
+    thread.start()
+    thread.join()
+    (line,) = lines(captured)
+    assert line["message"] == "thread renderer stopped on an uncaught RuntimeError"
+    assert line["error"] == "RuntimeError"
     assert WORDS not in json.dumps(line)
 
 
