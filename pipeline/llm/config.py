@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.config_files import read_yaml, validated
+from pipeline.settings import load_settings
 
 MODELS_ENV = "NOVACAST_MODELS"
 PACKAGED_MODELS = Path(__file__).with_name("models.yaml")
@@ -115,11 +116,20 @@ class ModelsConfig(_Strict):
 
 
 def load_models(path: Path | None = None) -> ModelsConfig:
-    """Read `path`, else $NOVACAST_MODELS, else the packaged models.yaml."""
-    if path is None:
-        env = os.environ.get(MODELS_ENV, "").strip()
-        path = Path(env) if env else PACKAGED_MODELS
+    """Read `path`, else $NOVACAST_MODELS, else `<data dir>/models.yaml` when it exists (where
+    the API saves a replaced routing table or a prompt pin without NOVACAST_MODELS), else the
+    packaged models.yaml."""
+    path = path or models_path()
     return parse_models(read_yaml(path, ModelsError), source=str(path))
+
+
+def models_path() -> Path:
+    """The models.yaml in force: $NOVACAST_MODELS, else the data dir's, else the packaged one."""
+    env = os.environ.get(MODELS_ENV, "").strip()
+    if env:
+        return Path(env)
+    saved = load_settings().data_dir / "models.yaml"
+    return saved if saved.is_file() else PACKAGED_MODELS
 
 
 def parse_models(data: Any, *, source: str = "models.yaml") -> ModelsConfig:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -104,9 +105,11 @@ def test_ffmpeg_killed_again_and_again_ends_in_one_clear_failure(
         if isinstance(s.action, Say) and s.action.text.startswith("Rendering failed")
     ]
     assert len(failures) == 1
-    assert failures[0].text == replies.render_failed(
+    expected = replies.render_failed(
         "preview", "the video maker was stopped before it finished; try again"
     )
+    # the sentence, then the job's trace id to quote to an operator
+    assert re.fullmatch(re.escape(expected) + r" \(ref [0-9a-f]{12}\)", failures[0].text)
     assert failures[0].buttons[0].action is ButtonAction.RENDER
     last = chat.progress()[-1].action
     assert isinstance(last, Progress)

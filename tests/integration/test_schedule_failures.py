@@ -6,6 +6,7 @@ the job, which fails for a real reason (the approved video's file is gone).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,10 +48,11 @@ def test_a_scheduled_publish_whose_video_is_gone_is_reported_with_retry(
     SimpleWorker([queue], connection=redis_conn, serializer=SERIALIZER).work(burst=True)
 
     said = [a for a in outbox.read(block_ms=1000) if isinstance(a, Say)]
-    assert said[-1].text == (
+    expected = (
         "The scheduled run (Thu 26 Nov at 09:00 (UTC)) failed: the rendered video is missing; "
         "press Render to make it again."
     )
+    assert re.fullmatch(re.escape(expected) + r" \(ref [0-9a-f]{12}\)", said[-1].text)
     assert [b.action for b in said[-1].buttons] == [ButtonAction.RETRY]
     stored = ProjectStore(redis_conn).get(project.id)
     assert stored is not None
