@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -25,6 +26,7 @@ from adapters.web.gate import API_PACKAGE, Gate
 from adapters.web.outbox import PictureIds
 from adapters.web.pages import Pages
 from adapters.web.sessions import Sessions
+from pipeline.settings import load_settings
 from policy import Policy
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class WebAdapter:
         links: MediaLinks,
         policy: Policy,
         public_url: str,
+        *,
+        data_dir: Path | None = None,
     ) -> None:
         self.sessions = Sessions(connection)
         self.gate = Gate(self.sessions, connection)
@@ -68,7 +72,8 @@ class WebAdapter:
             policy=policy,
             authenticate=self.gate.authenticate,
         )
-        self.pages = Pages(self.gate, policy, public_url, PictureIds(connection))
+        data_dir = data_dir or load_settings().data_dir
+        self.pages = Pages(self.gate, policy, public_url, PictureIds(connection), data_dir)
         self.chat = Chat(self.gate, dispatch, connection, links, policy, public_url)
         self._open = False
 

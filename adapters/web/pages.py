@@ -139,6 +139,8 @@ class Pages:
     policy: Policy
     public_url: str
     pictures: PictureIds
+    data_dir: Path
+    """Pictures are served only from under it (resolved), whatever a stored path says."""
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -200,6 +202,7 @@ class Pages:
         if opened is None:
             return html_page("link-used.html", status=404)
         cookie, _session = opened
+        await stored(self.gate.sessions.sign_out, request.cookies.get(COOKIE))  # the one before
         response = see_other("/")
         response.set_cookie(
             COOKIE,
@@ -251,6 +254,13 @@ class Pages:
         secured(response)
         return response
 
+    def _servable_picture(self, path: Path) -> bool:
+        return (
+            path.suffix.lower() in PICTURE_TYPES
+            and path.is_relative_to(self.data_dir.resolve())
+            and path.is_file()
+        )
+
     async def picture(self, request: web.Request) -> web.StreamResponse:
         """A storyboard still, to a session of the workspace it belongs to."""
         session = await self._session(request)
@@ -259,8 +269,8 @@ class Pages:
         found = await stored(
             self.pictures.path, session.user.workspace, request.match_info["picture"]
         )
-        path = Path(found) if found else None
-        if path is None or path.suffix.lower() not in PICTURE_TYPES or not path.is_file():
+        path = Path(found).resolve() if found else None
+        if path is None or not self._servable_picture(path):
             raise refusal(web.HTTPNotFound)
         kind = PICTURE_TYPES[path.suffix.lower()]
         response = web.FileResponse(path, headers={"Content-Type": kind})

@@ -365,3 +365,21 @@ async def test_without_redis_the_studio_answers_503_in_one_line(
     finally:
         await runner.cleanup()
     assert "Traceback" not in caplog.text
+
+
+async def test_a_picture_outside_the_data_dir_is_never_served(
+    studio: Studio, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere.jpg"
+    outside.write_bytes(b"\xff\xd8\xff\xe0" + bytes(64))
+    picture = PictureIds(studio.connection).register(WORKSPACE, str(outside))
+    async with await studio.signed_in() as client:
+        assert (await client.get(f"{studio.url}/pictures/{picture}")).status == 404
+
+
+async def test_signing_in_again_ends_the_session_before(studio: Studio) -> None:
+    async with await studio.signed_in() as client:
+        (before,) = [c.value for c in client.cookie_jar if c.key == COOKIE]
+        assert (await client.post(studio.link(), allow_redirects=False)).status == 303
+        assert Sessions(studio.connection).session(before) is None
+        assert (await client.get(studio.url + "/session")).status == 200
