@@ -61,7 +61,10 @@ from policy.model import RoleRight
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 16 * 1024
-HISTORY_ENTRIES = 60
+HISTORY_ENTRIES = 400
+"""Stream entries read for a page's history (one render alone writes dozens of progress
+reports, folded to one frame)."""
+HISTORY_FRAMES = 60
 HEARTBEAT_SECONDS = 30.0
 SENT_IDS = 256
 MAX_SOCKETS_PER_USER = 16
@@ -248,7 +251,7 @@ class ChatSocket:
             "name": principal.name,
             "role": principal.role.value,
             "rights": rights(self.chat.policy, principal),
-            "history": history(entries, self.chat.links),
+            "history": history(entries, self.chat.links, HISTORY_FRAMES),
         }
 
     async def forwarding(self, subscription: Subscription) -> None:

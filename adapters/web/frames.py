@@ -126,14 +126,20 @@ def action_frame(
     return None
 
 
-def history(entries: list[Entry], links: MediaLinks) -> list[dict[str, Any]]:
-    """The frames of a conversation's recent entries, oldest first; a render's progress only
-    as its latest report (the client edits one message per key anyway); no ephemeral notice
-    (those are for the moment, as on the chat platforms)."""
-    frames = [f for f in (frame_of(entry, links) for entry in entries) if f is not None]
-    frames = [f for f in frames if not f.get("ephemeral")]
-    latest = {f["key"]: f["id"] for f in frames if f["type"] == "progress"}
-    return [f for f in frames if f["type"] != "progress" or latest[f["key"]] == f["id"]]
+def history(entries: list[Entry], links: MediaLinks, keep: int = 60) -> list[dict[str, Any]]:
+    """The last `keep` frames of a conversation's recent entries, oldest first; a render's
+    progress only as its latest report (the client edits one message per key anyway, and one
+    render writes dozens); no ephemeral notice (those are for the moment, as on the chat
+    platforms). Links are signed only for the frames kept."""
+    latest = {e.action.key: e.id for e in entries if isinstance(e.action, Progress)}
+    shown = [
+        e for e in entries
+        if not (isinstance(e.action, Progress) and latest[e.action.key] != e.id)
+        and not (isinstance(e.action, Say) and e.action.ephemeral)
+    ]
+    kept = shown[-keep:] if keep > 0 else []
+    frames = (frame_of(entry, links) for entry in kept)
+    return [frame for frame in frames if frame is not None]
 
 
 def error_frame(text: str) -> dict[str, Any]:

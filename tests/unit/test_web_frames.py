@@ -99,3 +99,18 @@ def test_each_button_and_risky_command_needs_its_right() -> None:
     assert needed(command("make")) == ("use /make", "edit")
     assert needed(command("help")) is None
     assert needed(command("nosuchthing")) is None
+
+
+def test_a_long_render_does_not_push_the_draft_out_of_the_history(tmp_path: Path) -> None:
+    links = MediaLinks(b"s", "http://studio.example", tmp_path)
+    draft = Entry("1-0", action=Say(target=TARGET, text="Draft v1"))
+    reports = [
+        Entry(f"{n}-0", action=Progress(target=TARGET, key="p1:v1", stage="video", percent=n))
+        for n in range(2, 100)
+    ]
+    asked = Entry("100-0", action=Say(target=TARGET, text="Happy with it?"))
+    frames = history([draft, *reports, asked], links, keep=3)
+    assert [(f["type"], f.get("text", f.get("percent"))) for f in frames] == [
+        ("say", "Draft v1"), ("progress", 99), ("say", "Happy with it?")
+    ]
+    assert history([draft], links, keep=0) == []
