@@ -13,6 +13,7 @@ screenshots the README shows (docs/studio.png, docs/studio-phone.png).
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,8 @@ from tests.workers_support import worker_process
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+MORE_SHOTS = os.environ.get("NOVACAST_STUDIO_SHOTS", "")
+"""A folder for screenshots of the other pages too (the library), to look at them by hand."""
 WORKSPACE = "acme"
 WAIT_MS = 120_000  # a render on a busy shared machine; the waits end as soon as it is there
 IDEA = "/make 30s on why octopuses have three hearts, playful"
@@ -202,6 +205,8 @@ def test_a_person_makes_previews_schedules_cancels_and_approves_a_video(
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     sign_in(page, studio.link(WORKSPACE, "admin", "Ada"))
     expect(page.locator("#user-name")).to_have_text("Ada")
+    expect(page.get_by_label("Message")).to_be_focused()  # ready to type
+    expect(page.get_by_role("log", name="Conversation")).to_have_attribute("aria-live", "polite")
 
     say(page, IDEA)
     draft = page.locator("li.draft", has=page.get_by_role("heading", name=re.compile("^Draft v1")))
@@ -229,6 +234,10 @@ def test_a_person_makes_previews_schedules_cancels_and_approves_a_video(
     assert duration > 0
     assert play(video) > 0
     show_a_frame(video)
+    stage = page.locator("#stage-video")  # the big player beside the chat on a laptop
+    expect(stage).to_be_visible()
+    assert video_duration(page, stage) > 0
+    show_a_frame(stage)
     screenshot(page, "studio.png")
     phone_screenshot(browser, studio)
 
@@ -254,13 +263,26 @@ def test_a_person_makes_previews_schedules_cancels_and_approves_a_video(
     expect(bot_messages(page, re.compile("Published “"))).to_be_visible(timeout=WAIT_MS)
     assert state_of(studio, project_id) is ProjectState.PUBLISHED
 
+    page.reload()  # the conversation comes back from the server's history
+    expect(bot_messages(page, re.compile("Published “"))).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("heading", name=re.compile("^Draft v2"))).to_be_visible()
+    expect(page.locator("li.preview video")).to_have_count(2)
+
     library = context.new_page()
     library.goto(f"{studio.url}/library")
     card = library.locator(f'li.card[data-project="{project_id}"]')
     expect(card).to_be_visible(timeout=WAIT_MS)
     expect(card.locator(".badge")).to_have_text("published")
     expect(card.locator("video")).to_have_count(1)
-    assert errors == []
+    if MORE_SHOTS:
+        library.screenshot(path=str(Path(MORE_SHOTS) / "library.png"), full_page=True)
+    assert errors == []  # no script error, no failed load on the chat page all along
+
+    library.get_by_role("button", name="Sign out").click()
+    expect(library.get_by_role("heading", name="You are signed out")).to_be_visible()
+    response = library.goto(f"{studio.url}/")
+    assert response is not None
+    assert response.status == 401
 
 
 def phone_screenshot(browser: Browser, studio: Studio) -> None:
@@ -294,6 +316,8 @@ def week_view_shows_the_schedule(context: BrowserContext, studio: Studio) -> Non
     day = page.locator(f'.day[data-date="{tomorrow}"]')
     expect(day.locator(".slot")).to_have_count(1, timeout=WAIT_MS)
     expect(day.locator(".slot time")).to_have_text(re.compile("09:00"))
+    if MORE_SHOTS:
+        page.screenshot(path=str(Path(MORE_SHOTS) / "week.png"), full_page=True)
     page.close()
 
 

@@ -175,26 +175,58 @@
   function progressCard(frame) {
     let item = progress.get(frame.key);
     if (!item) {
-      const stage = el("div", { class: "stage" }, el("span", { class: "label" }), el("span", { class: "pct" }));
+      const line = el("div", { class: "stage-line" }, el("span", { class: "label" }), el("span", { class: "pct" }));
       const bar = el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" }, el("span"));
-      item = botMessage(frame, "progress", el("div", { class: "progress-card" }, stage, bar));
+      item = botMessage(frame, "progress", el("div", { class: "progress-card" }, line, bar));
       item.dataset.key = frame.key;
       progress.set(frame.key, item);
       add(item);
     }
-    const card = item.querySelector(".progress-card");
+    paintProgress(item.querySelector(".progress-card"), frame);
+    paintProgress(stageProgress, frame);
+    stageProgress.hidden = false;
+    stage.hidden = false;
+    item.dataset.done = frame.done ? "true" : "false";
+    return null;
+  }
+
+  function paintProgress(card, frame) {
     const percent = Math.max(0, Math.min(100, Number(frame.percent) || 0));
+    const name = String(frame.stage || "");
+    const shown = name.charAt(0).toUpperCase() + name.slice(1);
     card.classList.toggle("done", Boolean(frame.done));
-    const stage = String(frame.stage || "");
-    const shown = stage.charAt(0).toUpperCase() + stage.slice(1);
     card.querySelector(".label").textContent = frame.done ? `✓ ${shown}` : shown;
     card.querySelector(".pct").textContent = `${percent}%`;
     const bar = card.querySelector(".bar");
     bar.setAttribute("aria-valuenow", String(percent));
-    bar.setAttribute("aria-label", frame.stage);
-    bar.firstChild.style.width = `${percent}%`;
-    item.dataset.done = frame.done ? "true" : "false";
-    return null;
+    bar.setAttribute("aria-label", shown);
+    bar.firstElementChild.style.width = `${percent}%`;
+  }
+
+  // ---- the stage: the latest preview beside the conversation (wide screens) -----------------
+
+  const stage = document.getElementById("stage");
+  const stageVideo = document.getElementById("stage-video");
+  const stageProgress = document.getElementById("stage-progress");
+
+  function onStage(frame) {
+    if (frame.type === "preview" && frame.url) {
+      if (stageVideo.getAttribute("src") !== frame.url) stageVideo.src = frame.url;
+      stageVideo.parentElement.hidden = false;
+      document.getElementById("stage-caption").textContent = frame.caption || "";
+      document.getElementById("stage-buttons").replaceChildren();
+      stage.hidden = false;
+    } else if (frame.type === "ask_approval" && !stage.hidden) {
+      document.getElementById("stage-buttons").replaceChildren(buttons(frame.buttons) || "");
+    }
+  }
+
+  function clearStage() {
+    stage.hidden = true;
+    stageProgress.hidden = true;
+    stageVideo.removeAttribute("src");
+    stageVideo.parentElement.hidden = true;
+    document.getElementById("stage-buttons").replaceChildren();
   }
 
   const DRAW = {
@@ -207,7 +239,28 @@
     progress: progressCard,
   };
 
+  // "NOVACAST is writing…" from a sent line or button until the next answer (or 20 s).
+  let typing = null;
+  let typingTimer = 0;
+
+  function showTyping() {
+    clearTimeout(typingTimer);
+    if (!typing) {
+      typing = el("li", { class: "msg bot typing", "aria-hidden": "true" },
+        el("span", { class: "avatar" }, el("img", { src: "/static/icon.svg", alt: "" })),
+        el("div", { class: "bubble" }, el("span", { class: "dot" }), el("span", { class: "dot" }), el("span", { class: "dot" })));
+    }
+    add(typing);
+    typingTimer = setTimeout(hideTyping, 20000);
+  }
+
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    if (typing) typing.remove();
+  }
+
   function draw(frame) {
+    if (frame.type !== "echo") hideTyping();
     if (frame.id && frame.type !== "progress") {
       if (seen.has(frame.id)) return;
       seen.add(frame.id);
@@ -216,14 +269,18 @@
     if (!painter) return; // a newer server's frame this page does not know: skip it quietly
     const item = painter(frame);
     if (item) add(item, frame.type === "echo");
+    onStage(frame);
+    if (typing && typing.isConnected) log.append(typing); // stays last while it waits
   }
 
   function hello(frame) {
     // Sent lines not yet echoed stay (an echo in the history confirms one); all else is redrawn.
     const pending = [...log.querySelectorAll("li.me.pending")];
+    hideTyping();
     for (const child of [...log.children]) if (!pending.includes(child)) child.remove();
     seen = new Set();
     progress = new Map();
+    clearStage();
     Studio.showWho(frame);
     for (const past of frame.history || []) draw(past);
     for (const item of pending) if (item.classList.contains("pending")) log.append(item);
@@ -248,6 +305,7 @@
   function press(node, button) {
     node.setAttribute("aria-pressed", "true");
     send({ type: "button", action: button.action, project_id: button.project_id });
+    showTyping();
   }
 
   function onFrame(event) {
@@ -308,6 +366,7 @@
     if (!text) return;
     add(mine(text, "", true), true);
     send({ type: "text", text });
+    showTyping();
     input.value = "";
     grow();
     input.focus();

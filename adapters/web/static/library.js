@@ -41,7 +41,8 @@
   }
 
   function money(value) {
-    return value === null || value === undefined ? "—" : `$${number(value, 4)}`;
+    if (value === null || value === undefined) return "—";
+    return `$${number(value, value > 0 && value < 0.01 ? 4 : 2)}`;
   }
 
   function when(iso) {
