@@ -222,7 +222,8 @@ def aiohttp_handler(
             )
             result = await endpoint.handler(call)
             status, note = endpoint.status, "ok"
-            return web.json_response(result.model_dump(mode="json"), status=status)
+            body = result.model_dump_json()  # pydantic-core writes the JSON itself
+            return web.Response(text=body, status=status, content_type="application/json")
         except ApiError as refused:
             status, note = refused.status, refused.message
             return error_response(refused.status, refused.message, refused.retry_after)
