@@ -15,9 +15,14 @@ import click
 import redis
 
 from adapters.console import ConsoleAdapter
+from adapters.web.access import Role
+from adapters.web.sessions import sign_in_link
 from novacast.processes import live_workers, prefixed_process, wait_for_worker, worker_process
 from novacast.wiring import RedisHandle, build_engine, redis_connection, require_ffmpeg
 from pipeline.settings import Settings, load_settings
+
+OPERATOR_WORKSPACE = "main"
+"""The studio workspace `novacast up` signs the operator in to, unless `--workspace` names one."""
 
 GREETING = (
     "NOVACAST — type /make <idea> to start (e.g. /make 30s on why octopuses have three hearts).\n"
@@ -137,9 +142,9 @@ def _alive_check(
     return lambda: bool(live_workers(connection))
 
 
-def run_up(settings: Settings) -> int:
+def run_up(settings: Settings, workspace: str = OPERATOR_WORKSPACE) -> int:
     """Redis, one worker, the scheduler and the bot until Ctrl-C, their logs prefixed by
-    process."""
+    process, and a one-time link signing the operator in to `workspace`'s web studio."""
     leave = _Leave()
     leave.install()
     out = sys.stdout
@@ -158,6 +163,12 @@ def run_up(settings: Settings) -> int:
         ):
             print(f"[up] scheduler pid {scheduler.pid}", flush=True)
             print(f"[up] bot pid {bot.pid} on port {settings.http_port}", flush=True)
+            link = sign_in_link(
+                handle.connection, settings.base_url, workspace=workspace, role=Role.ADMIN,
+                name="operator",
+            )
+            print(f"[up] studio: open {link} to sign in as the operator", flush=True)
+            print("[up] (one use, 24 h; `novacast invite` makes links for others)", flush=True)
             return _watch(leave, worker, scheduler, bot)
 
 
@@ -183,7 +194,14 @@ def chat_command() -> None:
 
 
 @click.command("up")
-def up_command() -> None:
-    """Redis (embedded without REDIS_URL), a worker, the bot and the scheduler, until Ctrl-C."""
+@click.option(
+    "--workspace",
+    default=OPERATOR_WORKSPACE,
+    show_default=True,
+    help="The web studio workspace the printed sign-in link opens.",
+)
+def up_command(workspace: str) -> None:
+    """Redis (embedded without REDIS_URL), a worker, the bot and the scheduler, until Ctrl-C;
+    prints a one-time link that signs the operator in to the web studio."""
     require_ffmpeg()
-    sys.exit(run_up(load_settings()))
+    sys.exit(run_up(load_settings(), workspace))

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,9 +163,12 @@ def test_up_runs_redis_worker_and_bot_and_chat_joins_them(tmp_path: Path) -> Non
         lines = _read_until(up.stdout, "[up] bot pid")
         assert [line for line in lines if line.startswith("[up] redis ")]
         url = (tmp_path / "var" / "redis" / "url").read_text()  # 0600, with the password
+        lines = _read_until(up.stdout, "[up] studio: open ")
+        link = lines[-1].split("open ", 1)[1].split()[0]
         _read_until(up.stdout, "[bot] ")  # the bot says where it listens
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as health:
             assert health.status == 200
+        _signs_in_to_the_studio(link.replace("localhost", "127.0.0.1"))
         done = _chat("/make 10s on why cats purr\nRender\n", tmp_path / "var")
         assert done.returncode == 0, done.stderr
         assert "full quality" in done.stdout
@@ -182,6 +186,21 @@ def test_up_runs_redis_worker_and_bot_and_chat_joins_them(tmp_path: Path) -> Non
         assert up.stdout is not None
         up.stdout.close()
     assert up.returncode == 0
+
+
+def _signs_in_to_the_studio(link: str) -> None:
+    """The printed link opens the sign-in page; its button signs in; the studio then opens."""
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with browser.open(link, timeout=10) as page:
+        assert page.status == 200
+        assert "<form" in page.read().decode()
+    with browser.open(urllib.request.Request(link, data=b"", method="POST"), timeout=10) as page:
+        assert page.status == 200  # 303 to the studio, followed with the new session cookie
+        assert page.url.endswith("/")
+    with pytest.raises(urllib.error.HTTPError) as used:
+        urllib.request.urlopen(urllib.request.Request(link, data=b"", method="POST"), timeout=10)
+    used.value.close()
+    assert used.value.code == 404  # one use
 
 
 def test_closing_the_terminal_stops_the_embedded_redis_and_worker(tmp_path: Path) -> None:
