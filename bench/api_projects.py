@@ -175,6 +175,7 @@ def run(client: httpx.Client, members: list[str], args: argparse.Namespace) -> N
     )
     print(f"GET /api/v1/projects from random cursors:          {percentiles(jumps)}")
     print(f"GET /healthz (reference, same server):              {percentiles(healthz)}")
+    print("load average (1, 5, 15 min) at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
 
 def cleanup(connection: redis.Redis, workspace: str) -> None:
