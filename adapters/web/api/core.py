@@ -5,7 +5,8 @@ core's conversation and typed speaker, `adapters.web.access`) and handed to `dep
 the API then reads the result back from the stores. The core answers in chat words; when the
 change did not happen, those words are the API's refusal: a reply only the actor sees (the
 core's `tell`: "only approvers may...") is a 403, anything else a 409 (the state does not allow
-it, the time could not be read...).
+it, the time could not be read...), and a change past the policy's rate limit (per key or
+session, as per chat user) a 429 with Retry-After.
 
 Each project gets its own API conversation (channel `api`, thread = the project id), so
 "revise this" and "schedule this" name that project as the conversation's active one, and two
