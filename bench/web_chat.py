@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import harness
+import load_bench
 import redis
 from aiohttp import ClientSession, ClientWebSocketResponse, TCPConnector, WSMsgType
 from harness import line
@@ -51,6 +52,9 @@ class Outcome:
     echoes: list[float] = field(default_factory=list)
     lost: int = 0
     memory: list[tuple[str, harness.Memory]] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+    """The bot's CPU seconds by thread from the burst's start to its last draft (less noisy
+    than latencies on a shared machine)."""
 
 
 async def sign_in(session: ClientSession, link: str) -> str:
@@ -97,9 +101,11 @@ async def burst(base: str, redis_url: str, n: int, pid: int, outcome: Outcome) -
         sockets = await asyncio.gather(*(open_socket(session, base, c) for c in cookies))
         outcome.memory.append((f"with {n} sockets open", harness.memory(pid)))
         with profiled(pid):
+            cpu = load_bench.cpu_by_thread(pid)
             started = time.monotonic()  # after py-spy has attached
             results = await asyncio.gather(*(one_make(ws, started) for ws in sockets),
                                            return_exceptions=True)
+            outcome.cpu = load_bench.cpu_since(cpu, pid)
         for result in results:
             if isinstance(result, BaseException):
                 outcome.lost += 1
@@ -120,8 +126,6 @@ def profiled(pid: int) -> Iterator[None]:
     if PY_SPY is None:
         yield
         return
-    import load_bench  # only when profiling
-
     load_bench.PY_SPY = PY_SPY
     with load_bench.profiled(pid, "web"):
         yield
@@ -152,14 +156,16 @@ def report(outcome: Outcome, n: int) -> None:
     print(line("echo (own send)", outcome.echoes))
     print(line("draft frame (own send)", outcome.drafts))
     print(line("draft frame (burst start)", outcome.since_burst))
+    if outcome.cpu:
+        by = sorted(outcome.cpu.items(), key=lambda kv: -kv[1])
+        print(f"  bot CPU until the last draft: {sum(outcome.cpu.values()):.2f} s ("
+              + ", ".join(f"{name} {seconds:.2f}" for name, seconds in by) + ")")
     print(f"  events lost: {outcome.lost}")
     for label, reading in outcome.memory:
         print(f"  bot {reading}  {label}")
 
 
 async def slack_reference(n: int, redis_url: str) -> list[float]:
-    import load_bench  # only when the Slack round is asked for
-
     outcome = await load_bench.run_platform("slack", n, False, redis_url)
     print(f"slack (bench/load_bench.py's round, same run): ready in {outcome.ready_s:.2f} s")
     print(line("draft posted (burst start)", outcome.drafts))
