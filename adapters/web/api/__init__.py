@@ -9,9 +9,11 @@ OpenAPI document at /api/v1/openapi.json is built from that table.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import redis
 from aiohttp import web
 
 from adapters.web.api import admin, assets, projects, routing, schedules, usage
@@ -23,6 +25,8 @@ from adapters.web.deps import WebDeps
 from bot.project import ProjectStore
 
 __all__ = ["ApiKeys", "api_routes", "endpoints"]
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,10 +50,21 @@ def _openapi_handler(deps: WebDeps, doc: dict[str, Any]) -> Handler:
     return openapi
 
 
+def _backfill(deps: WebDeps) -> None:
+    """Index the projects stored before the index; with Redis down, the next start does it."""
+    try:
+        added = ProjectStore(deps.connection).backfill_index()
+    except redis.RedisError as error:
+        log.warning("project index backfill skipped (%s); next start", type(error).__name__)
+        return
+    if added:
+        log.warning("indexed %d projects stored before the per-workspace index", added)
+
+
 def api_routes(deps: WebDeps) -> list[web.RouteDef]:
     """The /api/v1 routes and the OpenAPI document. Projects stored before the per-workspace
     index existed are indexed here, once per Redis (`ProjectStore.backfill_index`)."""
-    ProjectStore(deps.connection).backfill_index()
+    _backfill(deps)
     listed = endpoints()
     audit = AuditLog(deps.connection)
     return [
