@@ -56,6 +56,8 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2",
 }
 PUBLIC_STATIC = frozenset({"app.css", "icon.svg"})
+_SLOT = re.compile(r"\{\{(csrf|name|workspace|role)\}\}")
+"""What a page may hold for the server to fill in (HTML-escaped)."""
 _STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 RIGHTS: tuple[RoleRight, ...] = ("view", "edit", "approve", "schedule", "admin")
@@ -115,13 +117,10 @@ def html_page(name: str, status: int = 200, session: Session | None = None) -> w
     text = page_text(name)
     if session is not None:
         user = session.user
-        for slot, value in (
-            ("csrf", session.csrf),
-            ("name", user.name),
-            ("workspace", user.workspace),
-            ("role", user.role.value),
-        ):
-            text = text.replace("{{" + slot + "}}", html.escape(value, quote=True))
+        values = {"csrf": session.csrf, "name": user.name, "workspace": user.workspace,
+                  "role": user.role.value}
+        # one pass: a value that looks like a slot (a name "{{csrf}}") stays as it is
+        text = _SLOT.sub(lambda slot: html.escape(values[slot[1]], quote=True), text)
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     secured(response)
     return response
