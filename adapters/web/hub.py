@@ -65,8 +65,12 @@ class Subscription:
 class OutboxHub:
     """See the module docstring. `reader` blocks (no socket timeout); `writer` wakes it."""
 
-    def __init__(self, reader: aredis.Redis, writer: aredis.Redis) -> None:
+    def __init__(
+        self, reader: aredis.Redis, writer: aredis.Redis, *, block_ms: int = BLOCK_MS
+    ) -> None:
         self._reader, self._writer = reader, writer
+        self._block_ms = block_ms
+        """How long one read waits (0: until something arrives; only the wake ends it)."""
         self._wake = f"{PREFIX}:wake:{uuid.uuid4().hex}"
         self._subscribers: dict[str, set[Subscription]] = {}
         self._positions: dict[str, str] = {}
@@ -75,13 +79,19 @@ class OutboxHub:
         self._wake_pending = False
 
     async def subscribe(self, key: str) -> Subscription:
-        subscription = Subscription(self, key)
-        if key not in self._subscribers:
-            self._subscribers[key] = set()
-            self._positions[key] = await self._last_id(key)
-        self._subscribers[key].add(subscription)
+        """A new subscription to `key`'s entries from now on; nothing is left registered when
+        Redis fails on the way (RedisError)."""
+        if key not in self._positions:
+            position = await self._last_id(key)
+            self._positions.setdefault(key, position)
+        subscription = Subscription(self, key)  # registered with its position, no await between
+        self._subscribers.setdefault(key, set()).add(subscription)
         self._running()
-        await self._wake_up()
+        try:
+            await self._wake_up()
+        except redis.RedisError:
+            self.unsubscribe(subscription)
+            raise
         return subscription
 
     async def _wake_up(self) -> None:
@@ -90,9 +100,15 @@ class OutboxHub:
         if self._wake_pending:
             return
         self._wake_pending = True
-        async with self._writes:
-            await self._writer.xadd(self._wake, {"w": "1"}, maxlen=WAKE_MAXLEN, approximate=True)
-            await self._writer.expire(self._wake, WAKE_TTL_SECONDS)
+        try:
+            async with self._writes:
+                await self._writer.xadd(
+                    self._wake, {"w": "1"}, maxlen=WAKE_MAXLEN, approximate=True
+                )
+                await self._writer.expire(self._wake, WAKE_TTL_SECONDS)
+        except BaseException:
+            self._wake_pending = False  # the next subscription tries again
+            raise
 
     async def _last_id(self, key: str) -> str:
         """Where a newly read stream starts: its last entry now (a concrete id, not `$`, which
@@ -152,7 +168,7 @@ class OutboxHub:
             try:
                 replies: _XReadReply = await self._reader.xread(  # type: ignore[assignment]
                     streams,  # type: ignore[arg-type]
-                    block=BLOCK_MS,
+                    block=self._block_ms,
                     count=COUNT,
                 )
             except redis.RedisError as error:
