@@ -1,9 +1,10 @@
 """The studio's outbound side: one Redis stream per conversation, written by any process.
 
 A worker (through `sync_sender`, the platform's `sender`) and the bot itself (the answers of
-`dispatch`, and what the user typed, as `echo`) append entries to
-`novacast:web:outbox:<workspace>:<channel>` (MAXLEN ~500). The bot's WebSocket handler reads the
-streams of the conversations that are open in a browser and forwards each entry as a frame
+`dispatch`, and what the user typed, as `echo`: `WebOutbox.fields` / `echo_entry`, written by
+`adapters.web.hub` without a thread) append entries to
+`novacast:web:outbox:<workspace>:<channel>` (MAXLEN ~500). The bot's hub reads the streams of the
+conversations that are open in a browser and each socket forwards the entries as frames
 (`adapters.web.frames`); the same stream is the history a reloaded page shows.
 
 An entry keeps the action as the core made it (with a file's path, not a link), so links are
