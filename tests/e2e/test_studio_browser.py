@@ -21,7 +21,15 @@ from typing import Any
 
 import pytest
 import redis
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 from bot.project import ProjectState, ProjectStore
 from pipeline.settings import load_settings
@@ -360,8 +368,49 @@ def test_an_editor_sees_approve_refused(studio: Studio, context: BrowserContext)
     press(page, "Render", draft)
     decision = page.locator("li.approval", has=page.get_by_role("button", name="Approve & publish"))
     expect(decision).to_be_visible(timeout=WAIT_MS)
+    approve = decision.get_by_role("button", name="Approve & publish")
+    expect(approve).to_have_class(re.compile("denied"))  # looks unavailable, still pressable
     press(page, "Approve & publish", decision)
     refusal = page.locator("li.msg.system[role=alert]").last
     expect(refusal).to_contain_text("may not approve", timeout=WAIT_MS)
     assert project_id
     assert state_of(studio, project_id) is ProjectState.PREVIEW
+
+
+def test_a_dropped_connection_shows_and_comes_back(studio: Studio, context: BrowserContext) -> None:
+    """The socket drops (closed under the page, as a restart or a network change would): the
+    page says it is offline, reconnects by itself, redraws the conversation and chats on."""
+    sockets: list[WebSocketRoute] = []
+    answers_shown = "li.msg.bot:not(.typing)"
+
+    def relay(route: WebSocketRoute) -> None:
+        route.connect_to_server()
+        sockets.append(route)
+
+    page = context.new_page()
+    page.route_web_socket(re.compile(r"/ws$"), relay)
+    sign_in(page, studio.link(WORKSPACE, "approver", "Rita"))
+    say(page, "/help")
+    expect(page.locator(answers_shown)).not_to_have_count(0, timeout=WAIT_MS)
+    answers = page.locator(answers_shown).count()
+    page.evaluate(
+        """() => {
+          const conn = document.getElementById('conn');
+          window.connStates = [];
+          new MutationObserver(() => window.connStates.push(
+            `${conn.dataset.state}: ${conn.textContent}`)
+          ).observe(conn, {attributes: true, childList: true, characterData: true});
+        }"""
+    )
+    sockets[0].close(code=1012, reason="restart")
+    page.wait_for_function(
+        "window.connStates.some((s) => s.startsWith('offline'))", timeout=WAIT_MS
+    )
+    expect(page.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT_MS)
+    states = page.evaluate("window.connStates")
+    assert any(s.startswith("offline: Offline · retrying in") for s in states), states
+    assert states[-1] == "online: Online", states
+    assert len(sockets) == 2  # a second socket, opened by the page itself
+    expect(page.locator(answers_shown)).to_have_count(answers)  # redrawn from history, once
+    say(page, "/schedules")
+    expect(page.locator(answers_shown)).not_to_have_count(answers, timeout=WAIT_MS)

@@ -20,6 +20,21 @@
     unschedule: "danger",
   };
 
+  // The right each button needs (adapters/web/chat.py BUTTON_RIGHTS). A button the role lacks
+  // is still shown and sent (the server refuses it and says why); it only looks unavailable.
+  const BUTTON_RIGHTS = {
+    approve: "approve",
+    reject: "approve",
+    retry: "approve",
+    schedule: "schedule",
+    unschedule: "schedule",
+    render: "edit",
+    revise: "edit",
+    cancel: "edit",
+  };
+  let rights = null; // from hello; null: not known yet
+  let role = "";
+
   let socket = null;
   let timer = 0;
   let retries = 0;
@@ -66,6 +81,11 @@
         "data-project": button.project_id,
         text: button.label,
       });
+      const needs = BUTTON_RIGHTS[button.action];
+      if (rights && needs && !rights.includes(needs)) {
+        node.classList.add("denied");
+        node.title = `Your role (${role}) may not ${button.action}`;
+      }
       node.addEventListener("click", () => press(node, button));
       row.append(node);
     }
@@ -282,6 +302,8 @@
     progress = new Map();
     clearStage();
     Studio.showWho(frame);
+    rights = Array.isArray(frame.rights) ? frame.rights : null;
+    role = frame.role || "";
     for (const past of frame.history || []) draw(past);
     for (const item of pending) if (item.classList.contains("pending")) log.append(item);
     empty.hidden = log.children.length > 0;
