@@ -10,6 +10,7 @@ video for a Telegram user (the fake Bot API); then
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -74,15 +75,32 @@ def json_lines(path: Path) -> list[dict[str, Any]]:
     return parsed
 
 
-def scrape(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+Scraped = dict[str, dict[tuple[tuple[str, str], ...], float]]
+
+
+def scrape(port: int) -> Scraped:
     """`/metrics` parsed: sample name -> labels -> value."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text = response.read().decode()
-    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    found: Scraped = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
     return found
+
+
+async def checks_counted(port: int, timeout: float = 30) -> Scraped:
+    """The worker's metrics once the last step (checks) is counted: it posts its message to the
+    chat before it returns, so the chat can see it before the worker has counted it."""
+    done = (("outcome", "ok"), ("step", "checks"))
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = scrape(port)
+        if done in found.get("novacast_jobs_total", {}) or (
+            asyncio.get_running_loop().time() > deadline
+        ):
+            return found
+        await asyncio.sleep(0.1)
 
 
 def button(call: Any, label: str) -> str:
@@ -107,7 +125,8 @@ async def test_one_render_one_trace_id_in_both_logs_and_metrics_from_both(
             api.push_update(api.callback_update(ADA, api.message(draft), button(draft, "Render")))
             await api.wait_for("sendVideo", 2, timeout=240)
             await api.wait_text("Happy with it?", timeout=60)
-            bot_metrics, worker_metrics = scrape(bot_port), scrape(worker_port)
+            worker_metrics = await checks_counted(worker_port)  # the job ends after its message
+            bot_metrics = scrape(bot_port)
 
     bot_log = json_lines(data_dir / "bot.log")
     worker_log = json_lines(data_dir / "logs" / "worker.log")
