@@ -190,6 +190,7 @@ class ProjectStore:
         self.redis = redis
         self.prefix = prefix
         self.retries = retries
+        self._page_lua: Any = None
 
     def _key(self, project_id: str) -> str:
         return f"{self.prefix}:project:{project_id}"
@@ -226,16 +227,22 @@ class ProjectStore:
             raise ValueError("not a cursor of this list")
         key = self._index_key(adapter, workspace)
         top = f"({cursor}" if cursor else "+"
-        members = [_text(m) for m in self.redis.zrevrangebylex(key, top, "-", 0, limit)]
-        if not members:
-            return ProjectPage(projects=[])
-        found = self.redis.mget([self._key(m.split(":", 1)[1]) for m in members])
+        listed, found = self._page_script(keys=[key], args=[top, limit, self._key("")])
+        members = [_text(m) for m in listed]
         projects = [Project.model_validate_json(raw) for raw in found if raw is not None]
         gone = [m for m, raw in zip(members, found, strict=True) if raw is None]
         if gone:
             self.redis.zrem(key, *gone)
         more = len(members) == limit
         return ProjectPage(projects=projects, next_cursor=members[-1] if more else None)
+
+    @property
+    def _page_script(self) -> Any:
+        """One round trip for a page: the index range and each project's JSON (a Lua script,
+        registered once per store; EVALSHA after the first call)."""
+        if self._page_lua is None:
+            self._page_lua = self.redis.register_script(_PAGE_LUA)
+        return self._page_lua
 
     def count(self, adapter: str, workspace: str) -> int:
         """How many projects the workspace's index lists."""
@@ -344,6 +351,15 @@ class ProjectStore:
         self.redis.set(self._active_key(conversation), project_id)
 
 
+_PAGE_LUA = """
+local members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
+local found = {}
+for i, member in ipairs(members) do
+  found[i] = redis.call('GET', ARGV[3] .. string.match(member, ':(.*)$'))
+end
+return {members, found}
+"""
+"""A page of the index and the projects it names (a missing project comes back as nil)."""
 _CURSOR = re.compile(r"^\d{16}:[0-9a-f]{6,32}$")
 
 
