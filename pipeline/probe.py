@@ -39,6 +39,8 @@ class MediaFacts(BaseModel):
     video_codec: str | None = None
     width: int | None = None
     height: int | None = None
+    pixel_aspect: str | None = None
+    """The sample (pixel) aspect ratio, e.g. "1:1" (square pixels: what players assume)."""
     fps: float | None = None
     audio_codec: str | None = None
     sample_rate: int | None = None
@@ -78,11 +80,19 @@ def _stream_facts(container: av.container.InputContainer) -> dict[str, object]:
         "video_codec": video.codec_context.name if video else None,
         "width": video.codec_context.width if video else None,
         "height": video.codec_context.height if video else None,
+        "pixel_aspect": _ratio(video.sample_aspect_ratio) if video else None,
         "fps": float(rate) if rate else None,
         "audio_codec": audio.codec_context.name if audio else None,
         "sample_rate": audio.codec_context.sample_rate if audio else None,
         "channels": audio.codec_context.channels if audio else None,
     }
+
+
+def _ratio(value: object) -> str:
+    """`1:1` from PyAV's Fraction (None, an unset ratio, counts as square pixels)."""
+    if value is None:
+        return "1:1"
+    return f"{value.numerator}:{value.denominator}"  # type: ignore[attr-defined]
 
 
 def read_audio(path: Path, max_seconds: float | None = None) -> tuple[FloatArray, int]:

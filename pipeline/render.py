@@ -297,7 +297,9 @@ def video_graph(spans: list[SceneSpan], ass_name: str, width: int, height: int, 
     small = f"{_even(width // GRADIENT_SHRINK)}x{_even(height // GRADIENT_SHRINK)}"
     backgrounds = [_background(span, small, fps, index) for index, span in enumerate(spans)]
     pads = "".join(f"[g{index}]" for index in range(len(spans)))
-    chain = [f"{pads}concat=n={len(spans)}:v=1:a=0", f"scale={width}:{height}:flags=bilinear"]
+    # the gradients are drawn small and scaled up; square pixels, or players squeeze the frame
+    upscale = f"scale={width}:{height}:flags=bilinear,setsar=1"
+    chain = [f"{pads}concat=n={len(spans)}:v=1:a=0", upscale]
     chain += [_title(span, width, height, fps) for span in spans]
     chain += [_captions_filter(ass_name), "format=yuv420p"]
     return ";".join([*backgrounds, ",".join(chain) + "[v]"])

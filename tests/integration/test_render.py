@@ -92,6 +92,7 @@ def test_full_vertical_is_h264_aac_1080x1920_and_as_long_as_the_narration(
     facts = probe(full)
     assert (facts.video_codec, facts.audio_codec) == ("h264", "aac")
     assert (facts.width, facts.height, facts.fps) == (1080, 1920, 30)
+    assert facts.pixel_aspect == "1:1"  # a 9:16 picture, not squeezed by a player
     assert facts.duration == pytest.approx(narration.duration, abs=0.15)
     assert facts.loudness_lufs is not None
     assert -19 <= facts.loudness_lufs <= -13
@@ -127,6 +128,7 @@ def test_music_is_ducked_under_the_voice(full: Path, narration: Narration) -> No
 def test_preview_is_540x960_at_a_lower_rate(preview: Path, narration: Narration) -> None:
     facts = probe(preview)
     assert (facts.width, facts.height) == (540, 960)
+    assert facts.pixel_aspect == "1:1"
     assert facts.fps is not None
     assert facts.fps <= 24
     assert facts.duration == pytest.approx(narration.duration, abs=0.15)
@@ -145,6 +147,7 @@ def test_other_aspects_render_at_their_size(
                  profile=Profile.PREVIEW)
     facts = probe(out)
     assert (facts.width, facts.height) == size
+    assert facts.pixel_aspect == "1:1"
     assert facts.duration == pytest.approx(narration.duration, abs=0.15)
 
 
