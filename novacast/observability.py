@@ -64,17 +64,29 @@ MIN_SECRET = 6
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """The values in the environment that are credentials: variables named like one
     (`*_TOKEN`, `*_SECRET*`, `*_API_KEY`, `*_PASSWORD`, `NOVACAST_SECRET_KEYS`, `SENTRY_DSN`, …),
-    and the password of any URL (`REDIS_URL=redis://:pw@host`). Longest first."""
+    the contents of the files their `*_FILE` variants name (Docker secrets), and the password
+    of any URL (`REDIS_URL=redis://:pw@host`). Longest first."""
     environ = os.environ if environ is None else environ
     found: set[str] = set()
     for name, raw in environ.items():
         value = raw.strip()
+        if name.upper().endswith("_FILE") and SECRET_NAME.search(name.upper()[:-5]):
+            value = _secret_file(value)
         if SECRET_NAME.search(name.upper()):
             found.update(part for part in re.split(r"[,\s]+", value) if len(part) >= MIN_SECRET)
             if len(value) >= MIN_SECRET:
                 found.add(value)
         found.update(m for m in URL_PASSWORD.findall(value) if len(m) >= MIN_SECRET)
     return sorted(found, key=len, reverse=True)
+
+
+def _secret_file(path: str) -> str:
+    """A secret file's text (the first 64 KB), or "" when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(65536).strip()
+    except OSError:
+        return ""
 
 
 class Redactor:

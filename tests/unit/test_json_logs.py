@@ -9,6 +9,7 @@ import logging
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,3 +176,13 @@ def test_metrics_ports(raw: str, ports: list[int]) -> None:
 def test_link_tokens_never_reach_an_access_log_line_or_a_report(path: str, shown: str) -> None:
     assert observability.redacted_path(path) == shown
     assert server.redacted_path(path) == shown  # the bot's access log
+
+
+def test_secrets_named_by_a_file_variable_are_read_from_the_file(tmp_path: Path) -> None:
+    secret = tmp_path / "youtube-refresh-token"
+    secret.write_text("1//planted-refresh-token\n")
+    found = observability.secret_values({
+        "YOUTUBE_REFRESH_TOKEN_FILE": str(secret),
+        "NOVACAST_SECRET_KEYS_FILE": str(tmp_path / "missing"),
+    })
+    assert found == ["1//planted-refresh-token"]
