@@ -176,6 +176,7 @@ class Engine:
         something else ("make it shorter" with a photo) are then read as usual."""
         actions, used = self.pictures.attachments(ctx, event.attachments, text)
         if used or not text:
+            telemetry.count_event(ctx.conversation.adapter, "files")
             return actions
         return actions + self._intent(ctx, read(self._situation(ctx), text))
 
