@@ -58,6 +58,10 @@ bench: setup
 	-$(BIN)/python bench/queue_fairness.py --workers 2 --renders 4 --flood 0 --read 8
 	# hostile payloads: 5,000 Hypothesis cases per HTTP route (no 5xx, no traceback, memory)
 	-$(BIN)/python bench/fuzz_routes.py --cases 5000
+	# the web studio: 200 WebSocket chats' /make against Slack's path in the same run, the bot's
+	# memory; the API's project pages with 10,000 projects against /healthz (issue 12)
+	-$(BIN)/python bench/web_chat.py
+	-$(BIN)/python bench/api_projects.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
