@@ -132,8 +132,14 @@ def _first_line(text: str) -> tuple[str, str | None]:
 
 
 def _where(error: BaseException) -> str:
+    """`file:line` where `error` was raised, and of our innermost frame when that one is a
+    library's (`frame.py:12 in render_jobs.py:40`), as `adapters.base.failure_origin` says it."""
     frames = traceback.extract_tb(error.__traceback__)
-    return f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+    if not frames:
+        return "?"
+    ours = [f for f in frames if "site-packages" not in f.filename]
+    where = [frames[-1], *ours[-1:]] if ours and ours[-1] is not frames[-1] else frames[-1:]
+    return " in ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in where)
 
 
 class JsonFormatter(logging.Formatter):
