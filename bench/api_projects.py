@@ -7,7 +7,9 @@ measured), with creation times a second apart, in a workspace of their own. The 
 API's own routes (`api_routes`, authenticated by a real API key) in an aiohttp app in a child
 process; this process is the client (one keep-alive connection, requests one after another).
 Each pass walks every page from the newest to the oldest by cursor; then `--jumps` requests
-start from random cursors deep in the list. Redis: REDIS_URL's server (database 15 unless the
+start from random cursors deep in the list. The server's own CPU per call (its `Server-Timing:
+cpu;dur=` header) is printed too: on a machine shared with other work the wall times move with
+its load, the CPU spent does not. Redis: REDIS_URL's server (database 15 unless the
 URL names one), else an embedded one; the bench's keys are deleted at the end.
 """
 
@@ -100,6 +102,10 @@ def serve(url: str, data_dir: str, port_out: Any) -> None:
     loop.run_forever()
 
 
+SERVER_CPU: list[float] = []
+"""The server's own CPU per API page (its Server-Timing header): independent of the load."""
+
+
 def timed(
     client: httpx.Client, path: str, params: dict[str, Any] | None = None
 ) -> tuple[float, Any]:
@@ -108,6 +114,9 @@ def timed(
     elapsed = (time.perf_counter() - began) * 1000
     if answer.status_code != 200:
         raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
+    timing = answer.headers.get("Server-Timing", "")
+    if timing.startswith("cpu;dur="):
+        SERVER_CPU.append(float(timing.removeprefix("cpu;dur=")))
     return elapsed, answer.json()
 
 
@@ -162,6 +171,7 @@ def run(client: httpx.Client, members: list[str], args: argparse.Namespace) -> N
         timed(client, "/api/v1/projects", {"limit": args.limit})
     pages: list[float] = []
     healthz: list[float] = []
+    SERVER_CPU.clear()
     for _ in range(args.passes):
         times, listed = walk(client, args.limit)
         assert listed == len(members), (listed, len(members))
@@ -175,6 +185,7 @@ def run(client: httpx.Client, members: list[str], args: argparse.Namespace) -> N
     )
     print(f"GET /api/v1/projects from random cursors:          {percentiles(jumps)}")
     print(f"GET /healthz (reference, same server):              {percentiles(healthz)}")
+    print(f"server CPU per API call (Server-Timing):           {percentiles(SERVER_CPU)}")
     print("load average (1, 5, 15 min) at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -191,6 +192,12 @@ def _check_right(deps: WebDeps, principal: Principal, endpoint: Endpoint) -> Non
         raise ApiError(403, f"The {role} role may not {endpoint.right} here.")
 
 
+def _cpu_timing(started: float) -> str:
+    """`Server-Timing` of the event loop thread's CPU while the call ran (calls that interleave
+    with it count too): what a load-independent benchmark reads (bench/api_projects.py)."""
+    return f"cpu;dur={(time.thread_time() - started) * 1000:.2f}"
+
+
 def _http_message(refused: web.HTTPException) -> str:
     """The sentence of an aiohttp refusal whose text may be JSON (`{"error": ...}`)."""
     try:
@@ -208,6 +215,7 @@ def aiohttp_handler(
     async def handle(request: web.Request) -> web.StreamResponse:
         principal: Principal | None = None
         status, note = 500, "failed"
+        cpu_started = time.thread_time()
         try:
             principal = _who(deps, request)
             _check_right(deps, principal, endpoint)
@@ -223,7 +231,12 @@ def aiohttp_handler(
             result = await endpoint.handler(call)
             status, note = endpoint.status, "ok"
             body = result.model_dump_json()  # pydantic-core writes the JSON itself
-            return web.Response(text=body, status=status, content_type="application/json")
+            return web.Response(
+                text=body,
+                status=status,
+                content_type="application/json",
+                headers={"Server-Timing": _cpu_timing(cpu_started)},
+            )
         except ApiError as refused:
             status, note = refused.status, refused.message
             return error_response(refused.status, refused.message, refused.retry_after)
