@@ -277,6 +277,8 @@ def test_a_person_makes_previews_schedules_cancels_and_approves_a_video(
     expect(page.locator("li.preview video")).to_have_count(2)
 
     library = context.new_page()
+    library.on("pageerror", lambda error: errors.append(str(error)))
+    library.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     library.goto(f"{studio.url}/library")
     card = library.locator(f'li.card[data-project="{project_id}"]')
     expect(card).to_be_visible(timeout=WAIT_MS)
@@ -284,7 +286,7 @@ def test_a_person_makes_previews_schedules_cancels_and_approves_a_video(
     expect(card.locator("video")).to_have_count(1)
     if MORE_SHOTS:
         library.screenshot(path=str(Path(MORE_SHOTS) / "library.png"), full_page=True)
-    assert errors == []  # no script error, no failed load on the chat page all along
+    assert errors == []  # no script error, no failed load, no CSP refusal on either page
 
     library.get_by_role("button", name="Sign out").click()
     expect(library.get_by_role("heading", name="You are signed out")).to_be_visible()
