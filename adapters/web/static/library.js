@@ -129,6 +129,7 @@
       el("h3", { text: project.title || project.idea || project.id }),
       project.idea && project.title ? el("p", { class: "idea", text: project.idea }) : null,
       player,
+      project.last_error ? el("p", { class: "problem", role: "note", text: project.last_error }) : null,
       facts,
       versionList(project),
     );
