@@ -172,6 +172,8 @@ class ProjectPage(BaseModel):
 
     projects: list[Project]
     next_cursor: str | None = None
+    hashes: list[dict[str, str]] = Field(default_factory=list)
+    """With `page(..., hashes=prefix)`: each project's hash `<prefix><id>`, in the same order."""
 
 
 class ProjectStore:
@@ -218,23 +220,35 @@ class ProjectStore:
         return key, {member: 0.0}
 
     def page(
-        self, adapter: str, workspace: str, *, limit: int = 50, cursor: str | None = None
+        self,
+        adapter: str,
+        workspace: str,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        hashes: str = "",
     ) -> ProjectPage:
         """Up to `limit` projects of the workspace, newest first, after `cursor` (a page's
         `next_cursor`; None starts at the newest). A cursor that is not one of ours is a
-        ValueError. Index entries whose project is gone are skipped (and dropped)."""
+        ValueError. Index entries whose project is gone are skipped (and dropped). With
+        `hashes` (a key prefix), each project's hash `<hashes><id>` comes along in the same
+        round trip (e.g. its LLM usage, which another module keeps)."""
         if cursor is not None and not _CURSOR.match(cursor):
             raise ValueError("not a cursor of this list")
         key = self._index_key(adapter, workspace)
         top = f"({cursor}" if cursor else "+"
-        listed, found = self._page_script(keys=[key], args=[top, limit, self._key("")])
+        args = [top, limit, self._key(""), hashes]
+        listed, found, extra = self._page_script(keys=[key], args=args)
         members = [_text(m) for m in listed]
-        projects = [Project.model_validate_json(raw) for raw in found if raw is not None]
+        kept = [i for i, raw in enumerate(found) if raw is not None]
         gone = [m for m, raw in zip(members, found, strict=True) if raw is None]
         if gone:
             self.redis.zrem(key, *gone)
-        more = len(members) == limit
-        return ProjectPage(projects=projects, next_cursor=members[-1] if more else None)
+        return ProjectPage(
+            projects=[Project.model_validate_json(found[i]) for i in kept],
+            next_cursor=members[-1] if len(members) == limit else None,
+            hashes=[_pairs(extra[i]) for i in kept] if hashes else [],
+        )
 
     @property
     def _page_script(self) -> Any:
@@ -353,13 +367,16 @@ class ProjectStore:
 
 _PAGE_LUA = """
 local members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
-local found = {}
+local found, hashes = {}, {}
 for i, member in ipairs(members) do
-  found[i] = redis.call('GET', ARGV[3] .. string.match(member, ':(.*)$'))
+  local id = string.match(member, ':(.*)$')
+  found[i] = redis.call('GET', ARGV[3] .. id)
+  hashes[i] = ARGV[4] ~= '' and redis.call('HGETALL', ARGV[4] .. id) or {}
 end
-return {members, found}
+return {members, found, hashes}
 """
-"""A page of the index and the projects it names (a missing project comes back as nil)."""
+"""A page of the index, the projects it names (a missing project comes back as nil) and, when
+ARGV[4] is a key prefix, each one's hash under it."""
 _CURSOR = re.compile(r"^\d{16}:[0-9a-f]{6,32}$")
 
 
@@ -367,6 +384,11 @@ def index_member(project: Project) -> str:
     """A project's member in its workspace's index: sorts by creation time, then id."""
     micros = int(project.created_at.timestamp() * 1_000_000)
     return f"{micros:016d}:{project.id}"
+
+
+def _pairs(flat: list[bytes]) -> dict[str, str]:
+    """HGETALL's flat reply from a script ([k1, v1, k2, v2...]) as a dict."""
+    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
 def _text(value: bytes | str) -> str:

@@ -109,3 +109,14 @@ def test_the_render_clock_counts_every_render(store: ProjectStore) -> None:
     assert done.render_seconds > first
     approved = store.transition(project.id, {ProjectState.PREVIEW}, ProjectState.APPROVED)
     assert approved.render_seconds == done.render_seconds
+
+
+def test_a_page_brings_each_project_s_hash_along(
+    store: ProjectStore, redis_conn: redis.Redis
+) -> None:
+    with_usage, without = store.create(_project(seconds=1)), store.create(_project(seconds=2))
+    redis_conn.hset(f"usage:{with_usage.id}", mapping={"calls": 3})
+    page = store.page("web", "W1", hashes="usage:")
+    assert [p.id for p in page.projects] == [without.id, with_usage.id]
+    assert page.hashes == [{}, {"calls": "3"}]
+    assert store.page("web", "W1").hashes == []

@@ -13,7 +13,7 @@ from adapters.media_links import MediaLinks
 from adapters.web.access import ADAPTER
 from adapters.web.api import core
 from adapters.web.api.table import ApiError, Call, Table
-from adapters.web.api.usage import UsageOut, usages
+from adapters.web.api.usage import UsageOut, page_usages, usage_prefix, usages
 from bot.actions import ButtonAction, JobsStarted, Preview
 from bot.project import Project, ProjectState, ProjectStore
 from pipeline.script import Script
@@ -183,10 +183,16 @@ def found(call: Call, project_id: str | None = None) -> Project:
 async def list_projects(call: Call) -> ProjectPageOut:
     query = call.query_as(PageQuery)
     try:
-        page = store(call).page(ADAPTER, call.workspace, limit=query.limit, cursor=query.cursor)
+        page = store(call).page(
+            ADAPTER,
+            call.workspace,
+            limit=query.limit,
+            cursor=query.cursor,
+            hashes=usage_prefix(call.deps.connection),
+        )
     except ValueError:
         raise ApiError(422, "query.cursor: not a cursor this list gave out") from None
-    links, used = call.deps.links, usages(call.deps.connection, page.projects)
+    links, used = call.deps.links, page_usages(page)
     shown = [project_out(p, links, u) for p, u in zip(page.projects, used, strict=True)]
     return ProjectPageOut(projects=shown, next_cursor=page.next_cursor)
 

@@ -6,14 +6,14 @@ round trip), and per workspace (every project in the workspace's index)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.web.access import ADAPTER
 from adapters.web.api.table import Call, Table
-from bot.project import Project, ProjectStore
+from bot.project import Project, ProjectPage, ProjectStore
 from pipeline.llm.usage import MICRO, UsageLedger
 
 table = Table()
@@ -54,8 +54,20 @@ def usages(connection: redis.Redis, projects: Sequence[Project]) -> list[UsageOu
     return [_usage(raw, p.render_seconds) for p, raw in zip(projects, raws, strict=True)]
 
 
-def _usage(raw: dict[bytes, bytes], render_seconds: float) -> UsageOut:
-    fields = {k.decode(): int(v) for k, v in raw.items()}
+def usage_prefix(connection: redis.Redis) -> str:
+    """The key prefix of the projects' usage hashes (for `ProjectStore.page(hashes=...)`)."""
+    return _ledger(connection).key("")
+
+
+def page_usages(page: ProjectPage) -> list[UsageOut]:
+    """The usage of each project of a page fetched with `hashes=usage_prefix(...)`."""
+    return [
+        _usage(raw, p.render_seconds) for p, raw in zip(page.projects, page.hashes, strict=True)
+    ]
+
+
+def _usage(raw: Mapping[bytes, bytes] | Mapping[str, str], render_seconds: float) -> UsageOut:
+    fields = {_text(k): int(v) for k, v in raw.items()}
     return UsageOut(
         input_tokens=fields.get("input_tokens", 0),
         output_tokens=fields.get("output_tokens", 0),
@@ -63,6 +75,10 @@ def _usage(raw: dict[bytes, bytes], render_seconds: float) -> UsageOut:
         cost_usd=fields.get("cost_micro_usd", 0) / MICRO,
         render_seconds=round(render_seconds, 3),
     )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _sum(items: Sequence[UsageOut]) -> UsageOut:
@@ -79,10 +95,11 @@ def workspace_usage(connection: redis.Redis, workspace: str) -> WorkspaceUsage:
     store = ProjectStore(connection)
     totals: list[UsageOut] = []
     count, cursor = 0, None
+    prefix = usage_prefix(connection)
     while True:
-        page = store.page(ADAPTER, workspace, limit=_PAGE, cursor=cursor)
+        page = store.page(ADAPTER, workspace, limit=_PAGE, cursor=cursor, hashes=prefix)
         count += len(page.projects)
-        totals.append(_sum(usages(connection, page.projects)))
+        totals.append(_sum(page_usages(page)))
         cursor = page.next_cursor
         if cursor is None:
             return WorkspaceUsage(workspace=workspace, projects=count, total=_sum(totals))
