@@ -43,6 +43,7 @@ from bot.actions import Action  # noqa: E402
 from bot.events import Conversation, Event  # noqa: E402
 from bot.project import Project, ProjectStore, index_member  # noqa: E402
 from novacast.embedded_redis import EmbeddedRedis  # noqa: E402
+from novacast.server import freeze_start_up_objects  # noqa: E402
 from pipeline.writers.offline import OfflineWriter  # noqa: E402
 from policy import load_policy  # noqa: E402
 
@@ -98,6 +99,7 @@ def serve(url: str, data_dir: str, port_out: Any) -> None:
     loop.run_until_complete(runner.setup())
     site = web.TCPSite(runner, "127.0.0.1", 0)
     loop.run_until_complete(site.start())
+    freeze_start_up_objects()  # as `novacast bot` does before /readyz turns green
     loop.run_until_complete(started(app))
     loop.run_forever()
 
