@@ -17,6 +17,7 @@ from adapters.web.access import Role
 from adapters.web.api.core import reads_as_show
 from bot.schedule_chat import split_show
 from bot.when import WhenError, parse_when
+from pipeline.llm.config import load_models
 from tests.integration.test_api_support import ApiServer, Workspace, api  # noqa: F401
 from tests.integration.test_media_vetting import make_still
 
@@ -207,6 +208,8 @@ def test_routing_is_validated_before_it_is_written(api: ApiServer, ws: Workspace
     assert saved.json()["source"] == str(api.data_dir / "models.yaml")
     again = ws.editor.get("/api/v1/routing").json()
     assert again["table"]["prices"]["gpt-4o-mini"] == {"input": 0.1, "output": 0.2}
+    written = load_models(api.data_dir / "models.yaml")  # what the writer reads at its next start
+    assert written.model_dump(mode="json") == again["table"]
 
 
 # --- usage -------------------------------------------------------------------------------------
