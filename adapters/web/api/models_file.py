@@ -2,11 +2,11 @@
 prices, per-workspace prompt pins).
 
 The writer loads models.yaml once, at process start (`pipeline.writers.choose.writer_from_env`,
-via `pipeline.llm.config.load_models`): NOVACAST_MODELS when set, else the packaged file. A
-replacement is therefore written to NOVACAST_MODELS when set; otherwise to
-`<data dir>/models.yaml` (the packaged file is never overwritten), which the writer reads once
-`load_models` falls back to it (requested of the lead in /work/notes/requests.md). Either way a
-change takes effect when the bot and the workers start next. A replacement is validated first
+via `pipeline.llm.config.load_models`): the one `models_path()` names, i.e. NOVACAST_MODELS when
+set, else `<data dir>/models.yaml` when it exists, else the packaged file. A replacement is
+therefore written to NOVACAST_MODELS when set, otherwise to `<data dir>/models.yaml` (the
+packaged file is never overwritten). Either way a change takes effect when the bot and the
+workers start next. A replacement is validated first
 (the table's own model, and every prompt pin against the prompts that exist) and written
 atomically (a temporary file renamed into place), so a reader never sees half a file.
 """
@@ -20,7 +20,15 @@ from typing import Any
 
 import yaml
 
-from pipeline.llm.config import MODELS_ENV, ModelsConfig, ModelsError, load_models, parse_models
+from pipeline.llm.config import (
+    MODELS_ENV,
+    PACKAGED_MODELS,
+    ModelsConfig,
+    ModelsError,
+    load_models,
+    models_path,
+    parse_models,
+)
 from pipeline.prompting import PromptError, PromptRegistry
 from pipeline.settings import load_settings
 
@@ -39,10 +47,8 @@ def target_path() -> Path:
 
 def current() -> tuple[ModelsConfig, Path | None]:
     """The table in force after the next start, and its file (None: the packaged one)."""
-    path = target_path()
-    if path.is_file():
-        return load_models(path), path
-    return load_models(), None
+    path = models_path()
+    return load_models(path), None if path == PACKAGED_MODELS else path
 
 
 def validate(data: Any) -> ModelsConfig:
