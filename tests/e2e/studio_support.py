@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 import redis
 from aiohttp import web
+from click.testing import CliRunner
 from playwright.sync_api import ViewportSize
 
 from adapters.web import WebAdapter
-from adapters.web.sessions import sign_in_link
+from novacast import invite
 from novacast.server import build_app, make_dispatch, media_links
 from novacast.wiring import build_engine
 from pipeline.settings import Settings
@@ -51,8 +52,14 @@ class Studio:
     data_dir: Path
 
     def link(self, workspace: str, role: str, name: str) -> str:
-        """A one-time sign-in link, as `novacast invite` prints it."""
-        return sign_in_link(self.connection, self.url, workspace=workspace, role=role, name=name)
+        """A one-time sign-in link: what `novacast invite` prints (the real command, run in
+        this process against the environment the test set: REDIS_URL, NOVACAST_PUBLIC_URL)."""
+        args = ["--workspace", workspace, "--role", role, "--name", name]
+        result = CliRunner().invoke(invite.command, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        link = result.output.strip()
+        assert link.startswith(f"{self.url}/signin/"), link
+        return link
 
 
 def free_socket() -> socket.socket:

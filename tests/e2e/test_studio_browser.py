@@ -87,6 +87,7 @@ def studio(
         env.setenv("NOVACAST_DATA_DIR", str(data_dir))
         env.setenv("NOVACAST_PUBLIC_URL", url)
         env.setenv("NOVACAST_MEMORY", "off")
+        env.setenv("REDIS_URL", redis_url)  # `novacast invite` makes links in the test's db
         load_settings.cache_clear()
         extra = {"NOVACAST_PUBLIC_URL": url, "NOVACAST_MEMORY": "off"}
         with (
