@@ -35,6 +35,7 @@ def test_each_role_creates_a_draft_and_reads_it_back(ws: Workspace, role: Role) 
     assert made["requester"].startswith("key:")
     got = ws.client(role).get(f"/api/v1/projects/{made['id']}")
     assert got.status_code == 200
+    assert got.headers["Cache-Control"] == "no-store"
     assert got.json()["title"] == made["title"]
     versions = ws.client(role).get(f"/api/v1/projects/{made['id']}/versions").json()
     assert [v["number"] for v in versions["versions"]] == [1]

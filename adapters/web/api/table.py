@@ -235,7 +235,10 @@ def aiohttp_handler(
                 text=body,
                 status=status,
                 content_type="application/json",
-                headers={"Server-Timing": _cpu_timing(cpu_started)},
+                headers={
+                    "Server-Timing": _cpu_timing(cpu_started),
+                    "Cache-Control": "no-store",  # answers hold signed links and private data
+                },
             )
         except ApiError as refused:
             status, note = refused.status, refused.message
