@@ -88,7 +88,11 @@ class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=64)
+    cursor: str | None = Field(
+        default=None,
+        pattern=r"^\d{16}:[0-9a-f]{6,32}$",
+        description="a page's next_cursor (the last project's place in the list)",
+    )
 
 
 class CreateProject(BaseModel):
@@ -182,19 +186,16 @@ def found(call: Call, project_id: str | None = None) -> Project:
 )
 async def list_projects(call: Call) -> ProjectPageOut:
     query = call.query_as(PageQuery)
-    try:
-        page = store(call).page(
-            ADAPTER,
-            call.workspace,
-            limit=query.limit,
-            cursor=query.cursor,
-            hashes=usage_prefix(call.deps.connection),
-        )
-    except ValueError:
-        raise ApiError(422, "query.cursor: not a cursor this list gave out") from None
+    page = store(call).page(
+        ADAPTER,
+        call.workspace,
+        limit=query.limit,
+        cursor=query.cursor,  # its shape checked by PageQuery: the store's ValueError can't come
+        hashes=usage_prefix(call.deps.connection),
+    )
     links, used = call.deps.links, page_usages(page)
-    shown = [project_out(p, links, u) for p, u in zip(page.projects, used, strict=True)]
-    return ProjectPageOut(projects=shown, next_cursor=page.next_cursor)
+    listed = [project_out(p, links, u) for p, u in zip(page.projects, used, strict=True)]
+    return ProjectPageOut(projects=listed, next_cursor=page.next_cursor)
 
 
 @table.route(
