@@ -33,6 +33,7 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -352,9 +353,26 @@ def run_bot(settings: Settings) -> int:
     return 0
 
 
+def require_free_port(port: int) -> None:
+    """Stop at start, in words, when something already listens on the HTTP port: found later,
+    at `TCPSite.start`, it surfaced as an uncaught OSError and a C++ abort of the model threads
+    already started (exit -6)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+        try:
+            probe.bind(("0.0.0.0", port))  # noqa: S104 (the bot's own interfaces)
+        except OSError as error:
+            raise click.ClickException(
+                f"port {port} is in use ({error.strerror}): stop what holds it, or set "
+                "NOVACAST_HTTP_PORT to a free port"
+            ) from None
+
+
 @click.command("bot")
 def command() -> None:
     """The chat bot: every adapter whose credentials are set, and the HTTP server."""
+    settings = load_settings()
+    require_free_port(settings.http_port)
     limit_arenas()  # before any thread starts (novacast.malloc)
     one_cpu()  # before any thread starts: threads inherit it (novacast.cpu)
-    sys.exit(run_bot(load_settings()))
+    sys.exit(run_bot(settings))
