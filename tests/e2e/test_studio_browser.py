@@ -190,7 +190,10 @@ def show_a_frame(video: Any) -> None:
     video.evaluate(
         """(v) => new Promise((done) => {
              v.pause();
-             v.addEventListener('seeked', () => done(), {once: true});
+             v.preload = 'auto';  // enough buffered that no loading spinner covers the frame
+             const ready = () => v.readyState >= 3
+               ? done() : v.addEventListener('canplay', ready, {once: true});
+             v.addEventListener('seeked', ready, {once: true});
              v.currentTime = Math.min(1.5, v.duration / 3);
            })"""
     )
@@ -198,7 +201,7 @@ def show_a_frame(video: Any) -> None:
 
 def screenshot(page: Page, name: str) -> None:
     DOCS.mkdir(exist_ok=True)
-    page.wait_for_timeout(400)  # the bubbles' entry animation ends
+    page.wait_for_timeout(1200)  # the bubbles' entry animation and the player's spinner fade out
     page.screenshot(path=str(DOCS / name))
 
 
