@@ -20,7 +20,7 @@ from adapters.web.api import admin, assets, projects, routing, schedules, usage
 from adapters.web.api.audit import AuditLog
 from adapters.web.api.keys import ApiKeys
 from adapters.web.api.openapi import document
-from adapters.web.api.table import PREFIX, Endpoint, error_response, route_defs
+from adapters.web.api.table import PREFIX, STORE_DOWN, Endpoint, error_response, route_defs
 from adapters.web.deps import WebDeps
 from bot.project import ProjectStore
 
@@ -43,7 +43,11 @@ def _openapi_handler(deps: WebDeps, doc: dict[str, Any]) -> Handler:
     session)."""
 
     async def openapi(request: web.Request) -> web.Response:
-        if deps.authenticate(request) is None:
+        try:
+            principal = deps.authenticate(request)
+        except redis.RedisError:
+            return error_response(503, STORE_DOWN, retry_after=5)
+        if principal is None:
             return error_response(401, "Sign in, or send a valid API key.")
         return web.json_response(doc)
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters.web.access import Principal
-from adapters.web.api.table import ApiError, Call
+from adapters.web.api.table import STORE_DOWN, ApiError, Call
+from bot import replies
 from bot.actions import Action, ButtonAction, Say
 from bot.events import ButtonEvent, CommandEvent, Conversation, Event
 from bot.moderation import Moderator, user_key
@@ -98,6 +99,8 @@ class Answer:
     def refusal(self, call: Call) -> ApiError:
         """The answer as an API refusal: 429 past the policy's rate limit (the core says so
         once, then nothing), 403 for a word to the actor alone, else 409 in the core's words."""
+        if any(s.text == replies.CANNOT_SAVE for s in self.says):
+            return ApiError(503, STORE_DOWN, retry_after=5)
         waiting = over_rate_limit(call, self.event)
         if waiting is not None:
             return ApiError(429, RATE_LIMITED.format(seconds=waiting), retry_after=waiting)

@@ -27,6 +27,7 @@ COMMON_ERRORS = {
     413: "The body is too large",
     422: "A field is missing or invalid (named in `error`)",
     429: "Past the policy's rate limit (the chat's): see Retry-After",
+    503: "The store (Redis) is unavailable: see Retry-After",
 }
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
 
@@ -94,7 +95,7 @@ def _request_body(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any] | 
 def _responses(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     ok = _ref(refs, endpoint.response, "serialization")
     error = {"content": {"application/json": {"schema": _ref(refs, ErrorBody, "serialization")}}}
-    statuses = {401, 403, *endpoint.errors}
+    statuses = {401, 403, 503, *endpoint.errors}
     if endpoint.query is not None or endpoint.body is not None or endpoint.multipart:
         statuses |= {422}
     if endpoint.body is not None:

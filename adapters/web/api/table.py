@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+import redis
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,6 +32,7 @@ from policy.model import RoleRight
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
+STORE_DOWN = "The store (Redis) is unavailable right now; try again in a moment."
 MAX_JSON_BYTES = 256 * 1024
 """A JSON body larger than this is refused with 413 before parsing."""
 
@@ -246,6 +248,15 @@ def aiohttp_handler(
         except web.HTTPException as refused:  # the gate's CSRF refusal, raised while signing in
             status, note = refused.status, _http_message(refused)
             return error_response(status, note)
+        except redis.RedisError as error:
+            log.warning(
+                "api %s %s: the store is unavailable (%s)",
+                endpoint.method,
+                endpoint.path,
+                type(error).__name__,
+            )
+            status, note = 503, STORE_DOWN
+            return error_response(status, note, retry_after=5)
         except Exception as error:
             log.error(
                 "api %s %s failed: %s at %s",
