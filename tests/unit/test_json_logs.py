@@ -170,6 +170,7 @@ def test_metrics_ports(raw: str, ports: list[int]) -> None:
         ("/media/abc.def/video.mp4", "/media/<token>/video.mp4"),
         ("/signin/one-time-token", "/signin/<token>"),
         ("/pictures/sig123/p.jpg", "/pictures/<token>/p.jpg"),
+        ("/api/v1/files/asset-token", "/api/v1/files/<token>"),
         ("/api/v1/projects", "/api/v1/projects"),
     ],
 )
