@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import struct
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,13 @@ from tests.workers_support import worker_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = (
+    Path(__file__).resolve().parents[2] / "docs"
+    if os.environ.get("NOVACAST_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "novacast-studio-shots"
+)
+"""Where the README's screenshots go: docs/ with NOVACAST_UPDATE_SCREENSHOTS=1 (so a plain test
+run leaves the tree as it was), else a temporary folder."""
 MORE_SHOTS = os.environ.get("NOVACAST_STUDIO_SHOTS", "")
 """A folder for screenshots of the other pages too (the library), to look at them by hand."""
 WORKSPACE = "acme"
@@ -202,7 +210,12 @@ def show_a_frame(video: Any) -> None:
 def screenshot(page: Page, name: str) -> None:
     DOCS.mkdir(exist_ok=True)
     page.wait_for_timeout(1200)  # the bubbles' entry animation and the player's spinner fade out
-    page.screenshot(path=str(DOCS / name))
+    shot = page.screenshot(path=str(DOCS / name))
+    assert shot.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", shot[16:24])  # the PNG's IHDR: the page, device pixels
+    viewport = page.viewport_size or {"width": 0, "height": 0}
+    assert width >= viewport["width"]
+    assert height >= viewport["height"]
 
 
 # --- the tests ------------------------------------------------------------------------------------
