@@ -234,7 +234,8 @@ SAFE_HEADERS = frozenset({"content-type", "content-length", "user-agent", "accep
 DROPPED_REQUEST_FIELDS = ("data", "cookies", "query_string", "env")
 TOKEN_PATHS = re.compile(r"/(media|signin|pictures|files)/[^/?#]*")
 """Path segments that are credentials by themselves: signed media links, one-time sign-in
-links, signed picture links, the API's signed asset downloads (`/api/v1/files/<token>`). Replaced by `<token>` in access logs and error reports."""
+links, signed picture links, the API's signed asset downloads (`/api/v1/files/<token>`).
+Replaced by `<token>` in access logs and error reports."""
 
 
 def redacted_path(path: str) -> str:
