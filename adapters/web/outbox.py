@@ -32,6 +32,17 @@ RENDERS = frozenset({Say, Progress, Preview, Picture, AskApproval, JobsStarted})
 PICTURE_SECONDS = 30 * 24 * 3600
 ACTIONS: TypeAdapter[Action] = TypeAdapter(Action)
 
+SUPERSEDE = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 4))
+local older = redis.call('HGET', KEYS[2], ARGV[2])
+if older then redis.call('XDEL', KEYS[1], older) end
+redis.call('HSET', KEYS[2], ARGV[2], id)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return id
+"""
+"""Append a progress entry and delete the one it replaces (same progress key), atomically."""
+PROGRESS_IDS_SECONDS = 7 * 24 * 3600
+
 
 def stream_key(workspace: str, channel: str) -> str:
     return f"{PREFIX}:outbox:{workspace}:{channel}"
@@ -108,9 +119,27 @@ class WebOutbox:
         self.append(action)
 
     def append(self, action: Action) -> str | None:
-        """Append `action`; its entry id, or None for one with nothing to show (JobsStarted)."""
+        """Append `action`; its entry id, or None for one with nothing to show (JobsStarted).
+
+        A progress update replaces the conversation's previous entry for the same render (the
+        message is edited in place anyway): a render sends a hundred updates, which otherwise
+        filled the stream's ~500 entries and pushed the draft out of the history a reloaded page
+        shows. A socket that already read the older entry keeps it; one that had not reads only
+        the newer."""
         fields = self.fields(action)
-        return self._append(fields) if fields is not None else None
+        if fields is None:
+            return None
+        if isinstance(action, Progress):
+            return self._supersede(action.key, fields)
+        return self._append(fields)
+
+    def _supersede(self, progress_key: str, fields: dict[str, str | bytes]) -> str:
+        flat = [part for pair in fields.items() for part in pair]
+        entry_id = self._redis.eval(
+            SUPERSEDE, 2, self.key, self.key + ":progress",
+            STREAM_MAXLEN, progress_key, PROGRESS_IDS_SECONDS, *flat,
+        )
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     def fields(self, action: Action) -> dict[str, str | bytes] | None:
         """The stream entry for `action` (a Picture's id registered now); None for one with

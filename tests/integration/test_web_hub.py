@@ -13,7 +13,7 @@ from adapters.outbox import sender_for
 from adapters.web.chat import async_redis
 from adapters.web.hub import OutboxHub, Subscription
 from adapters.web.outbox import Entry, WebOutbox, stream_key
-from bot.actions import Say
+from bot.actions import Progress, Say
 from bot.events import ReplyTarget
 
 GUARD = 60.0
@@ -88,3 +88,25 @@ async def test_a_subscription_sees_nothing_its_history_already_holds(
     subscription.start(last)
     await say(redis_conn, "studio:a", "after")
     assert (await next_entry(subscription)).action.text == "after"  # type: ignore[union-attr]
+
+
+async def test_a_render_s_progress_keeps_one_entry_so_the_draft_stays_in_the_history(
+    hub: OutboxHub, redis_conn: redis.Redis
+) -> None:
+    where = target("studio:r")
+    outbox = WebOutbox.of(redis_conn, where)
+    live = await hub.subscribe(outbox.key)
+    live.start("0-0")
+    outbox.send(Say(target=where, text="the draft"))
+    assert (await next_entry(live)).action.text == "the draft"  # type: ignore[union-attr]
+    for percent in range(100):  # far more updates than the stream keeps, times six renders
+        for render in range(6):
+            outbox.send(Progress(target=where, key=f"p{render}", stage="full", percent=percent))
+    outbox.send(Progress(target=where, key="p0", stage="full", percent=100, done=True))
+    kept, _ = outbox.recent(400)
+    assert [e.action.text for e in kept if isinstance(e.action, Say)] == ["the draft"]
+    progress = [e.action for e in kept if isinstance(e.action, Progress)]
+    assert sorted(p.key for p in progress) == [f"p{r}" for r in range(6)]  # one entry per render
+    assert next(p for p in progress if p.key == "p0").done
+    seen = await next_entry(live)  # a socket reading along still gets the updates, newest last
+    assert isinstance(seen.action, Progress)
