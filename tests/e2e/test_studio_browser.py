@@ -396,6 +396,28 @@ def test_an_editor_sees_approve_refused(studio: Studio, context: BrowserContext)
     assert state_of(studio, project_id) is ProjectState.PREVIEW
 
 
+def test_a_weekly_show_is_on_every_week_of_the_week_view(
+    studio: Studio, context: BrowserContext
+) -> None:
+    """A show set up by talking ("/make every monday 9:00, …") sits on the Monday of this week
+    (or the next) and of each week after it on the library's week view."""
+    page = context.new_page()
+    sign_in(page, studio.link("showroom", "approver", "Sam"))
+    say(page, "/make every monday 9:00, a 30s space-news recap")
+    expect(bot_messages(page, "Show set up")).to_be_visible(timeout=WAIT_MS)
+    library = context.new_page()
+    library.goto(f"{studio.url}/library")
+    expect(library.locator(".day")).to_have_count(7)
+    monday = library.locator(".day").first  # the week view starts on Monday
+    if not monday.locator(".slot").count():  # this Monday's 9:00 has passed: next week's first
+        library.get_by_role("button", name="Next week").click()
+    for _ in range(3):
+        expect(monday.locator(".slot")).to_have_count(1, timeout=WAIT_MS)
+        expect(monday.locator(".slot time")).to_have_text(re.compile("09:00"))
+        expect(library.locator(".slot")).to_have_count(1)  # on Monday only
+        library.get_by_role("button", name="Next week").click()
+
+
 def test_a_dropped_connection_shows_and_comes_back(studio: Studio, context: BrowserContext) -> None:
     """The socket drops (closed under the page, as a restart or a network change would): the
     page says it is offline, reconnects by itself, redraws the conversation and chats on."""

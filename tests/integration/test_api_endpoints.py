@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -47,6 +49,13 @@ def test_an_approver_schedules_a_show_lists_it_and_cancels_it(ws: Workspace) -> 
         "Europe/Berlin",
     )
     assert "Monday" in schedule["description"]
+    # the week view places every firing: each Monday 09:00 in Berlin of the next eight weeks
+    firings = [datetime.fromisoformat(t).astimezone(ZoneInfo("Europe/Berlin"))
+               for t in schedule["upcoming"]]
+    assert len(firings) == 8
+    assert firings[0] == datetime.fromisoformat(schedule["next_at"])
+    assert {(f.weekday(), f.hour, f.minute) for f in firings} == {(0, 9, 0)}
+    assert [(b - a).days for a, b in pairwise(firings)] == [7] * 7
     listed = ws.editor.get("/api/v1/schedules").json()["schedules"]
     assert [s["id"] for s in listed] == [schedule["id"]]
     assert ws.editor.delete(f"/api/v1/schedules/{schedule['id']}").status_code == 403
@@ -56,6 +65,7 @@ def test_an_approver_schedules_a_show_lists_it_and_cancels_it(ws: Workspace) -> 
     assert ws.editor.get("/api/v1/schedules").json()["schedules"] == []
     done = ws.editor.get("/api/v1/schedules", params={"include_done": "true"}).json()
     assert [s["state"] for s in done["schedules"]] == ["cancelled"]
+    assert done["schedules"][0]["upcoming"] == []  # a cancelled show fires no more
     again = ws.approver.delete(f"/api/v1/schedules/{schedule['id']}")
     assert again.status_code == 409
 

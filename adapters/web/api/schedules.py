@@ -6,7 +6,7 @@ Cancel schedule button do, so the same approval rules, caps and time-zone readin
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,7 +19,7 @@ from bot.actions import ButtonAction
 from bot.events import Event
 from bot.project import ProjectStore
 from bot.schedule_store import Schedule, ScheduleKind, ScheduleState, ScheduleStore
-from bot.when_cron import valid_timezone
+from bot.when_cron import Recurrence, valid_timezone
 
 table = Table()
 TAG = "schedules"
@@ -55,6 +55,29 @@ class ScheduleOut(BaseModel):
     fired: int
     missed: int
     last_fired_at: datetime | None
+    upcoming: list[datetime] = Field(
+        description="the next firings within eight weeks (a recurring show: each of them; a "
+        "one-off: its one time), at most 60; what the library's week view places"
+    )
+
+
+UPCOMING_WEEKS = 8
+UPCOMING_MAX = 60
+
+
+def upcoming(schedule: Schedule) -> list[datetime]:
+    """The schedule's firings from `next_at` on, within `UPCOMING_WEEKS`, at most `UPCOMING_MAX`."""
+    first = schedule.next_at
+    if first is None or schedule.state is not ScheduleState.ACTIVE:
+        return []
+    if schedule.cron is None:
+        return [first]
+    rule = Recurrence(schedule.cron, schedule.timezone)
+    horizon = first + timedelta(weeks=UPCOMING_WEEKS)
+    firings = [first]
+    while len(firings) < UPCOMING_MAX and (later := rule.next_after(firings[-1])) < horizon:
+        firings.append(later)
+    return firings
 
 
 class ScheduleList(BaseModel):
@@ -126,6 +149,7 @@ def schedule_out(schedule: Schedule) -> ScheduleOut:
         fired=schedule.fired,
         missed=schedule.missed,
         last_fired_at=schedule.last_fired_at,
+        upcoming=upcoming(schedule),
     )
 
 

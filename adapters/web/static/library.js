@@ -178,9 +178,10 @@
     return start;
   }
 
-  function nextRun(schedule) {
-    const date = schedule.next_at ? new Date(schedule.next_at) : null;
-    return date && !Number.isNaN(date.getTime()) ? date : null;
+  function runs(schedule) {
+    // every firing the API lists (a recurring show: each of the next weeks'), else its next time
+    const times = schedule.upcoming && schedule.upcoming.length ? schedule.upcoming : [schedule.next_at];
+    return times.filter(Boolean).map((t) => new Date(t)).filter((d) => !Number.isNaN(d.getTime()));
   }
 
   function slot(schedule, date) {
@@ -203,7 +204,7 @@
       const head = el("h3", {}, day.toLocaleDateString(undefined, { weekday: "short" }), el("b", { text: String(day.getDate()) }));
       days.push(el("div", { class: `day${isToday ? " today" : ""}`, "data-date": day.toDateString(), "aria-label": day.toDateString() }, head));
     }
-    const inWeek = schedules.map((s) => [s, nextRun(s)]).filter(([, d]) => d && d >= start && d < end).sort((a, b) => a[1] - b[1]);
+    const inWeek = schedules.flatMap((s) => runs(s).map((d) => [s, d])).filter(([, d]) => d >= start && d < end).sort((a, b) => a[1] - b[1]);
     for (const [schedule, date] of inWeek) days[(date.getDay() + 6) % 7].append(slot(schedule, date));
     week.replaceChildren(...days);
     const last = new Date(end.getTime() - DAY);
