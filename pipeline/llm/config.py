@@ -125,11 +125,15 @@ def load_models(path: Path | None = None) -> ModelsConfig:
 
 def models_path() -> Path:
     """The models.yaml in force: $NOVACAST_MODELS, else the data dir's, else the packaged one."""
+    own = own_models_path()
+    return own if own.is_file() or os.environ.get(MODELS_ENV, "").strip() else PACKAGED_MODELS
+
+
+def own_models_path() -> Path:
+    """This installation's models.yaml, which may not exist yet (where the API writes a
+    replaced table): $NOVACAST_MODELS, else `<data dir>/models.yaml`."""
     env = os.environ.get(MODELS_ENV, "").strip()
-    if env:
-        return Path(env)
-    saved = load_settings().data_dir / "models.yaml"
-    return saved if saved.is_file() else PACKAGED_MODELS
+    return Path(env) if env else load_settings().data_dir / "models.yaml"
 
 
 def parse_models(data: Any, *, source: str = "models.yaml") -> ModelsConfig:

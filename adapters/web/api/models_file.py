@@ -21,28 +21,20 @@ from typing import Any
 import yaml
 
 from pipeline.llm.config import (
-    MODELS_ENV,
     PACKAGED_MODELS,
     ModelsConfig,
     ModelsError,
     load_models,
     models_path,
+    own_models_path,
     parse_models,
 )
 from pipeline.prompting import PromptError, PromptRegistry
-from pipeline.settings import load_settings
 
-FILE_NAME = "models.yaml"
 HEADER = (
     "# Written by the NOVACAST API (PUT /api/v1/routing or a prompt pin); validated before\n"
     "# writing. Read by the bot and the workers when they start.\n"
 )
-
-
-def target_path() -> Path:
-    """Where a replacement goes: NOVACAST_MODELS, else the data dir's models.yaml."""
-    env = os.environ.get(MODELS_ENV, "").strip()
-    return Path(env) if env else load_settings().data_dir / FILE_NAME
 
 
 def current() -> tuple[ModelsConfig, Path | None]:
@@ -65,7 +57,7 @@ def validate(data: Any) -> ModelsConfig:
 
 def replace(config: ModelsConfig) -> Path:
     """Write `config` (already validated) where the writer reads it; returns the path."""
-    path = target_path()
+    path = own_models_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     text = HEADER + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
     staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
