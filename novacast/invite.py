@@ -8,11 +8,10 @@ dir), under the bot's public URL (NOVACAST_PUBLIC_URL, else http://localhost:POR
 from __future__ import annotations
 
 import click
-import redis
 
 from adapters.web.access import Role
 from adapters.web.sessions import sign_in_link
-from novacast.wiring import redis_connection
+from novacast.wiring import reachable_redis
 from pipeline.settings import load_settings
 
 
@@ -30,23 +29,18 @@ def command(workspace: str, role: str, name: str) -> None:
     if not workspace.strip():
         raise click.BadParameter("must not be empty", param_hint="--workspace")
     settings = load_settings()
-    try:
-        with redis_connection(settings) as handle:
-            link = sign_in_link(
-                handle.connection,
-                settings.base_url,
-                workspace=workspace.strip(),
-                role=role,
-                name=name.strip(),
+    with reachable_redis(settings) as handle:
+        link = sign_in_link(
+            handle.connection,
+            settings.base_url,
+            workspace=workspace.strip(),
+            role=role,
+            name=name.strip(),
+        )
+        if handle.started_here:
+            click.echo(
+                "(NOVACAST is not running here: the link is kept in its data and works "
+                "once `novacast up` does.)",
+                err=True,
             )
-            if handle.started_here:
-                click.echo(
-                    "(NOVACAST is not running here: the link is kept in its data and works "
-                    "once `novacast up` does.)",
-                    err=True,
-                )
-    except redis.RedisError as error:
-        raise click.ClickException(
-            f"could not reach Redis ({type(error).__name__}); is it running?"
-        ) from None
     click.echo(link)

@@ -11,23 +11,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-import redis
 
 from adapters.web.access import Role
 from adapters.web.api.keys import ApiKeys, KeyInfo
-from novacast.wiring import redis_connection
+from novacast.wiring import reachable_redis
 from pipeline.settings import load_settings
 
 
 @contextmanager
 def _keys() -> Iterator[ApiKeys]:
-    try:
-        with redis_connection(load_settings()) as handle:
-            yield ApiKeys(handle.connection)
-    except redis.RedisError as error:
-        raise click.ClickException(
-            f"could not reach Redis ({type(error).__name__}); is it running?"
-        ) from None
+    with reachable_redis(load_settings()) as handle:
+        yield ApiKeys(handle.connection)
 
 
 @click.group("keys")

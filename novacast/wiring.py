@@ -90,6 +90,19 @@ def redis_connection(settings: Settings) -> Iterator[RedisHandle]:
         yield stack.enter_context(_connected(shared, started_here=started_here))
 
 
+@contextmanager
+def reachable_redis(settings: Settings) -> Iterator[RedisHandle]:
+    """`redis_connection` for a one-shot command (`invite`, `keys`): Redis unreachable is one
+    plain sentence and a non-zero exit, not a traceback."""
+    try:
+        with redis_connection(settings) as handle:
+            yield handle
+    except redis.RedisError as error:
+        raise click.ClickException(
+            f"could not reach Redis ({type(error).__name__}); is it running?"
+        ) from None
+
+
 def build_pictures(connection: redis.Redis, settings: Settings | None = None) -> runtime.Pictures:
     """The picture parts of a process: the media cache under the data dir (capped by
     NOVACAST_MEDIA_CACHE_MB), the workspaces' uploads (files under the data dir, index in Redis),
