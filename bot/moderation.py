@@ -36,15 +36,25 @@ class RateLimiter:
         self.window = window
 
     def hit(self, who: str, now: float | None = None) -> RateResult:
-        now = time.time() if now is None else now
-        slot = int(now // self.window)
-        key = f"{self.prefix}:{who}:{slot}"
+        key, retry_after = self._window(who, now)
         pipe = self.redis.pipeline(transaction=True)
         pipe.incr(key)
         pipe.expire(key, self.window + 1)
         count = int(pipe.execute()[0])
-        retry_after = max(1, int((slot + 1) * self.window - now))
         return RateResult(count <= self.limit, count, self.limit, retry_after)
+
+    def waiting(self, who: str, now: float | None = None) -> int | None:
+        """Seconds until `who` may act again when already past the limit, else None; counts
+        no hit (the API reads this to answer 429 where the core stays quiet)."""
+        key, retry_after = self._window(who, now)
+        count = self.redis.get(key)
+        return retry_after if count is not None and int(count) > self.limit else None
+
+    def _window(self, who: str, now: float | None) -> tuple[str, int]:
+        """The current window's counter key for `who`, and the seconds until it ends."""
+        now = time.time() if now is None else now
+        slot = int(now // self.window)
+        return f"{self.prefix}:{who}:{slot}", max(1, int((slot + 1) * self.window - now))
 
 
 def user_key(conversation: Conversation) -> str:

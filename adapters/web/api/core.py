@@ -16,7 +16,6 @@ calls on two projects never meet in one conversation.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -125,11 +124,8 @@ def over_rate_limit(call: Call, event: Event) -> int | None:
     who = user_key(event.conversation)
     rendering = isinstance(event, ButtonEvent) and event.action == ButtonAction.RENDER.value
     for limiter in (moderator.events, *([moderator.renders] if rendering else [])):
-        now = time.time()
-        slot = int(now // limiter.window)
-        count = call.deps.connection.get(f"{limiter.prefix}:{who}:{slot}")
-        if count is not None and int(count) > limiter.limit:
-            return max(1, int((slot + 1) * limiter.window - now))
+        if (seconds := limiter.waiting(who)) is not None:
+            return seconds
     return None
 
 
