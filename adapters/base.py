@@ -9,7 +9,6 @@ other machines post progress and previews through it without a live gateway.
 from __future__ import annotations
 
 import json
-import traceback
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -62,18 +61,6 @@ class ChatAdapter(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-
-
-def failure_origin(error: BaseException | None) -> str:
-    """`file:line` of the innermost frame where `error` was raised (and of our innermost one,
-    when that is a library's), for a one-line log entry: never a traceback per request, never
-    the payload, which may hold users' words."""
-    frames = traceback.extract_tb(error.__traceback__) if error is not None else []
-    if not frames:
-        return "?"
-    ours = [f for f in frames if "site-packages" not in f.filename]
-    where = [frames[-1], *ours[-1:]] if ours and ours[-1] is not frames[-1] else frames[-1:]
-    return " in ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in where)
 
 
 def encodable(data: Any) -> bool:

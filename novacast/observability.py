@@ -33,13 +33,13 @@ import os
 import re
 import sys
 import threading
-import traceback
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from pipeline import telemetry
+from pipeline.errors import failure_origin
 
 log = logging.getLogger(__name__)
 
@@ -131,17 +131,6 @@ def _first_line(text: str) -> tuple[str, str | None]:
     return head, name.group(1).rsplit(".", 1)[-1] if name else None
 
 
-def _where(error: BaseException) -> str:
-    """`file:line` where `error` was raised, and of our innermost frame when that one is a
-    library's (`frame.py:12 in render_jobs.py:40`), as `adapters.base.failure_origin` says it."""
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
-        return "?"
-    ours = [f for f in frames if "site-packages" not in f.filename]
-    where = [frames[-1], *ours[-1:]] if ours and ours[-1] is not frames[-1] else frames[-1:]
-    return " in ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in where)
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, one line (see the module docstring for the fields)."""
 
@@ -164,7 +153,7 @@ class JsonFormatter(logging.Formatter):
             line["trace_id"] = trace
         error = record.exc_info[1] if record.exc_info else None
         if error is not None:
-            line["error"], line["where"] = type(error).__name__, _where(error)
+            line["error"], line["where"] = type(error).__name__, failure_origin(error)
         elif raised:
             line["error"] = raised
         return json.dumps(line, ensure_ascii=False)

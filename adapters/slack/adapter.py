@@ -29,7 +29,7 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.base import Dispatch, failure_origin
+from adapters.base import Dispatch
 from adapters.media_links import MediaLinks
 from adapters.slack import files
 from adapters.slack.inbound import (
@@ -57,6 +57,7 @@ from bot.events import (
     Speaker,
 )
 from pipeline import telemetry
+from pipeline.errors import failure_origin
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from telegram import BotCommand, CallbackQuery, ChatMember, Message, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from adapters.base import Dispatch, encodable, failure_origin
+from adapters.base import Dispatch, encodable
 from adapters.incoming import Fetcher
 from adapters.media_links import MediaLinks
 from adapters.telegram import inbound, media
@@ -40,6 +40,7 @@ from adapters.telegram.transport import AiohttpRequest
 from bot.actions import Action, Say
 from bot.events import Event, MessageEvent, ReplyTarget, Speaker
 from pipeline import telemetry
+from pipeline.errors import failure_origin
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ import redis
 import redis.asyncio as aredis
 from aiohttp import WSMsgType, web
 
-from adapters.base import Dispatch, failure_origin
+from adapters.base import Dispatch
 from adapters.media_links import MediaLinks
 from adapters.web.access import ADAPTER, Principal, Role
 from adapters.web.frames import (
@@ -55,6 +55,7 @@ from bot.actions import Action, ButtonAction
 from bot.events import ButtonEvent, CommandEvent, Event
 from bot.intents import COMMANDS, IntentKind
 from pipeline import telemetry
+from pipeline.errors import failure_origin
 from policy import Policy
 from policy.model import RoleRight
 

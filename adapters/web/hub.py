@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator
 import redis
 import redis.asyncio as aredis
 
-from adapters.base import failure_origin
 from adapters.web.outbox import STREAM_MAXLEN, Entry, parse_entry
 from adapters.web.sessions import PREFIX
+from pipeline.errors import failure_origin
 
 log = logging.getLogger(__name__)
 

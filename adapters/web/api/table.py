@@ -23,10 +23,10 @@ import redis
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.base import failure_origin
 from adapters.web.access import Principal
 from adapters.web.api.audit import AuditLog
 from adapters.web.deps import WebDeps
+from pipeline.errors import failure_origin
 from policy.model import RoleRight
 
 log = logging.getLogger(__name__)
