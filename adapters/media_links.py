@@ -92,6 +92,35 @@ def links_for(connection: redis.Redis | None, settings: Settings | None = None) 
     return MediaLinks(secret, settings.base_url, settings.data_dir)
 
 
+class SignedTokens:
+    """`<b64 payload>.<b64 HMAC-SHA256>` tokens whose payload is `<expiry>:<body>`: what a
+    signed link carries (rendered videos here, the API's asset downloads)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def seal(self, body: str, expires: int) -> str:
+        payload = f"{expires}:{body}".encode()
+        return _b64(payload) + "." + _b64(self._sign(payload))
+
+    def open(self, token: str) -> tuple[int, str]:
+        """(expiry, body) of a token sealed with this key (expired or not); ValueError,
+        UnicodeError or binascii.Error for anything else."""
+        if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+            raise ValueError("not a token")
+        encoded, signature = token.split(".", 1)
+        payload = _unb64(encoded)
+        if not hmac.compare_digest(_unb64(signature), self._sign(payload)):
+            raise ValueError("bad signature")
+        expires, body = payload.decode().split(":", 1)
+        if not expires.isdigit():
+            raise ValueError("malformed payload")
+        return int(expires), body
+
+    def _sign(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+
 class MediaLinks:
     """`url_for(path)` on one side, `resolve(token)` on the other."""
 
@@ -102,7 +131,7 @@ class MediaLinks:
         data_dir: Path,
         folders: Iterable[str] = MEDIA_FOLDERS,
     ) -> None:
-        self._secret = secret
+        self._tokens = SignedTokens(secret)
         self._public_url = public_url.rstrip("/")
         self._root = data_dir.resolve()
         self._served = tuple((self._root / folder).resolve() for folder in folders)
@@ -123,8 +152,7 @@ class MediaLinks:
         if resolved.suffix.lower() not in VIDEO_SUFFIXES:
             raise ValueError(f"{path.name!r} is not a video")
         relative = resolved.relative_to(self._root).as_posix()
-        payload = f"{int(time.time()) + ttl}:{relative}".encode()
-        token = _b64(payload) + "." + _b64(self._sign(payload))
+        token = self._tokens.seal(relative, int(time.time()) + ttl)
         return f"{self._public_url}/media/{token}/{path.name}"
 
     def resolve(self, token: str) -> Path | None:
@@ -141,19 +169,10 @@ class MediaLinks:
 
     def _verified(self, token: str) -> tuple[int, str]:
         """(expiry, relative path) of a token whose signature is ours; ValueError otherwise."""
-        if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
-            raise ValueError("not a token")
-        encoded, signature = token.split(".", 1)
-        payload = _unb64(encoded)
-        if not hmac.compare_digest(_unb64(signature), self._sign(payload)):
-            raise ValueError("bad signature")
-        expires, relative = payload.decode().split(":", 1)
-        if not expires.isdigit() or "\x00" in relative:
+        expires, relative = self._tokens.open(token)
+        if "\x00" in relative:
             raise ValueError("malformed payload")
-        return int(expires), relative
-
-    def _sign(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, payload, hashlib.sha256).digest()
+        return expires, relative
 
 
 def _b64(data: bytes) -> str:

@@ -11,10 +11,8 @@ says (a browser's <img> or a curl), names one asset of one workspace and nothing
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import hashlib
-import hmac
 import secrets
 import time
 from datetime import UTC, datetime
@@ -24,7 +22,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.media_links import link_secret
+from adapters.media_links import SignedTokens, link_secret
 from adapters.web.access import ADAPTER
 from adapters.web.api.table import PREFIX, ApiError, Call, Table, error_response
 from adapters.web.deps import WebDeps
@@ -221,43 +219,27 @@ async def asset_link(call: Call) -> Link:
 
 
 class AssetLinks:
-    """Signs and checks `<b64 payload>.<b64 hmac>` tokens for one asset of one workspace."""
+    """Signed tokens (`adapters.media_links.SignedTokens`) naming one asset of one workspace,
+    under a key of their own derived from the link secret."""
 
     def __init__(self, secret: bytes) -> None:
-        self._key = hashlib.sha256(b"novacast asset links\x00" + secret).digest()
+        self._tokens = SignedTokens(hashlib.sha256(b"novacast asset links\x00" + secret).digest())
 
     @classmethod
     def for_deps(cls, deps: WebDeps) -> AssetLinks:
         return cls(link_secret(deps.connection, load_settings().data_dir))
 
     def sign(self, workspace: str, asset_id: str, expires: int) -> str:
-        payload = f"{expires}\x00{workspace}\x00{asset_id}".encode()
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+        return self._tokens.seal(f"{workspace}\x00{asset_id}", expires)
 
     def check(self, token: str) -> tuple[str, str] | None:
         """(workspace, asset id) of a token that is ours and not expired; else None."""
         try:
-            encoded, mac = token.split(".")
-            payload = _unb64(encoded)
-            if not hmac.compare_digest(_unb64(mac), self._mac(payload)):
-                return None
-            expires, workspace, asset_id = payload.decode().split("\x00")
-            return (workspace, asset_id) if int(expires) >= time.time() else None
+            expires, body = self._tokens.open(token)
+            workspace, asset_id = body.split("\x00")
         except (ValueError, UnicodeError, binascii.Error):
             return None
-
-    def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    if len(text) > 1024 or not text.isascii():
-        raise ValueError("not a token")
-    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        return (workspace, asset_id) if expires >= time.time() else None
 
 
 def file_route(deps: WebDeps) -> web.RouteDef:
