@@ -18,6 +18,9 @@ from pipeline.llm.config import Price, load_models
 
 MICRO = 1_000_000
 
+HashReply = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
+"""A hash as HGETALL gives it: bytes, or text with `decode_responses`."""
+
 
 class Usage(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -26,6 +29,17 @@ class Usage(BaseModel):
     output_tokens: int = Field(default=0, ge=0)
     cost_usd: float = Field(default=0.0, ge=0)
     calls: int = Field(default=0, ge=0)
+
+    @classmethod
+    def of_hash(cls, raw: HashReply) -> Usage:
+        """The totals a project's ledger hash holds (as HGETALL returns it; empty: nothing)."""
+        fields = {_text(k): int(v) for k, v in raw.items()}
+        return cls(
+            input_tokens=fields.get("input_tokens", 0),
+            output_tokens=fields.get("output_tokens", 0),
+            cost_usd=fields.get("cost_micro_usd", 0) / MICRO,
+            calls=fields.get("calls", 0),
+        )
 
 
 def cost_usd(completion: Completion, prices: Mapping[str, Price]) -> float:
@@ -67,14 +81,7 @@ class UsageLedger:
         pipe.execute()
 
     def totals(self, project_key: str) -> Usage:
-        raw = self.redis.hgetall(self.key(project_key))
-        fields = {_text(k): int(v) for k, v in raw.items()}
-        return Usage(
-            input_tokens=fields.get("input_tokens", 0),
-            output_tokens=fields.get("output_tokens", 0),
-            cost_usd=fields.get("cost_micro_usd", 0) / MICRO,
-            calls=fields.get("calls", 0),
-        )
+        return Usage.of_hash(self.redis.hgetall(self.key(project_key)))
 
 
 def _text(value: bytes | str) -> str:

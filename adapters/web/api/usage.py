@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from adapters.web.access import ADAPTER
 from adapters.web.api.table import Call, Table
 from bot.project import Project, ProjectPage, ProjectStore
-from pipeline.llm.usage import MICRO, UsageLedger
+from pipeline.llm.usage import Usage, UsageLedger
 
 table = Table()
 _PAGE = 500
@@ -67,18 +67,8 @@ def page_usages(page: ProjectPage) -> list[UsageOut]:
 
 
 def _usage(raw: Mapping[bytes, bytes] | Mapping[str, str], render_seconds: float) -> UsageOut:
-    fields = {_text(k): int(v) for k, v in raw.items()}
-    return UsageOut(
-        input_tokens=fields.get("input_tokens", 0),
-        output_tokens=fields.get("output_tokens", 0),
-        calls=fields.get("calls", 0),
-        cost_usd=fields.get("cost_micro_usd", 0) / MICRO,
-        render_seconds=round(render_seconds, 3),
-    )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    tokens = Usage.of_hash(raw)
+    return UsageOut(**tokens.model_dump(), render_seconds=round(render_seconds, 3))
 
 
 def _sum(items: Sequence[UsageOut]) -> UsageOut:
